@@ -1,0 +1,86 @@
+#include "delegates/abi_checks.h"
+
+#include "delegates/ops/node_view.h"
+
+namespace tfq {
+namespace {
+
+// A plausible dims array: small rank, no negative dimension.
+bool PlausibleDims(const TfLiteIntArray* dims) {
+  if (dims == nullptr || dims->size < 0 || dims->size > 16) return false;
+  for (int i = 0; i < dims->size; ++i) {
+    if (dims->data[i] < 0) return false;
+  }
+  return true;
+}
+
+// TfLiteFloatArray is {int size; float data[]} in 2.21 and {float* data; int
+// size; bool owning} later. Read as the 2.21 layout, the newer one yields
+// the low half of a pointer as `size`, which cannot agree with the zero-point
+// array and the legacy per-tensor `params.scale`.
+bool CheckAffineLayout(const TfLiteTensor& tensor, int index, std::string* why) {
+  const auto* affine =
+      static_cast<const TfLiteAffineQuantization*>(tensor.quantization.params);
+  if (affine == nullptr || affine->scale == nullptr || affine->zero_point == nullptr) {
+    return true;  // nothing to compare; ops reject it if they need it
+  }
+  const int scales = affine->scale->size;
+  const bool sizes_agree = scales >= 1 && scales == affine->zero_point->size;
+  const bool first_scale_agrees =
+      sizes_agree && affine->scale->data[0] == tensor.params.scale &&
+      affine->zero_point->data[0] == tensor.params.zero_point;
+  if (sizes_agree && (first_scale_agrees || scales > 1)) return true;
+  *why = "tensor " + std::to_string(index) + " ('" + (tensor.name ? tensor.name : "?") +
+         "') has quantization arrays that do not match TfLiteFloatArray "
+         "{int size; float data[]} (TFLite 2.21); this runtime's ABI differs";
+  return false;
+}
+
+}  // namespace
+
+bool CheckRuntimeAbi(TfLiteContext* context, std::string* why) {
+  if (context == nullptr || context->GetTensor == nullptr ||
+      context->GetExecutionPlan == nullptr ||
+      context->GetNodeAndRegistration == nullptr ||
+      context->ReplaceNodeSubsetsWithDelegateKernels == nullptr ||
+      context->ResizeTensor == nullptr) {
+    *why = "TfLiteContext lacks a function the delegate needs";
+    return false;
+  }
+  const size_t count = context->tensors_size;
+  if (count > (1u << 24)) {
+    *why = "TfLiteContext::tensors_size is implausible (" + std::to_string(count) + ")";
+    return false;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    // Same struct size and tensors offset as the runtime: indexing agrees.
+    if (context->GetTensor(context, static_cast<int>(i)) != &context->tensors[i]) {
+      *why = "TfLiteContext::GetTensor(" + std::to_string(i) +
+             ") differs from &tensors[i]: TfLiteTensor or TfLiteContext layout "
+             "differs from TFLite 2.21";
+      return false;
+    }
+    const TfLiteTensor& tensor = context->tensors[i];
+    if (tensor.dims != nullptr && !PlausibleDims(tensor.dims)) {
+      *why = "tensor " + std::to_string(i) + " has implausible dims: TfLiteTensor "
+             "layout differs from TFLite 2.21";
+      return false;
+    }
+    // Constant tensors are always allocated: their byte count must match.
+    const size_t type_size = TypeSize(tensor.type);
+    if (tensor.allocation_type == kTfLiteMmapRo && tensor.data.raw != nullptr &&
+        tensor.dims != nullptr && type_size != 0 &&
+        tensor.bytes != static_cast<size_t>(NumElements(ShapeOf(tensor.dims))) * type_size) {
+      *why = "tensor " + std::to_string(i) + " has bytes " + std::to_string(tensor.bytes) +
+             " that do not match its shape: TfLiteTensor layout differs from TFLite 2.21";
+      return false;
+    }
+    if (tensor.quantization.type == kTfLiteAffineQuantization &&
+        !CheckAffineLayout(tensor, static_cast<int>(i), why)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace tfq

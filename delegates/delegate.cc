@@ -1,0 +1,216 @@
+#include "delegates/delegate.h"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "delegates/abi_checks.h"
+#include "delegates/log.h"
+#include "delegates/ops/op_table.h"
+
+namespace tfq {
+namespace {
+
+constexpr const char* kPartitionName = "TfqDelegate";
+
+// One delegated partition: the ops of the nodes TFLite replaced by a single
+// DELEGATE node, run in execution-plan order.
+class Partition {
+ public:
+  Partition(TfLiteContext* context, LogLevel log_level)
+      : tensors_(context), log_level_(log_level) {}
+
+  bool Init(TfLiteContext* context, const TfLiteDelegateParams& params) {
+    for (int i = 0; i < params.nodes_to_replace->size; ++i) {
+      const int node_index = params.nodes_to_replace->data[i];
+      TfLiteNode* node = nullptr;
+      TfLiteRegistration* registration = nullptr;
+      std::string why;
+      const OpSupport* support = nullptr;
+      if (context->GetNodeAndRegistration(context, node_index, &node, &registration) ==
+              kTfLiteOk &&
+          (support = FindOp(registration->builtin_code)) != nullptr) {
+        std::unique_ptr<DelegatedOp> op = support->parse(NodeView(context, node, registration), &why);
+        if (op) {
+          ops_.push_back(std::move(op));
+          continue;
+        }
+      }
+      Log(log_level_, LogLevel::kError, "node %d can no longer be built: %s", node_index,
+          why.c_str());
+      return false;
+    }
+    outputs_.assign(params.output_tensors->data,
+                    params.output_tensors->data + params.output_tensors->size);
+    std::set<int> produced;
+    for (const auto& op : ops_) {
+      for (int t : op->output_tensors()) produced.insert(t);
+    }
+    for (int t : produced) {
+      if (std::find(outputs_.begin(), outputs_.end(), t) == outputs_.end()) tensors_.MarkOwned(t);
+    }
+    return true;
+  }
+
+  TfLiteStatus Prepare(TfLiteContext* context) {
+    // Inputs of the partition come from the runtime; the ops derive the rest.
+    for (const auto& op : ops_) {
+      for (int t : op->input_tensors()) {
+        if (t >= 0 && !tensors_.owned(t)) tensors_.set_shape(t, ShapeOf(context->tensors[t].dims));
+      }
+    }
+    for (const auto& op : ops_) {
+      std::string why;
+      if (!op->Prepare(&tensors_, &why)) {
+        context->ReportError(context, "tfq delegate: %s", why.c_str());
+        return kTfLiteError;
+      }
+    }
+    for (int t : outputs_) {
+      const Shape& shape = tensors_.shape(t);
+      if (ShapeOf(context->tensors[t].dims) == shape) continue;
+      if (context->ResizeTensorExplicit == nullptr ||
+          context->ResizeTensorExplicit(context, &context->tensors[t],
+                                        static_cast<int>(shape.size()), shape.data()) != kTfLiteOk) {
+        context->ReportError(context, "tfq delegate: cannot resize output tensor %d to %s", t,
+                             ShapeToString(shape).c_str());
+        return kTfLiteError;
+      }
+    }
+    tensors_.AllocateOwned();
+    return kTfLiteOk;
+  }
+
+  TfLiteStatus Invoke() {
+    for (const auto& op : ops_) op->Invoke(&tensors_);
+    return kTfLiteOk;
+  }
+
+ private:
+  std::vector<std::unique_ptr<DelegatedOp>> ops_;
+  std::vector<int> outputs_;
+  PartitionTensors tensors_;
+  LogLevel log_level_;
+};
+
+void* PartitionInit(TfLiteContext* context, const char* buffer, size_t length) {
+  const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
+  const Delegate* delegate = Delegate::FromTfLite(params->delegate);
+  auto partition = std::make_unique<Partition>(context, delegate->options().log_level);
+  if (!partition->Init(context, *params)) return nullptr;
+  return partition.release();
+}
+
+void PartitionFree(TfLiteContext* context, void* buffer) {
+  delete static_cast<Partition*>(buffer);
+}
+
+TfLiteStatus PartitionPrepare(TfLiteContext* context, TfLiteNode* node) {
+  auto* partition = static_cast<Partition*>(node->user_data);
+  if (partition == nullptr) {
+    context->ReportError(context, "tfq delegate: partition failed to initialize");
+    return kTfLiteError;
+  }
+  return partition->Prepare(context);
+}
+
+TfLiteStatus PartitionInvoke(TfLiteContext* context, TfLiteNode* node) {
+  return static_cast<Partition*>(node->user_data)->Invoke();
+}
+
+bool OpEnabled(const DelegateOptions& options, const char* name) {
+  if (!options.allow_ops.empty() && options.allow_ops.count(name) == 0) return false;
+  return options.deny_ops.count(name) == 0;
+}
+
+}  // namespace
+
+Delegate::Delegate(const DelegateOptions& options) : options_(options) {
+  delegate_.data_ = this;
+  delegate_.Prepare = &Delegate::PrepareThunk;
+  // Keras 3 models with a dynamic batch have dynamic-sized int32 shape
+  // tensors; without this flag allocate_tensors fails on them.
+  delegate_.flags = kTfLiteDelegateFlagsAllowDynamicTensors;
+}
+
+ClaimSummary Delegate::last_claim() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_claim_;
+}
+
+TfLiteStatus Delegate::PrepareThunk(TfLiteContext* context, TfLiteDelegate* delegate) {
+  return FromTfLite(delegate)->Prepare(context);
+}
+
+TfLiteStatus Delegate::Prepare(TfLiteContext* context) {
+  ClaimSummary summary;
+  std::string why;
+  if (!CheckRuntimeAbi(context, &why)) {
+    Log(options_.log_level, LogLevel::kWarning, "claiming no nodes: %s", why.c_str());
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_claim_ = summary;
+    return kTfLiteOk;
+  }
+  TfLiteIntArray* plan = nullptr;
+  if (context->GetExecutionPlan(context, &plan) != kTfLiteOk || plan == nullptr) {
+    Log(options_.log_level, LogLevel::kWarning, "claiming no nodes: no execution plan");
+    return kTfLiteOk;
+  }
+  std::vector<int> claimed;
+  for (int i = 0; i < plan->size; ++i) {
+    const int node_index = plan->data[i];
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* registration = nullptr;
+    if (context->GetNodeAndRegistration(context, node_index, &node, &registration) !=
+        kTfLiteOk) {
+      continue;
+    }
+    ++summary.nodes_total;
+    const OpSupport* support = FindOp(registration->builtin_code);
+    std::string reason;
+    if (support == nullptr) {
+      reason = "builtin op " + std::to_string(registration->builtin_code) +
+               " is not supported by tfq";
+    } else if (!OpEnabled(options_, support->name)) {
+      reason = std::string(support->name) + " is excluded by allow_ops/deny_ops";
+    } else if (!support->parse(NodeView(context, node, registration), &reason)) {
+      reason = std::string(support->name) + " " + reason;
+    } else {
+      claimed.push_back(node_index);
+      continue;
+    }
+    const std::string line = "node " + std::to_string(node_index) + ": " + reason;
+    Log(options_.log_level, LogLevel::kVerbose, "declined %s", line.c_str());
+    summary.declined.push_back(line);
+  }
+  if (options_.claim_all && !summary.declined.empty()) {
+    context->ReportError(context, "tfq delegate (claim_all): cannot claim %s",
+                         summary.declined.front().c_str());
+    return kTfLiteError;
+  }
+  summary.nodes_claimed = static_cast<int>(claimed.size());
+  Log(options_.log_level, LogLevel::kInfo, "claimed %d of %d nodes", summary.nodes_claimed,
+      summary.nodes_total);
+  TfLiteStatus status = kTfLiteOk;
+  if (!claimed.empty()) {
+    TfLiteRegistration registration{};  // zeroed: the runtime reads every field
+    registration.init = &PartitionInit;
+    registration.free = &PartitionFree;
+    registration.prepare = &PartitionPrepare;
+    registration.invoke = &PartitionInvoke;
+    registration.builtin_code = kBuiltinDelegate;
+    registration.custom_name = kPartitionName;
+    registration.version = 1;
+    std::vector<int> nodes(claimed.size() + 1);
+    nodes[0] = static_cast<int>(claimed.size());
+    std::copy(claimed.begin(), claimed.end(), nodes.begin() + 1);
+    status = context->ReplaceNodeSubsetsWithDelegateKernels(
+        context, registration, reinterpret_cast<const TfLiteIntArray*>(nodes.data()),
+        &delegate_);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_claim_ = summary;
+  return status;
+}
+
+}  // namespace tfq

@@ -1,0 +1,53 @@
+// The interface between the partition kernel (delegate.cc) and one op.
+#ifndef TFQ_DELEGATES_OPS_DELEGATED_OP_H_
+#define TFQ_DELEGATES_OPS_DELEGATED_OP_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "delegates/ops/node_view.h"
+#include "delegates/tflite_abi.h"
+
+namespace tfq {
+
+// Shapes and data of the tensors one delegated partition touches. Tensors
+// produced and consumed inside the partition are not allocated by TFLite, so
+// the partition owns their buffers; all others live in the runtime's arena,
+// whose addresses are read at every invoke (the arena may move).
+class PartitionTensors {
+ public:
+  explicit PartitionTensors(TfLiteContext* context) : context_(context) {}
+
+  const Shape& shape(int tensor) const;
+  void set_shape(int tensor, Shape shape) { shapes_[tensor] = std::move(shape); }
+  void MarkOwned(int tensor) { owned_[tensor]; }
+  bool owned(int tensor) const { return owned_.count(tensor) != 0; }
+  // Sizes the partition's own buffers from their shapes (call after shapes).
+  void AllocateOwned();
+  void* data(int tensor);
+  template <typename T>
+  T* data_as(int tensor) { return static_cast<T*>(data(tensor)); }
+
+ private:
+  TfLiteContext* context_;
+  std::map<int, Shape> shapes_;
+  std::map<int, std::vector<int64_t>> owned_;  // int64 storage: aligned to 8
+};
+
+class DelegatedOp {
+ public:
+  virtual ~DelegatedOp() = default;
+  // Computes output shapes from input shapes (set in `tensors`) and derived
+  // state; runs again whenever the interpreter re-prepares (e.g. an input was
+  // resized). Returns false with a reason if the shapes cannot be run.
+  virtual bool Prepare(PartitionTensors* tensors, std::string* why) = 0;
+  virtual void Invoke(PartitionTensors* tensors) = 0;
+  virtual std::vector<int> input_tensors() const = 0;
+  virtual std::vector<int> output_tensors() const = 0;
+};
+
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_OPS_DELEGATED_OP_H_

@@ -1,0 +1,25 @@
+#include "delegates/ops/op_table.h"
+
+namespace tfq {
+
+const std::vector<OpSupport>& SupportedOps() {
+  static const std::vector<OpSupport> kOps = {
+      {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
+  };
+  return kOps;
+}
+
+const OpSupport* FindOp(int32_t builtin_code) {
+  for (const OpSupport& op : SupportedOps()) {
+    if (op.builtin_code == builtin_code) return &op;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SupportedOpNames() {
+  std::vector<std::string> names;
+  for (const OpSupport& op : SupportedOps()) names.push_back(op.name);
+  return names;
+}
+
+}  // namespace tfq

@@ -1,0 +1,38 @@
+// The ops the tfq delegate supports: one entry per builtin op.
+//
+// Each entry's `parse` is the op's single check (XNNPACK's VisitNode idea):
+// the delegate calls it to decide whether to claim a node, and the partition
+// kernel calls it again to build the op, so what is claimed can never drift
+// from what is built.
+#ifndef TFQ_DELEGATES_OPS_OP_TABLE_H_
+#define TFQ_DELEGATES_OPS_OP_TABLE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "delegates/ops/delegated_op.h"
+#include "delegates/ops/node_view.h"
+
+namespace tfq {
+
+// Returns the op, or nullptr with `why` set when the node must stay on TFLite.
+using ParseOpFn = std::unique_ptr<DelegatedOp> (*)(const NodeView& node,
+                                                    std::string* why);
+
+struct OpSupport {
+  const char* name;      // schema BuiltinOperator name, used in options
+  int32_t builtin_code;
+  ParseOpFn parse;
+};
+
+const std::vector<OpSupport>& SupportedOps();
+const OpSupport* FindOp(int32_t builtin_code);
+std::vector<std::string> SupportedOpNames();
+
+// Per-op parse functions (ops/<op>.cc).
+std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::string* why);
+
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_OPS_OP_TABLE_H_

@@ -1,0 +1,25 @@
+#include "delegates/ops/delegated_op.h"
+
+namespace tfq {
+
+const Shape& PartitionTensors::shape(int tensor) const {
+  static const Shape kUnknown;
+  auto it = shapes_.find(tensor);
+  return it == shapes_.end() ? kUnknown : it->second;
+}
+
+void PartitionTensors::AllocateOwned() {
+  for (auto& [tensor, storage] : owned_) {
+    const int64_t bytes = NumElements(shape(tensor)) *
+                          static_cast<int64_t>(TypeSize(context_->tensors[tensor].type));
+    storage.resize(static_cast<size_t>((bytes + 7) / 8));
+  }
+}
+
+void* PartitionTensors::data(int tensor) {
+  auto it = owned_.find(tensor);
+  if (it != owned_.end()) return it->second.data();
+  return context_->tensors[tensor].data.raw;
+}
+
+}  // namespace tfq

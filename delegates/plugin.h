@@ -1,0 +1,54 @@
+/* The tfq delegate's exported C interface.
+ *
+ * 1. The TFLite external-delegate plugin entry points, so one .so serves
+ *    Python's load_delegate, benchmark_model --external_delegate_path and C++
+ *    apps. Options (string key/value):
+ *      num_threads  integer 0..256; 0 = the interpreter's num_threads (default)
+ *      log_level    silent | error | warning (default) | info | verbose
+ *      allow_ops    comma-separated builtin op names to claim (default: all supported)
+ *      deny_ops     comma-separated builtin op names never to claim
+ *      claim_all    true | false: test mode, Prepare fails naming the first node
+ *                   the delegate cannot claim
+ *    An unknown key or a bad value makes create return NULL after reporting one
+ *    line through report_error.
+ * 2. tfq_delegate_*: introspection for tests and tools.
+ */
+#ifndef TFQ_DELEGATES_PLUGIN_H_
+#define TFQ_DELEGATES_PLUGIN_H_
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct TfLiteDelegate;
+
+__attribute__((visibility("default"))) struct TfLiteDelegate* tflite_plugin_create_delegate(
+    const char* const* options_keys, const char* const* options_values, size_t num_options,
+    void (*report_error)(const char*));
+
+__attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(
+    struct TfLiteDelegate* delegate);
+
+/* Space-separated CPU features detected at load ("avx2 avx512 avx512_vnni"),
+ * or "scalar only". Static storage. */
+__attribute__((visibility("default"))) const char* tfq_delegate_cpu_features(void);
+
+/* What the delegate's most recent Prepare (one interpreter's
+ * ModifyGraphWithDelegate) did: nodes in the execution plan and nodes claimed.
+ * Returns 0, or -1 if `delegate` was not created by this library. */
+__attribute__((visibility("default"))) int tfq_delegate_last_claim(
+    const struct TfLiteDelegate* delegate, int* nodes_total, int* nodes_claimed);
+
+/* Newline-separated reasons for the nodes the most recent Prepare declined,
+ * copied into `buffer` (NUL-terminated, truncated to `size`). Returns the full
+ * length without the NUL, or -1 for a foreign delegate. */
+__attribute__((visibility("default"))) long tfq_delegate_declined_nodes(
+    const struct TfLiteDelegate* delegate, char* buffer, size_t size);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif  /* TFQ_DELEGATES_PLUGIN_H_ */

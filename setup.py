@@ -1,0 +1,68 @@
+"""Builds tfq: the Python package and the tfq delegate as a plain shared library.
+
+`pip install .` / `pip install -e .` compiles every C++ source under
+delegates/ into tfq/libtfq_delegate.so: no Python extension module (no
+PyInit_, no libpython), no TFLite headers. The same sources build with Bazel
+(WORKSPACE, delegates/BUILD).
+"""
+import glob
+import os
+
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+DELEGATE_LIBRARY = "tfq.libtfq_delegate"
+EXPORTS_MAP = "delegates/exports.map"
+
+# The supported stack; tools/bootstrap.sh installs exactly these.
+PINNED_REQUIREMENTS = [
+    "tensorflow==2.21.0",
+    "tf-keras==2.21.0",
+    "tensorflow-model-optimization==0.8.1",
+    "ai-edge-litert==2.3.0",
+    "absl-py>=2.1",
+    "numpy>=1.26",
+    "flatbuffers>=24.3",
+]
+TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3"]
+
+
+class BuildPlainSharedLibrary(build_ext):
+    """Builds the delegate as lib<name>.so, loadable by TFLite's plugin loader."""
+
+    def get_ext_filename(self, fullname):
+        package, _, name = fullname.rpartition(".")
+        return os.path.join(*package.split("."), name + ".so")
+
+    def get_export_symbols(self, ext):
+        return []  # no PyInit_: exported symbols come from the version script
+
+    def get_libraries(self, ext):
+        return ext.libraries  # never link libpython
+
+
+delegate = Extension(
+    DELEGATE_LIBRARY,
+    sources=sorted(glob.glob("delegates/**/*.cc", recursive=True)),
+    include_dirs=["."],
+    language="c++",
+    # -g0 after the interpreter's own flags (pyenv adds -g): keep the .so small.
+    extra_compile_args=["-std=c++17", "-O2", "-g0", "-fvisibility=hidden",
+                        "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    extra_link_args=["-pthread", f"-Wl,--version-script={EXPORTS_MAP}",
+                     "-Wl,--no-undefined", "-s"],
+    depends=sorted(glob.glob("delegates/**/*.h", recursive=True)) + [EXPORTS_MAP],
+)
+
+setup(
+    name="tfq",
+    version="0.1.0",
+    description="TensorFlow / TFLite int8 quantization toolkit with a bit-exact C++ delegate",
+    packages=find_packages(include=["tfq", "tfq.*"]),
+    python_requires=">=3.10",
+    install_requires=PINNED_REQUIREMENTS,
+    extras_require={"test": TEST_REQUIREMENTS},
+    ext_modules=[delegate],
+    cmdclass={"build_ext": BuildPlainSharedLibrary},
+    zip_safe=False,
+)

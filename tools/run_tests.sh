@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: set-up (idempotent), then every test suite:
+# pytest (Python API, arithmetic vs TFLite, the delegate in both interpreters)
+# and Bazel (the same delegate built from the same sources, C++ tests).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash tools/bootstrap.sh
+
+echo "[tests] pytest"
+# pytest exits 5 when it collects no test: treat that as a failure too.
+.venv/bin/python -m pytest tests "$@" || { rc=$?; echo "[tests] pytest failed (exit $rc)"; exit "$rc"; }
+
+echo "[tests] bazel build + test"
+bazel build //delegates:all
+bazel test --test_output=errors //delegates/... //tests/delegates/...
+echo "[tests] all suites passed"
