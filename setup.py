@@ -20,7 +20,7 @@ PINNED_REQUIREMENTS = [
     "tf-keras==2.21.0",
     "tensorflow-model-optimization==0.8.1",
     "ai-edge-litert==2.3.0",
-    "absl-py>=2.1",
+    "absl-py>=1.2,<2",  # tensorflow-model-optimization 0.8.1 needs absl-py~=1.2
     "numpy>=1.26",
     "flatbuffers>=24.3",
 ]

@@ -5,6 +5,9 @@
 namespace tfq {
 namespace {
 
+// Highest TfLiteType value in TFLite 2.21's common.h (kTfLiteInt2 = 20).
+constexpr int kMaxKnownType = 20;
+
 // A plausible dims array: small rank, no negative dimension.
 bool PlausibleDims(const TfLiteIntArray* dims) {
   if (dims == nullptr || dims->size < 0 || dims->size > 16) return false;
@@ -39,13 +42,24 @@ bool CheckAffineLayout(const TfLiteTensor& tensor, int index, std::string* why) 
 }  // namespace
 
 bool CheckRuntimeAbi(TfLiteContext* context, std::string* why) {
-  if (context == nullptr || context->GetTensor == nullptr ||
-      context->GetExecutionPlan == nullptr ||
-      context->GetNodeAndRegistration == nullptr ||
-      context->ReplaceNodeSubsetsWithDelegateKernels == nullptr ||
-      context->ResizeTensor == nullptr) {
-    *why = "TfLiteContext lacks a function the delegate needs";
+  if (context == nullptr) {
+    *why = "no TfLiteContext";
     return false;
+  }
+  const struct { const void* function; const char* name; } kNeeded[] = {
+      {reinterpret_cast<const void*>(context->GetExecutionPlan), "GetExecutionPlan"},
+      {reinterpret_cast<const void*>(context->GetNodeAndRegistration), "GetNodeAndRegistration"},
+      {reinterpret_cast<const void*>(context->ReplaceNodeSubsetsWithDelegateKernels),
+       "ReplaceNodeSubsetsWithDelegateKernels"},
+      {reinterpret_cast<const void*>(context->ReportError), "ReportError"},
+      {reinterpret_cast<const void*>(context->ResizeTensor), "ResizeTensor"},
+  };
+  for (const auto& needed : kNeeded) {
+    if (needed.function == nullptr) {
+      *why = std::string("TfLiteContext::") + needed.name +
+             " is null: the runtime's TfLiteContext layout differs from TFLite 2.21";
+      return false;
+    }
   }
   const size_t count = context->tensors_size;
   if (count > (1u << 24)) {
@@ -54,13 +68,25 @@ bool CheckRuntimeAbi(TfLiteContext* context, std::string* why) {
   }
   for (size_t i = 0; i < count; ++i) {
     // Same struct size and tensors offset as the runtime: indexing agrees.
-    if (context->GetTensor(context, static_cast<int>(i)) != &context->tensors[i]) {
+    // (The 2.21 wheels leave GetTensor null in the delegate's context; then
+    // the plausibility checks below are what catches a different stride.)
+    if (context->GetTensor != nullptr &&
+        context->GetTensor(context, static_cast<int>(i)) != &context->tensors[i]) {
       *why = "TfLiteContext::GetTensor(" + std::to_string(i) +
              ") differs from &tensors[i]: TfLiteTensor or TfLiteContext layout "
              "differs from TFLite 2.21";
       return false;
     }
     const TfLiteTensor& tensor = context->tensors[i];
+    if (tensor.type < kTfLiteNoType || tensor.type > kMaxKnownType ||
+        tensor.allocation_type < kTfLiteMemNone ||
+        tensor.allocation_type > kTfLiteVariantObject ||
+        (tensor.quantization.type != kTfLiteNoQuantization &&
+         tensor.quantization.type != kTfLiteAffineQuantization)) {
+      *why = "tensor " + std::to_string(i) + " has an implausible type, allocation type "
+             "or quantization type: TfLiteTensor layout differs from TFLite 2.21";
+      return false;
+    }
     if (tensor.dims != nullptr && !PlausibleDims(tensor.dims)) {
       *why = "tensor " + std::to_string(i) + " has implausible dims: TfLiteTensor "
              "layout differs from TFLite 2.21";

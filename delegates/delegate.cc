@@ -1,6 +1,7 @@
 #include "delegates/delegate.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <set>
 
@@ -69,9 +70,14 @@ class Partition {
     for (int t : outputs_) {
       const Shape& shape = tensors_.shape(t);
       if (ShapeOf(context->tensors[t].dims) == shape) continue;
-      if (context->ResizeTensorExplicit == nullptr ||
-          context->ResizeTensorExplicit(context, &context->tensors[t],
-                                        static_cast<int>(shape.size()), shape.data()) != kTfLiteOk) {
+      // ResizeTensor takes ownership of a malloc'ed array (what
+      // TfLiteIntArrayCreate returns; the runtime frees it with free()).
+      auto* dims = static_cast<TfLiteIntArray*>(
+          std::malloc(sizeof(TfLiteIntArray) + sizeof(int) * shape.size()));
+      if (dims == nullptr) return kTfLiteError;
+      dims->size = static_cast<int>(shape.size());
+      std::copy(shape.begin(), shape.end(), dims->data);
+      if (context->ResizeTensor(context, &context->tensors[t], dims) != kTfLiteOk) {
         context->ReportError(context, "tfq delegate: cannot resize output tensor %d to %s", t,
                              ShapeToString(shape).c_str());
         return kTfLiteError;

@@ -66,7 +66,9 @@ class QuantParams:
 def round_half_away(x) -> np.ndarray:
     """C's round()/TfLiteRound: ties away from zero (numpy's round is half-even)."""
     x = np.asarray(x, dtype=np.float64)
-    return np.trunc(x + np.copysign(0.5, x))
+    whole = np.trunc(x)
+    # x - trunc(x) is exact; adding 0.5 first would misround 0.49999999999999994.
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole)
 
 
 def _check_range(range_min, range_max, what):

@@ -1,0 +1,42 @@
+// int8 FULLY_CONNECTED on plain arrays (no TFLite types).
+//
+//   acc[b][o] = bias[o] + sum_i (input[b][i] - input_zero_point) * weights[o][i]
+//   out[b][o] = clamp(round_half_away((double)acc * multiplier[o]) + output_zero_point)
+//
+// This is TFLite's reference arithmetic (BUILTIN_REF, since 2025): the
+// rescale is float64 with C round(), not the fixed-point multiplier the
+// optimized kernels use. multiplier[o] = (double)s_in * (double)s_w[o] /
+// (double)s_out, per channel or the same value repeated for per-tensor weights.
+#ifndef TFQ_DELEGATES_KERNELS_FULLY_CONNECTED_H_
+#define TFQ_DELEGATES_KERNELS_FULLY_CONNECTED_H_
+
+#include <cstdint>
+
+namespace tfq {
+namespace kernels {
+
+struct FullyConnectedShape {
+  int batches;
+  int input_depth;
+  int output_depth;
+};
+
+struct FullyConnectedQuantization {
+  int32_t input_zero_point;
+  int32_t output_zero_point;
+  int32_t output_min;  // fused activation clamp, within [-128, 127]
+  int32_t output_max;
+  const double* multipliers;  // [output_depth]
+};
+
+// The scalar reference: the oracle the SIMD variants are tested against.
+// weights: [output_depth][input_depth]; bias: [output_depth] or nullptr.
+void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
+                                 const FullyConnectedQuantization& quantization,
+                                 const int8_t* input, const int8_t* weights,
+                                 const int32_t* bias, int8_t* output);
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_FULLY_CONNECTED_H_

@@ -1,0 +1,174 @@
+// FULLY_CONNECTED, int8 input/weights/output, int32 bias: TFLite glue.
+#include <cmath>
+#include <limits>
+
+#include "delegates/kernels/fully_connected.h"
+#include "delegates/ops/activation_range.h"
+#include "delegates/ops/op_table.h"
+
+namespace tfq {
+namespace {
+
+// Everything the check established, kept for building and running.
+struct FullyConnectedPlan {
+  int input = -1, weights = -1, bias = -1, output = -1;
+  bool keep_num_dims = false;
+  int input_depth = 0, output_depth = 0;
+  int32_t input_zero_point = 0, output_zero_point = 0;
+  int32_t output_min = -128, output_max = 127;
+  std::vector<double> multipliers;  // per output channel
+  const int8_t* weight_data = nullptr;
+  const int32_t* bias_data = nullptr;
+};
+
+class FullyConnectedOp : public DelegatedOp {
+ public:
+  explicit FullyConnectedOp(FullyConnectedPlan plan) : plan_(std::move(plan)) {}
+
+  bool Prepare(PartitionTensors* tensors, std::string* why) override {
+    const Shape& in = tensors->shape(plan_.input);
+    const int64_t elements = NumElements(in);
+    if (in.empty() || elements % plan_.input_depth != 0) {
+      *why = "FULLY_CONNECTED input shape " + ShapeToString(in) +
+             " is not a whole number of rows of depth " + std::to_string(plan_.input_depth);
+      return false;
+    }
+    Shape out;
+    if (plan_.keep_num_dims) {
+      if (in.back() != plan_.input_depth) {
+        *why = "FULLY_CONNECTED with keep_num_dims needs input last dimension " +
+               std::to_string(plan_.input_depth) + ", got " + ShapeToString(in);
+        return false;
+      }
+      out = in;
+      out.back() = plan_.output_depth;
+    } else {
+      out = {static_cast<int>(elements / plan_.input_depth), plan_.output_depth};
+    }
+    batches_ = static_cast<int>(elements / plan_.input_depth);
+    tensors->set_shape(plan_.output, out);
+    return true;
+  }
+
+  void Invoke(PartitionTensors* tensors) override {
+    const kernels::FullyConnectedShape shape{batches_, plan_.input_depth, plan_.output_depth};
+    const kernels::FullyConnectedQuantization quantization{
+        plan_.input_zero_point, plan_.output_zero_point, plan_.output_min,
+        plan_.output_max, plan_.multipliers.data()};
+    kernels::FullyConnectedInt8Reference(shape, quantization,
+                                         tensors->data_as<int8_t>(plan_.input),
+                                         plan_.weight_data, plan_.bias_data,
+                                         tensors->data_as<int8_t>(plan_.output));
+  }
+
+  std::vector<int> input_tensors() const override { return {plan_.input}; }
+  std::vector<int> output_tensors() const override { return {plan_.output}; }
+
+ private:
+  FullyConnectedPlan plan_;
+  int batches_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(2, 3, 1, why)) return nullptr;
+  const auto* params = static_cast<const TfLiteFullyConnectedParams*>(node.node().builtin_data);
+  if (params == nullptr) {
+    *why = "has no builtin options";
+    return nullptr;
+  }
+  if (params->weights_format != 0) {
+    *why = "uses a packed weights format";
+    return nullptr;
+  }
+  const TfLiteTensor& input = *node.input(0);
+  const TfLiteTensor* weights = node.input(1);
+  const TfLiteTensor* bias = node.num_inputs() == 3 ? node.input(2) : nullptr;
+  const TfLiteTensor& output = *node.output(0);
+  if (weights == nullptr) {
+    *why = "has no weights tensor";
+    return nullptr;
+  }
+  if (!CheckType(input, "input", kTfLiteInt8, why) ||
+      !CheckType(*weights, "weights", kTfLiteInt8, why) ||
+      !CheckType(output, "output", kTfLiteInt8, why) ||
+      !CheckConstant(*weights, "weights", why) || !CheckRank(*weights, "weights", 2, why)) {
+    return nullptr;
+  }
+  FullyConnectedPlan plan;
+  plan.input = node.input_index(0);
+  plan.weights = node.input_index(1);
+  plan.output = node.output_index(0);
+  plan.keep_num_dims = params->keep_num_dims;
+  plan.output_depth = weights->dims->data[0];
+  plan.input_depth = weights->dims->data[1];
+  if (plan.output_depth <= 0 || plan.input_depth <= 0) {
+    *why = "weights have an empty shape";
+    return nullptr;
+  }
+  if (bias != nullptr) {
+    if (!CheckType(*bias, "bias", kTfLiteInt32, why) || !CheckConstant(*bias, "bias", why) ||
+        !CheckRank(*bias, "bias", 1, why)) {
+      return nullptr;
+    }
+    if (bias->dims->data[0] != plan.output_depth) {
+      *why = "bias has " + std::to_string(bias->dims->data[0]) + " values for " +
+             std::to_string(plan.output_depth) + " output channels";
+      return nullptr;
+    }
+    plan.bias = node.input_index(2);
+    plan.bias_data = bias->data.i32;
+  }
+  plan.weight_data = weights->data.int8;
+
+  TensorQuantization in_q, w_q, out_q;
+  if (!ReadQuantization(input, "input", false, 0, &in_q, why) ||
+      !ReadQuantization(*weights, "weights", true, 0, &w_q, why) ||
+      !ReadQuantization(output, "output", false, 0, &out_q, why) ||
+      !CheckSymmetric(w_q, "weights", why)) {
+    return nullptr;
+  }
+  if (w_q.per_channel() && static_cast<int>(w_q.scales.size()) != plan.output_depth) {
+    *why = "weights have " + std::to_string(w_q.scales.size()) + " scales for " +
+           std::to_string(plan.output_depth) + " output channels";
+    return nullptr;
+  }
+  plan.input_zero_point = in_q.zero_points[0];
+  plan.output_zero_point = out_q.zero_points[0];
+  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0], -128,
+                                127, &plan.output_min, &plan.output_max, why)) {
+    return nullptr;
+  }
+
+  // Bounds that keep the kernel's int32 arithmetic defined (TFLite's is not
+  // beyond them): |acc| <= depth * 255 * 127 + max|bias| < 2^31, and the
+  // rescaled value fits in int32 before the zero point is added.
+  int64_t max_abs_bias = 0;
+  for (int o = 0; bias != nullptr && o < plan.output_depth; ++o) {
+    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan.bias_data[o]));
+  }
+  const double max_abs_acc = static_cast<double>(plan.input_depth) * 255.0 * 127.0 +
+                             static_cast<double>(max_abs_bias);
+  if (max_abs_acc >= 2147483647.0) {
+    *why = "input depth " + std::to_string(plan.input_depth) +
+           " and bias could overflow the int32 accumulator";
+    return nullptr;
+  }
+  plan.multipliers.resize(plan.output_depth);
+  for (int o = 0; o < plan.output_depth; ++o) {
+    const float weight_scale = w_q.scales[w_q.per_channel() ? o : 0];
+    const double multiplier = static_cast<double>(in_q.scales[0]) *
+                              static_cast<double>(weight_scale) /
+                              static_cast<double>(out_q.scales[0]);
+    if (!(max_abs_acc * multiplier < 2147483647.0 - 255.0)) {
+      *why = "rescale factor " + std::to_string(multiplier) + " of output channel " +
+             std::to_string(o) + " could overflow int32";
+      return nullptr;
+    }
+    plan.multipliers[o] = multiplier;
+  }
+  return std::make_unique<FullyConnectedOp>(std::move(plan));
+}
+
+}  // namespace tfq

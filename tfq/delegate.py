@@ -1,0 +1,87 @@
+"""Loading the tfq delegate (tfq/libtfq_delegate.so) into TFLite interpreters.
+
+The library is a TFLite external-delegate plugin: the same file works with
+`ai_edge_litert.interpreter.Interpreter`, `tf.lite.Interpreter`,
+`benchmark_model --external_delegate_path=...` and C++ apps. Options are
+validated by the library itself, so every loader gets the same errors.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Iterable, Union
+
+from ai_edge_litert import interpreter as litert_interpreter
+
+_LIBRARY_NAME = "libtfq_delegate.so"
+OptionValue = Union[int, str, bool, Iterable[str]]
+
+
+def library_path() -> str:
+    """Absolute path of the delegate library built by `pip install` of tfq."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"the tfq delegate library is missing at {path}; build it with "
+            "`pip install -e .` (or `bash tools/bootstrap.sh`) from the tfq checkout")
+    return path
+
+
+def _option_string(key: str, value: OptionValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise TypeError(f"tfq delegate option {key!r}: expected an int, str, bool or a list of "
+                    f"op names, got {type(value).__name__}")
+
+
+class Delegate(litert_interpreter.Delegate):
+    """A loaded tfq delegate; pass it in `experimental_delegates=[...]`.
+
+    Options: num_threads (0 = the interpreter's), log_level
+    ("silent"|"error"|"warning"|"info"|"verbose"), allow_ops / deny_ops (builtin
+    op names), claim_all (test mode: fail when a node cannot be delegated).
+    """
+
+    def __init__(self, **options: OptionValue):
+        strings = {key: _option_string(key, value) for key, value in options.items()}
+        try:
+            super().__init__(library_path(), strings)
+        except ValueError as error:
+            # The library reported one line naming the option; keep it first.
+            raise ValueError(str(error).strip() or "the tfq delegate failed to load") from None
+        self._library.tfq_delegate_last_claim.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+        self._library.tfq_delegate_last_claim.restype = ctypes.c_int
+        self._library.tfq_delegate_declined_nodes.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        self._library.tfq_delegate_declined_nodes.restype = ctypes.c_long
+
+    def last_claim(self) -> tuple[int, int]:
+        """(nodes in the execution plan, nodes claimed) at the delegate's last Prepare."""
+        total, claimed = ctypes.c_int(0), ctypes.c_int(0)
+        if self._library.tfq_delegate_last_claim(self._delegate_ptr, total, claimed) != 0:
+            raise RuntimeError("tfq delegate handle is not live")
+        return total.value, claimed.value
+
+    def declined_nodes(self) -> list[str]:
+        """Why each node left on TFLite at the last Prepare was declined."""
+        size = self._library.tfq_delegate_declined_nodes(self._delegate_ptr, None, 0)
+        buffer = ctypes.create_string_buffer(size + 1)
+        self._library.tfq_delegate_declined_nodes(self._delegate_ptr, buffer, size + 1)
+        return [line for line in buffer.value.decode().split("\n") if line]
+
+
+def cpu_features() -> str:
+    """CPU features the delegate detected, e.g. "avx2 avx512 avx512_vnni"."""
+    library = ctypes.CDLL(library_path())
+    library.tfq_delegate_cpu_features.restype = ctypes.c_char_p
+    return library.tfq_delegate_cpu_features().decode()
+
+
+def load(**options: OptionValue) -> Delegate:
+    """Loads the tfq delegate; a bad or unknown option raises ValueError naming it."""
+    return Delegate(**options)
