@@ -12,7 +12,7 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 DELEGATE_LIBRARY = "tfq.libtfq_delegate"
-EXPORTS_MAP = "delegates/exports.map"
+EXPORTS_MAP = "delegates/exports.lds"
 
 # The supported stack; tools/bootstrap.sh installs exactly these.
 PINNED_REQUIREMENTS = [

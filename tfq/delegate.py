@@ -18,12 +18,16 @@ OptionValue = Union[int, str, bool, Iterable[str]]
 
 
 def library_path() -> str:
-    """Absolute path of the delegate library built by `pip install` of tfq."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), _LIBRARY_NAME)
+    """Absolute path of the delegate library: the one `pip install` of tfq
+    built, or the file named by $TFQ_DELEGATE_LIBRARY (e.g. Bazel's build)."""
+    override = os.environ.get("TFQ_DELEGATE_LIBRARY")
+    path = os.path.abspath(override) if override else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), _LIBRARY_NAME)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"the tfq delegate library is missing at {path}; build it with "
-            "`pip install -e .` (or `bash tools/bootstrap.sh`) from the tfq checkout")
+        how = ("fix $TFQ_DELEGATE_LIBRARY or unset it" if override else
+               "build it with `pip install -e .` (or `bash tools/bootstrap.sh`) "
+               "from the tfq checkout")
+        raise FileNotFoundError(f"the tfq delegate library is missing at {path}; {how}")
     return path
 
 

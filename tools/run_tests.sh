@@ -15,4 +15,7 @@ echo "[tests] pytest"
 echo "[tests] bazel build + test"
 bazel build //delegates:all
 bazel test --test_output=errors //delegates/... //tests/delegates/...
+echo "[tests] the Bazel-built plugin end to end"
+TFQ_DELEGATE_LIBRARY=bazel-bin/delegates/libtfq_delegate.so \
+  .venv/bin/python -m pytest -q tests/test_delegate_keras_dense.py tests/test_delegate_loading.py
 echo "[tests] all suites passed"

@@ -1,0 +1,87 @@
+// The scalar FULLY_CONNECTED kernel against a direct transcription of the
+// reference formula, on values that stress it: extreme int8 inputs and zero
+// points, large biases, exact .5 ties of the float64 rescale, clamping.
+// Tolerance 0. (The Python tests compare the whole op with TFLite BUILTIN_REF.)
+#include "delegates/kernels/fully_connected.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace tfq {
+namespace kernels {
+namespace {
+
+std::vector<int8_t> Expected(const FullyConnectedShape& s, const FullyConnectedQuantization& q,
+                             const std::vector<int8_t>& in, const std::vector<int8_t>& w,
+                             const std::vector<int32_t>* bias) {
+  std::vector<int8_t> out(static_cast<size_t>(s.batches) * s.output_depth);
+  for (int b = 0; b < s.batches; ++b) {
+    for (int o = 0; o < s.output_depth; ++o) {
+      int64_t acc = bias ? (*bias)[o] : 0;
+      for (int i = 0; i < s.input_depth; ++i) {
+        acc += (int64_t{in[b * s.input_depth + i]} - q.input_zero_point) * w[o * s.input_depth + i];
+      }
+      const double scaled = static_cast<double>(acc) * q.multipliers[o];
+      // round half away from zero, written out rather than calling std::round
+      const double rounded = scaled >= 0 ? std::floor(scaled + 0.5) : std::ceil(scaled - 0.5);
+      int64_t value = static_cast<int64_t>(rounded) + q.output_zero_point;
+      value = std::min<int64_t>(std::max<int64_t>(value, q.output_min), q.output_max);
+      out[b * s.output_depth + o] = static_cast<int8_t>(value);
+    }
+  }
+  return out;
+}
+
+struct Case {
+  int batches, input_depth, output_depth;
+  int32_t input_zero_point, output_zero_point, output_min, output_max;
+  bool bias;
+};
+
+class FullyConnectedKernelTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FullyConnectedKernelTest, MatchesReferenceFormula) {
+  const Case& c = GetParam();
+  std::mt19937 rng(1234 + c.input_depth * 31 + c.output_depth);
+  std::uniform_int_distribution<int> int8_dist(-128, 127), weight_dist(-127, 127);
+  std::uniform_int_distribution<int32_t> bias_dist(-100000, 100000);
+  std::uniform_real_distribution<double> mult_dist(1e-5, 2e-3);
+  const FullyConnectedShape shape{c.batches, c.input_depth, c.output_depth};
+  std::vector<int8_t> input(static_cast<size_t>(c.batches) * c.input_depth);
+  std::vector<int8_t> weights(static_cast<size_t>(c.output_depth) * c.input_depth);
+  std::vector<int32_t> bias(c.output_depth);
+  std::vector<double> multipliers(c.output_depth);
+  for (auto& v : input) v = static_cast<int8_t>(int8_dist(rng));
+  // Row 0 all -128 and row 1 all 127: the extremes of (x - zp).
+  for (int i = 0; i < c.input_depth; ++i) {
+    input[i] = -128;
+    if (c.batches > 1) input[c.input_depth + i] = 127;
+  }
+  for (auto& v : weights) v = static_cast<int8_t>(weight_dist(rng));
+  for (auto& v : bias) v = bias_dist(rng);
+  for (auto& m : multipliers) m = mult_dist(rng);
+  multipliers[0] = 0.5;  // every odd accumulator is an exact tie
+  const FullyConnectedQuantization quantization{c.input_zero_point, c.output_zero_point,
+                                                c.output_min, c.output_max, multipliers.data()};
+  std::vector<int8_t> output(static_cast<size_t>(c.batches) * c.output_depth);
+  FullyConnectedInt8Reference(shape, quantization, input.data(), weights.data(),
+                              c.bias ? bias.data() : nullptr, output.data());
+  EXPECT_EQ(output, Expected(shape, quantization, input, weights, c.bias ? &bias : nullptr));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TileEdgesAndZeroPoints, FullyConnectedKernelTest,
+    ::testing::Values(Case{1, 1, 1, 0, 0, -128, 127, true}, Case{3, 15, 7, -128, 127, -128, 127, true},
+                      Case{2, 16, 8, 127, -128, -128, 127, false},
+                      Case{4, 17, 9, 5, -3, -3, 127, true},      // RELU-style clamp
+                      Case{2, 64, 33, -7, 0, 0, 60, true},       // RELU6-style clamp
+                      Case{5, 65, 16, 0, 10, -20, 40, false},    // RELU_N1_TO1-style clamp
+                      Case{2, 1000, 3, 100, -100, -128, 127, true}));
+
+}  // namespace
+}  // namespace kernels
+}  // namespace tfq
