@@ -1,5 +1,7 @@
 #include "delegates/abi_checks.h"
 
+#include <cstring>
+
 #include "delegates/ops/node_view.h"
 
 namespace tfq {
@@ -30,7 +32,9 @@ bool CheckAffineLayout(const TfLiteTensor& tensor, int index, std::string* why) 
   const int scales = affine->scale->size;
   const bool sizes_agree = scales >= 1 && scales == affine->zero_point->size;
   const bool first_scale_agrees =
-      sizes_agree && affine->scale->data[0] == tensor.params.scale &&
+      // Bitwise: a NaN scale is the model's problem (ops decline it), not the ABI's.
+      sizes_agree &&
+      std::memcmp(&affine->scale->data[0], &tensor.params.scale, sizeof(float)) == 0 &&
       affine->zero_point->data[0] == tensor.params.zero_point;
   if (sizes_agree && (first_scale_agrees || scales > 1)) return true;
   *why = "tensor " + std::to_string(index) + " ('" + (tensor.name ? tensor.name : "?") +

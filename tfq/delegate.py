@@ -51,6 +51,7 @@ class Delegate(litert_interpreter.Delegate):
     """
 
     def __init__(self, **options: OptionValue):
+        self._library = None  # the base class's __del__ reads it even if loading fails
         strings = {key: _option_string(key, value) for key, value in options.items()}
         try:
             super().__init__(library_path(), strings)

@@ -1,6 +1,7 @@
 // FULLY_CONNECTED, int8 input/weights/output, int32 bias: TFLite glue.
+#include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstdlib>
 
 #include "delegates/kernels/fully_connected.h"
 #include "delegates/ops/activation_range.h"
@@ -133,6 +134,16 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
     *why = "weights have " + std::to_string(w_q.scales.size()) + " scales for " +
            std::to_string(plan.output_depth) + " output channels";
     return nullptr;
+  }
+  // TFLite's Prepare refuses a per-tensor bias whose scale strays from
+  // s_in * s_w (GetQuantizedConvolutionMultipler); decline what it refuses.
+  if (bias != nullptr && !w_q.per_channel()) {
+    const double product = static_cast<double>(in_q.scales[0]) * w_q.scales[0];
+    if (std::fabs(product - bias->params.scale) / out_q.scales[0] > 0.02) {
+      *why = "bias scale " + std::to_string(bias->params.scale) +
+             " is not input scale x weight scale (" + std::to_string(product) + ")";
+      return nullptr;
+    }
   }
   plan.input_zero_point = in_q.zero_points[0];
   plan.output_zero_point = out_q.zero_points[0];
