@@ -1,6 +1,9 @@
 """tfq: TensorFlow / TFLite int8 quantization with a bit-exact C++ delegate."""
-from tfq import delegate, quant_math
+from tfq import delegate, quant_math, registry
 from tfq.interpreter import Interpreter
+from tfq.quantize import quantize_model
+from tfq.wrapper import QuantizeWrapper
 
-__all__ = ["quant_math", "Interpreter", "delegate"]
+__all__ = ["delegate", "quant_math", "registry", "Interpreter", "QuantizeWrapper",
+           "quantize_model"]
 __version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""Fake-quantization on TF ops: what the Keras wrappers put in the graph.
+
+The converter turns exactly these ops into TFLite quantization parameters
+(`tf.quantization.fake_quant_with_min_max_vars*`), so the ranges here decide
+the .tflite's scales and zero points (see quant_math.fake_quant_params).
+
+- Weights: symmetric, narrow range [-127, 127], from the current weights.
+  Per-tensor, or per-channel along the kernel's last axis (TFLite's output
+  channel once the converter transposes it).
+- Activations: asymmetric int8 over a range kept in non-trainable variables:
+  a moving average of batch min/max while training (first batch taken as is),
+  the stored range at inference.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def fake_quant_weights(kernel, *, per_channel: bool):
+    """Symmetric narrow-range int8 fake-quant of a kernel (per-channel over the last axis)."""
+    kernel = tf.convert_to_tensor(kernel)
+    if per_channel:
+        axes = list(range(kernel.shape.rank - 1))
+        bound = tf.reduce_max(tf.abs(kernel), axis=axes)
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+            kernel, -bound, bound, num_bits=8, narrow_range=True)
+    bound = tf.reduce_max(tf.abs(kernel))
+    return tf.quantization.fake_quant_with_min_max_vars(
+        kernel, -bound, bound, num_bits=8, narrow_range=True)
+
+
+def fake_quant_depthwise_weights(kernel):
+    """DepthwiseConv2D kernels are [h, w, in, multiplier]; TFLite's channel is
+    in * multiplier, so quantize per channel of the flattened last two axes."""
+    kernel = tf.convert_to_tensor(kernel)
+    h, w, channels, multiplier = kernel.shape
+    flat = tf.reshape(kernel, [h, w, channels * multiplier])
+    return tf.reshape(fake_quant_weights(flat, per_channel=True), kernel.shape)
+
+
+def update_moving_range(min_var, max_var, initialized_var, values, decay: float):
+    """Moves [min_var, max_var] toward the batch's range; returns (min, max) to use now."""
+    batch_min = tf.reduce_min(values)
+    batch_max = tf.reduce_max(values)
+    first = tf.equal(tf.convert_to_tensor(initialized_var), 0.0)
+    new_min = tf.where(first, batch_min, decay * tf.convert_to_tensor(min_var) + (1 - decay) * batch_min)
+    new_max = tf.where(first, batch_max, decay * tf.convert_to_tensor(max_var) + (1 - decay) * batch_max)
+    min_var.assign(new_min)
+    max_var.assign(new_max)
+    initialized_var.assign(1.0)
+    return new_min, new_max
+
+
+def fake_quant_activations(values, range_min, range_max):
+    """Asymmetric int8 fake-quant over [range_min, range_max] (TF nudges 0 onto the grid)."""
+    # Keep 0 inside the range: TF's op would nudge anyway, TFLite needs 0 exact.
+    range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
+    range_max = tf.maximum(tf.convert_to_tensor(range_max), 0.0)
+    return tf.quantization.fake_quant_with_min_max_vars(values, range_min, range_max,
+                                                        num_bits=8, narrow_range=False)

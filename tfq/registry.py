@@ -1,0 +1,187 @@
+"""Which Keras layers tfq quantizes, and how: a declarative table.
+
+Each entry says how a layer's quantized forward pass is computed and whether
+its output gets its own activation range:
+- WEIGHTED: the layer's math redone on TF ops with fake-quantized weights,
+  then its fused activation, then an output range.
+- OUTPUT: the layer's own call, then an output range.
+- SAME_SCALE: the layer's own call and no new range. TFLite requires these
+  ops (pooling, reshapes, padding, dropout) to keep their input's scale.
+- Activations with a fixed TFLite output range (sigmoid, softmax, tanh) get
+  that range instead of a learned one.
+Custom layers: `register_layer("MyLayer", OUTPUT)` (or SAME_SCALE).
+"""
+from __future__ import annotations
+
+import enum
+from typing import Callable, Dict, Optional, Tuple
+
+import tensorflow as tf
+
+from tfq import quantizers
+
+
+class Handling(enum.Enum):
+    WEIGHTED = "weighted"
+    OUTPUT = "output"
+    SAME_SCALE = "same_scale"
+
+
+# Layers whose inputs TFLite gives the output's scale: the producers of those
+# inputs get no range of their own (the converter propagates this one back).
+SHARES_INPUT_RANGES = ("Concatenate",)
+
+# TFLite's fixed int8 output ranges: LOGISTIC/SOFTMAX (1/256, -128), TANH (1/128, 0).
+FIXED_OUTPUT_RANGES = {
+    "sigmoid": (0.0, 255.0 / 256.0),
+    "softmax": (0.0, 255.0 / 256.0),
+    "tanh": (-1.0, 127.0 / 128.0),
+}
+
+
+def _kernel(layer):
+    for name in ("kernel", "depthwise_kernel"):
+        if getattr(layer, name, None) is not None:
+            return getattr(layer, name)
+    raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no kernel")
+
+
+def _add_bias(layer, outputs):
+    if getattr(layer, "use_bias", False) and layer.bias is not None:
+        outputs = tf.nn.bias_add(outputs, tf.convert_to_tensor(layer.bias))
+    return outputs
+
+
+def _padding(layer):
+    padding = layer.padding.upper()
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"layer {layer.name!r}: padding={layer.padding!r} is not supported by "
+                         "tfq yet; use 'same' or 'valid', or pass it in skip_layers")
+    return padding
+
+
+def _check_channels_last(layer):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise ValueError(f"layer {layer.name!r}: data_format='channels_first' does not map to "
+                         "TFLite (NHWC); build the model channels_last")
+
+
+def _dense(layer, inputs):
+    kernel = quantizers.fake_quant_weights(_kernel(layer), per_channel=False)
+    if inputs.shape.rank == 2:
+        outputs = tf.matmul(inputs, kernel)  # what the converter maps to FULLY_CONNECTED
+    else:
+        outputs = tf.tensordot(inputs, kernel, axes=[[-1], [0]])
+    return _add_bias(layer, outputs)
+
+
+def _conv2d(layer, inputs):
+    _check_channels_last(layer)
+    if getattr(layer, "groups", 1) != 1:
+        raise ValueError(f"layer {layer.name!r}: grouped Conv2D (groups={layer.groups}) is not "
+                         "supported by tfq yet; pass it in skip_layers")
+    kernel = quantizers.fake_quant_weights(_kernel(layer), per_channel=True)
+    outputs = tf.nn.conv2d(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
+                           dilations=list(layer.dilation_rate))
+    return _add_bias(layer, outputs)
+
+
+def _conv1d(layer, inputs):
+    """As the 1xK CONV_2D TFLite runs: the kernel is made 4-D before its
+    fake-quant, so the per-channel axis is the one the converter keeps."""
+    _check_channels_last(layer)
+    kernel = quantizers.fake_quant_weights(_kernel(layer)[tf.newaxis], per_channel=True)
+    outputs = tf.nn.conv2d(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
+                           padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
+    return _add_bias(layer, tf.squeeze(outputs, axis=1))
+
+
+def _upsampling2d(layer, inputs):
+    """A resize, which TFLite runs as RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR
+    (Keras 3's own repeat-based nearest upsampling becomes TILE)."""
+    _check_channels_last(layer)
+    height, width = inputs.shape[1], inputs.shape[2]
+    size = [height * layer.size[0], width * layer.size[1]]
+    if layer.interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"layer {layer.name!r}: UpSampling2D interpolation="
+                         f"{layer.interpolation!r} has no int8 TFLite op; use 'nearest' or "
+                         "'bilinear', or pass it in skip_layers")
+    return tf.cast(tf.image.resize(inputs, size, method=layer.interpolation), inputs.dtype)
+
+
+def _depthwise_conv2d(layer, inputs):
+    _check_channels_last(layer)
+    kernel = quantizers.fake_quant_depthwise_weights(_kernel(layer))
+    strides = [1, *layer.strides, 1]
+    outputs = tf.nn.depthwise_conv2d(inputs, kernel, strides=strides, padding=_padding(layer),
+                                     dilations=list(layer.dilation_rate))
+    return _add_bias(layer, outputs)
+
+
+# Layer class name -> (handling, forward on TF ops; None = the layer's own call).
+_REGISTRY: Dict[str, Tuple[Handling, Optional[Callable]]] = {
+    "Dense": (Handling.WEIGHTED, _dense),
+    "Conv1D": (Handling.WEIGHTED, _conv1d),
+    "Conv2D": (Handling.WEIGHTED, _conv2d),
+    "DepthwiseConv2D": (Handling.WEIGHTED, _depthwise_conv2d),
+    "ReLU": (Handling.OUTPUT, None),
+    "LeakyReLU": (Handling.OUTPUT, None),
+    "Activation": (Handling.OUTPUT, None),
+    "Softmax": (Handling.OUTPUT, None),
+    "Add": (Handling.OUTPUT, None),
+    "Subtract": (Handling.OUTPUT, None),
+    "Multiply": (Handling.OUTPUT, None),
+    "Concatenate": (Handling.OUTPUT, None),
+    "GlobalAveragePooling2D": (Handling.OUTPUT, None),
+    "GlobalAveragePooling1D": (Handling.OUTPUT, None),
+    "MaxPooling2D": (Handling.SAME_SCALE, None),
+    "MaxPooling1D": (Handling.SAME_SCALE, None),
+    "AveragePooling2D": (Handling.SAME_SCALE, None),
+    "AveragePooling1D": (Handling.SAME_SCALE, None),
+    "ZeroPadding2D": (Handling.SAME_SCALE, None),
+    "ZeroPadding1D": (Handling.SAME_SCALE, None),
+    "Reshape": (Handling.SAME_SCALE, None),
+    "Flatten": (Handling.SAME_SCALE, None),
+    "Dropout": (Handling.SAME_SCALE, None),
+    "UpSampling2D": (Handling.SAME_SCALE, _upsampling2d),
+}
+
+
+def register_layer(class_name: str, handling: Handling) -> None:
+    """Declares how tfq treats a custom layer class (OUTPUT or SAME_SCALE)."""
+    if handling is Handling.WEIGHTED:
+        raise ValueError("register_layer: WEIGHTED layers need a quantized forward pass; "
+                         "register OUTPUT or SAME_SCALE, or keep the layer float via skip_layers")
+    _REGISTRY[class_name] = (handling, None)
+
+
+def lookup(layer) -> Tuple[Handling, Optional[Callable]]:
+    """The entry for `layer`'s class; ValueError naming the layer and the ways out."""
+    entry = _REGISTRY.get(type(layer).__name__)
+    if entry is None:
+        raise ValueError(
+            f"layer {layer.name!r} of class {type(layer).__name__} is not supported by "
+            f"tfq.quantize_model; pass skip_layers=[{layer.name!r}] to keep it float, or "
+            f"declare it with tfq.registry.register_layer({type(layer).__name__!r}, "
+            "tfq.registry.Handling.OUTPUT)")
+    return entry
+
+
+# Activations TFLite fuses into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED:
+# one output range after them. Any other activation is a TFLite op of its own,
+# so the pre-activation tensor needs a range too.
+FUSABLE_ACTIVATIONS = ("linear", "relu", "relu6")
+
+
+def has_fusable_activation(layer) -> bool:
+    activation = getattr(layer, "activation", None)
+    return activation is None or getattr(activation, "__name__", None) in FUSABLE_ACTIVATIONS
+
+
+def fixed_output_range(layer) -> Optional[Tuple[float, float]]:
+    """TFLite's fixed output range if `layer` ends in sigmoid / softmax / tanh."""
+    if type(layer).__name__ == "Softmax":
+        return FIXED_OUTPUT_RANGES["softmax"]
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None)
+    return FIXED_OUTPUT_RANGES.get(name)

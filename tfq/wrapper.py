@@ -1,0 +1,101 @@
+"""QuantizeWrapper: one Keras layer with tfq fake-quantization around it."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfq import quantizers, registry
+
+
+@keras.saving.register_keras_serializable(package="tfq")
+class QuantizeWrapper(keras.layers.Layer):
+    """Runs `layer` the way its int8 TFLite op will: fake-quantized weights
+    (for WEIGHTED layers), an optional input range (for layers fed by a model
+    input) and an output range (unless TFLite keeps the input's scale).
+
+    Ranges are non-trainable variables: moving averages of batch min/max while
+    training (`decay`), fixed at inference.
+    """
+
+    def __init__(self, layer, *, quantize_inputs=False, quantize_outputs=True, decay=0.999,
+                 **kwargs):
+        kwargs.setdefault("name", f"quant_{layer.name}")
+        super().__init__(**kwargs)
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"QuantizeWrapper({layer.name!r}): decay must be in [0, 1), got {decay}")
+        self.layer = layer
+        self.quantize_inputs = quantize_inputs
+        self.quantize_outputs = quantize_outputs
+        self.decay = decay
+        self.handling, self._forward = registry.lookup(layer)
+        self.fixed_range = registry.fixed_output_range(layer)
+
+    def _range_variables(self, prefix):
+        def scalar(name):
+            return self.add_weight(name=f"{prefix}_{name}", shape=(), initializer="zeros",
+                                   trainable=False)
+        return scalar("min"), scalar("max"), scalar("initialized")
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.input_range = self._range_variables("input") if self.quantize_inputs else None
+        weighted = self.handling is registry.Handling.WEIGHTED
+        self.pre_activation_range = (self._range_variables("pre_activation")
+                                     if weighted and not registry.has_fusable_activation(self.layer)
+                                     else None)
+        needs_output_range = (self.quantize_outputs and self.fixed_range is None and
+                              self.handling is not registry.Handling.SAME_SCALE)
+        self.output_range = self._range_variables("output") if needs_output_range else None
+        self.built = True
+
+    def _quantize(self, values, range_variables, training):
+        range_min, range_max, initialized = range_variables
+        if training:
+            low, high = quantizers.update_moving_range(range_min, range_max, initialized, values,
+                                                       self.decay)
+        else:
+            low, high = range_min, range_max
+        return quantizers.fake_quant_activations(values, low, high)
+
+    def call(self, inputs, training=None):
+        training = bool(training)
+        if self.input_range is not None:
+            inputs = self._quantize(inputs, self.input_range, training)
+        if self.handling is registry.Handling.WEIGHTED:
+            outputs = self._forward(self.layer, inputs)
+            if self.pre_activation_range is not None:
+                outputs = self._quantize(outputs, self.pre_activation_range, training)
+            outputs = self.layer.activation(outputs)
+        elif self._forward is not None:
+            outputs = self._forward(self.layer, inputs)
+        else:
+            outputs = self.layer(inputs, training=training)
+        if self.fixed_range is not None:
+            return quantizers.fake_quant_activations(outputs, *self.fixed_range)
+        if self.output_range is not None:
+            outputs = self._quantize(outputs, self.output_range, training)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"layer": keras.saving.serialize_keras_object(self.layer),
+                       "quantize_inputs": self.quantize_inputs,
+                       "quantize_outputs": self.quantize_outputs, "decay": self.decay})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layer = keras.saving.deserialize_keras_object(config.pop("layer"))
+        return cls(layer, **config)
+
+
+def is_quantized(model) -> bool:
+    return any(isinstance(layer, QuantizeWrapper) for layer in model.layers)
+
+
+_ = tf  # TF ops come in through quantizers/registry; keep the import explicit for readers
