@@ -55,9 +55,9 @@ def _assert_all_integer(interpreter):
     return names
 
 
-def assert_converts_and_matches(model, input_shape, output_units):
+def assert_converts_and_matches(model, input_shape, output_units, **quantize_options):
     """wrap -> fit -> convert -> all-integer -> outputs vs Keras within the bound."""
-    quantized = tfq.quantize_model(model)
+    quantized = tfq.quantize_model(model, **quantize_options)
     _fit_two_steps(quantized, input_shape, output_units)
     interpreter = Interpreter(model_content=_convert(quantized),
                               experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
@@ -153,6 +153,41 @@ def test_small_cnn_converts_and_matches():
     outputs = keras.layers.Dense(10, activation="softmax")(x)
     names = assert_converts_and_matches(keras.Model(inputs, outputs), (12, 12, 3), 10)
     assert names.count("CONV_2D") == 2 and "SOFTMAX" in names
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+@pytest.mark.parametrize("conv", ["Conv2D", "DepthwiseConv2D"])
+def test_conv_batchnorm_relu_folds_converts_and_matches(per_channel, conv):
+    """model-optimization#1131: Conv->BN->ReLU with per-tensor weights. tfq folds
+    BN into the weights before the fake-quant, so both schemes match."""
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input(IMAGE)
+    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    conv_layer = (keras.layers.Conv2D(8, 3, strides=2) if conv == "Conv2D" else
+                  keras.layers.DepthwiseConv2D(3, strides=2))
+    x = conv_layer(x)
+    x = keras.layers.BatchNormalization(gamma_initializer="random_uniform",
+                                        moving_variance_initializer="ones")(x)
+    x = keras.layers.ReLU(6.0)(x)
+    model = keras.Model(inputs, keras.layers.Flatten()(x))
+    names = assert_converts_and_matches(model, IMAGE, int(np.prod(model.output_shape[1:])),
+                                        per_channel=per_channel)
+    assert "MUL" not in names and "ADD" not in names, names  # BN folded, not left as ops
+
+
+def test_folded_batchnorm_trains_its_statistics():
+    keras.utils.set_random_seed(9)
+    model = _model(IMAGE, keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(name="bn"))
+    quantized = tfq.quantize_model(model)
+    wrapper = quantized.get_layer("quant_" + model.layers[1].name)
+    assert wrapper.batch_norm is not None
+    assert isinstance(quantized.get_layer("bn"), tfq.wrapper.FoldedBatchNormalization)
+    before = wrapper.batch_norm.moving_mean.numpy().copy()
+    _fit_two_steps(keras.Model(quantized.inputs, keras.layers.Flatten()(quantized.outputs[0])),
+                   IMAGE, 8 * 8 * 4)
+    assert not np.allclose(before, wrapper.batch_norm.moving_mean.numpy())
 
 
 def test_float_model_is_untouched():

@@ -46,10 +46,15 @@ def _kernel(layer):
     raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no kernel")
 
 
-def _add_bias(layer, outputs):
-    if getattr(layer, "use_bias", False) and layer.bias is not None:
-        outputs = tf.nn.bias_add(outputs, tf.convert_to_tensor(layer.bias))
-    return outputs
+def bias_of(layer):
+    """The layer's bias as a tensor, or None."""
+    if getattr(layer, "use_bias", False) and getattr(layer, "bias", None) is not None:
+        return tf.convert_to_tensor(layer.bias)
+    return None
+
+
+def kernel_of(layer):
+    return tf.convert_to_tensor(_kernel(layer))
 
 
 def _padding(layer):
@@ -66,34 +71,57 @@ def _check_channels_last(layer):
                          "TFLite (NHWC); build the model channels_last")
 
 
-def _dense(layer, inputs):
-    kernel = quantizers.fake_quant_weights(_kernel(layer), per_channel=False)
+# WEIGHTED forwards: (layer, inputs, kernel, quantize, per_channel) -> outputs
+# before bias.
+# The kernel comes from the wrapper (the layer's, or folded with its
+# BatchNormalization); each op fake-quantizes it the way TFLite will hold it.
+
+def _dense(layer, inputs, kernel, quantize, per_channel):
+    # Per-tensor: per-channel Dense fake-quant does not convert (see notes).
+    if quantize:
+        kernel = quantizers.fake_quant_weights(kernel, per_channel=False)
     if inputs.shape.rank == 2:
-        outputs = tf.matmul(inputs, kernel)  # what the converter maps to FULLY_CONNECTED
-    else:
-        outputs = tf.tensordot(inputs, kernel, axes=[[-1], [0]])
-    return _add_bias(layer, outputs)
+        return tf.matmul(inputs, kernel)  # what the converter maps to FULLY_CONNECTED
+    return tf.tensordot(inputs, kernel, axes=[[-1], [0]])
 
 
-def _conv2d(layer, inputs):
+def _conv2d(layer, inputs, kernel, quantize, per_channel):
     _check_channels_last(layer)
     if getattr(layer, "groups", 1) != 1:
         raise ValueError(f"layer {layer.name!r}: grouped Conv2D (groups={layer.groups}) is not "
                          "supported by tfq yet; pass it in skip_layers")
-    kernel = quantizers.fake_quant_weights(_kernel(layer), per_channel=True)
-    outputs = tf.nn.conv2d(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
-                           dilations=list(layer.dilation_rate))
-    return _add_bias(layer, outputs)
+    if quantize:
+        kernel = quantizers.fake_quant_weights(kernel, per_channel=per_channel)
+    return tf.nn.conv2d(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
+                        dilations=list(layer.dilation_rate))
 
 
-def _conv1d(layer, inputs):
+def _conv1d(layer, inputs, kernel, quantize, per_channel):
     """As the 1xK CONV_2D TFLite runs: the kernel is made 4-D before its
     fake-quant, so the per-channel axis is the one the converter keeps."""
     _check_channels_last(layer)
-    kernel = quantizers.fake_quant_weights(_kernel(layer)[tf.newaxis], per_channel=True)
+    kernel = kernel[tf.newaxis]
+    if quantize:
+        kernel = quantizers.fake_quant_weights(kernel, per_channel=per_channel)
     outputs = tf.nn.conv2d(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
                            padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
-    return _add_bias(layer, tf.squeeze(outputs, axis=1))
+    return tf.squeeze(outputs, axis=1)
+
+
+def _depthwise_conv2d(layer, inputs, kernel, quantize, per_channel):
+    _check_channels_last(layer)
+    if quantize:
+        kernel = (quantizers.fake_quant_depthwise_weights(kernel) if per_channel else
+                  quantizers.fake_quant_weights(kernel, per_channel=False))
+    return tf.nn.depthwise_conv2d(inputs, kernel, strides=[1, *layer.strides, 1],
+                                  padding=_padding(layer), dilations=list(layer.dilation_rate))
+
+
+def scale_output_channels(layer, kernel, scale):
+    """kernel * scale per output channel (DepthwiseConv2D: channel = in x multiplier)."""
+    if type(layer).__name__ == "DepthwiseConv2D":
+        return kernel * tf.reshape(scale, kernel.shape[-2:])
+    return kernel * scale
 
 
 def _upsampling2d(layer, inputs):
@@ -107,15 +135,6 @@ def _upsampling2d(layer, inputs):
                          f"{layer.interpolation!r} has no int8 TFLite op; use 'nearest' or "
                          "'bilinear', or pass it in skip_layers")
     return tf.cast(tf.image.resize(inputs, size, method=layer.interpolation), inputs.dtype)
-
-
-def _depthwise_conv2d(layer, inputs):
-    _check_channels_last(layer)
-    kernel = quantizers.fake_quant_depthwise_weights(_kernel(layer))
-    strides = [1, *layer.strides, 1]
-    outputs = tf.nn.depthwise_conv2d(inputs, kernel, strides=strides, padding=_padding(layer),
-                                     dilations=list(layer.dilation_rate))
-    return _add_bias(layer, outputs)
 
 
 # Layer class name -> (handling, forward on TF ops; None = the layer's own call).
@@ -144,7 +163,19 @@ _REGISTRY: Dict[str, Tuple[Handling, Optional[Callable]]] = {
     "Flatten": (Handling.SAME_SCALE, None),
     "Dropout": (Handling.SAME_SCALE, None),
     "UpSampling2D": (Handling.SAME_SCALE, _upsampling2d),
+    # Standalone (not folded into a preceding conv): TFLite MUL + ADD.
+    "BatchNormalization": (Handling.OUTPUT, None),
+    "Identity": (Handling.SAME_SCALE, None),
 }
+
+
+def can_fold_batch_norm(producer, batch_norm) -> bool:
+    """A WEIGHTED layer with no activation feeding a last-axis BatchNormalization."""
+    return (lookup(producer)[0] is Handling.WEIGHTED and has_fusable_activation(producer) and
+            getattr(producer.activation, "__name__", "linear") == "linear" and
+            type(batch_norm).__name__ == "BatchNormalization" and
+            batch_norm.axis in (-1, [-1], (-1,), len(producer.output.shape) - 1,
+                                [len(producer.output.shape) - 1]))
 
 
 def register_layer(class_name: str, handling: Handling) -> None:
@@ -176,6 +207,23 @@ FUSABLE_ACTIVATIONS = ("linear", "relu", "relu6")
 def has_fusable_activation(layer) -> bool:
     activation = getattr(layer, "activation", None)
     return activation is None or getattr(activation, "__name__", None) in FUSABLE_ACTIVATIONS
+
+
+# TFLite ops that take a fused activation: a following ReLU/ReLU6 layer
+# becomes part of them, so they get no output range of their own.
+TAKES_FUSED_ACTIVATION = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "Add", "Subtract",
+                          "Multiply")
+
+
+def is_fusable_activation_layer(layer) -> bool:
+    """A ReLU / ReLU6 layer the converter folds into the op before it."""
+    kind = type(layer).__name__
+    if kind == "ReLU":
+        return (layer.max_value in (None, 6.0) and not layer.negative_slope
+                and not layer.threshold)
+    if kind == "Activation":
+        return getattr(layer.activation, "__name__", None) in ("relu", "relu6")
+    return False
 
 
 def fixed_output_range(layer) -> Optional[Tuple[float, float]]:

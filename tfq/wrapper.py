@@ -18,14 +18,18 @@ class QuantizeWrapper(keras.layers.Layer):
     """
 
     def __init__(self, layer, *, quantize_inputs=False, quantize_outputs=True, decay=0.999,
-                 **kwargs):
+                 batch_norm=None, per_channel=True, **kwargs):
         kwargs.setdefault("name", f"quant_{layer.name}")
         super().__init__(**kwargs)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"QuantizeWrapper({layer.name!r}): decay must be in [0, 1), got {decay}")
         self.layer = layer
+        # A BatchNormalization folded into this layer's weights (QAT folding).
+        self.batch_norm = batch_norm
         self.quantize_inputs = quantize_inputs
         self.quantize_outputs = quantize_outputs
+        # Per-channel weights for convolutions (Dense is always per-tensor).
+        self.per_channel = per_channel
         self.decay = decay
         self.handling, self._forward = registry.lookup(layer)
         self.fixed_range = registry.fixed_output_range(layer)
@@ -39,6 +43,8 @@ class QuantizeWrapper(keras.layers.Layer):
     def build(self, input_shape):
         if not self.layer.built:
             self.layer.build(input_shape)
+        if self.batch_norm is not None and not self.batch_norm.built:
+            self.batch_norm.build(self.layer.compute_output_shape(input_shape))
         self.input_range = self._range_variables("input") if self.quantize_inputs else None
         weighted = self.handling is registry.Handling.WEIGHTED
         self.pre_activation_range = (self._range_variables("pre_activation")
@@ -58,12 +64,18 @@ class QuantizeWrapper(keras.layers.Layer):
             low, high = range_min, range_max
         return quantizers.fake_quant_activations(values, low, high)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)
         if self.input_range is not None:
             inputs = self._quantize(inputs, self.input_range, training)
         if self.handling is registry.Handling.WEIGHTED:
-            outputs = self._forward(self.layer, inputs)
+            kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
+            if self.batch_norm is not None:
+                kernel, bias = self._fold_batch_norm(inputs, kernel, bias, training)
+            outputs = self._forward(self.layer, inputs, kernel, quantize=True,
+                                    per_channel=self.per_channel)
+            if bias is not None:
+                outputs = tf.nn.bias_add(outputs, bias)
             if self.pre_activation_range is not None:
                 outputs = self._quantize(outputs, self.pre_activation_range, training)
             outputs = self.layer.activation(outputs)
@@ -77,6 +89,31 @@ class QuantizeWrapper(keras.layers.Layer):
             outputs = self._quantize(outputs, self.output_range, training)
         return outputs
 
+    def _fold_batch_norm(self, inputs, kernel, bias, training):
+        """Returns (kernel, bias) with the BatchNormalization folded in, so the
+        fake-quant sees the weights TFLite will hold. Training: fold with this
+        batch's statistics (from a float pass) and update the moving ones, as
+        BatchNormalization itself would; inference: fold the moving ones."""
+        bn = self.batch_norm
+        if training:
+            float_out = self._forward(self.layer, inputs, kernel, quantize=False,
+                                      per_channel=self.per_channel)
+            if bias is not None:
+                float_out = tf.nn.bias_add(float_out, bias)
+            mean, variance = tf.nn.moments(float_out, axes=list(range(float_out.shape.rank - 1)))
+            momentum = bn.momentum
+            bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
+            bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
+        else:
+            mean = tf.convert_to_tensor(bn.moving_mean)
+            variance = tf.convert_to_tensor(bn.moving_variance)
+        gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else 1.0
+        beta = tf.convert_to_tensor(bn.beta) if bn.center else 0.0
+        scale = gamma * tf.math.rsqrt(variance + bn.epsilon)
+        folded_kernel = registry.scale_output_channels(self.layer, kernel, scale)
+        folded_bias = beta + ((bias if bias is not None else 0.0) - mean) * scale
+        return folded_kernel, folded_bias
+
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
 
@@ -84,18 +121,34 @@ class QuantizeWrapper(keras.layers.Layer):
         config = super().get_config()
         config.update({"layer": keras.saving.serialize_keras_object(self.layer),
                        "quantize_inputs": self.quantize_inputs,
-                       "quantize_outputs": self.quantize_outputs, "decay": self.decay})
+                       "quantize_outputs": self.quantize_outputs, "decay": self.decay,
+                       "per_channel": self.per_channel,
+                       "batch_norm": (keras.saving.serialize_keras_object(self.batch_norm)
+                                      if self.batch_norm is not None else None)})
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         layer = keras.saving.deserialize_keras_object(config.pop("layer"))
-        return cls(layer, **config)
+        batch_norm = config.pop("batch_norm", None)
+        if batch_norm is not None:
+            batch_norm = keras.saving.deserialize_keras_object(batch_norm)
+        return cls(layer, batch_norm=batch_norm, **config)
+
+
+@keras.saving.register_keras_serializable(package="tfq")
+class FoldedBatchNormalization(keras.layers.Layer):
+    """Stands where a BatchNormalization was folded into the preceding layer's
+    weights (its QuantizeWrapper does the normalization); passes inputs on."""
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def is_quantized(model) -> bool:
     return any(isinstance(layer, QuantizeWrapper) for layer in model.layers)
 
-
-_ = tf  # TF ops come in through quantizers/registry; keep the import explicit for readers
