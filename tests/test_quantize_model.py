@@ -249,3 +249,36 @@ def test_skip_layers_keeps_a_layer_float():
     quantized = tfq.quantize_model(norm, skip_layers=["norm"])
     assert isinstance(quantized.get_layer("norm"), keras.layers.LayerNormalization)
     assert isinstance(quantized.get_layer("quant_d"), tfq.QuantizeWrapper)
+
+
+def test_several_inputs_and_outputs_convert_and_match():
+    keras.utils.set_random_seed(10)
+    a, b = keras.Input((8,), name="a"), keras.Input((6,), name="b")
+    merged = keras.layers.Add()([keras.layers.Dense(5, activation="relu")(a),
+                                 keras.layers.Dense(5)(b)])
+    outputs = [keras.layers.Dense(3)(merged), keras.layers.Dense(2, activation="sigmoid")(merged)]
+    quantized = tfq.quantize_model(keras.Model([a, b], outputs))
+    rng = np.random.default_rng(0)
+    quantized.compile(optimizer="adam", loss=["mse", "mse"])
+    quantized.fit([rng.normal(size=(16, 8)), rng.normal(size=(16, 6))],
+                  [rng.normal(size=(16, 3)), rng.normal(size=(16, 2))], batch_size=8, verbose=0)
+    interpreter = Interpreter(model_content=_convert(quantized),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    _assert_all_integer(interpreter)
+    runner = interpreter.get_signature_runner()
+    in_details, out_details = runner.get_input_details(), runner.get_output_details()
+    differences = []
+    for _ in range(20):
+        q_inputs = {name: rng.integers(-128, 128, size=(1,) + tuple(d["shape"][1:])).astype(np.int8)
+                    for name, d in in_details.items()}
+        tflite_outputs = runner(**q_inputs)
+        keras_inputs = [(q_inputs[name].astype(np.float32) - in_details[name]["quantization"][1])
+                        * in_details[name]["quantization"][0] for name in ("a", "b")]
+        keras_outputs = quantized(keras_inputs, training=False)
+        for i, keras_out in enumerate(keras_outputs):
+            scale, zero_point = out_details[f"output_{i}"]["quantization"]
+            keras_q = np.clip(np.round(keras_out.numpy() / scale) + zero_point, -128, 127)
+            differences.append(np.abs(tflite_outputs[f"output_{i}"] - keras_q).ravel())
+    differences = np.concatenate(differences)
+    assert differences.max() <= 2 and np.mean(differences <= 1) >= 0.99
