@@ -83,95 +83,104 @@ def assert_converts_and_matches(model, input_shape, output_units, **quantize_opt
     return op_names
 
 
-def _model(input_shape, *layers):
-    inputs = keras.Input(input_shape)
+def _model(input_shape, *layers, K=keras):
+    inputs = K.Input(input_shape)
     x = inputs
     for layer in layers:
         x = layer(x)
-    return keras.Model(inputs, x)
+    return K.Model(inputs, x)
+
+
+@pytest.fixture(params=["keras", "tf_keras"])
+def K(request):
+    """The Keras flavour under test: Keras 3 or tf_keras, one tfq implementation."""
+    if request.param == "tf_keras":
+        import tf_keras
+        return tf_keras
+    return keras
 
 
 IMAGE = (10, 10, 3)
 LAYER_CASES = {
-    "Dense": ((12,), [keras.layers.Dense(8)], 8),
-    "Dense relu": ((12,), [keras.layers.Dense(8, activation="relu")], 8),
-    "Dense no bias": ((12,), [keras.layers.Dense(8, use_bias=False)], 8),
-    "Dense softmax": ((12,), [keras.layers.Dense(8, activation="softmax")], 8),
-    "Dense sigmoid": ((12,), [keras.layers.Dense(8, activation="sigmoid")], 8),
-    "Dense tanh": ((12,), [keras.layers.Dense(8, activation="tanh")], 8),
-    "Conv2D relu same": (IMAGE, [keras.layers.Conv2D(6, 3, padding="same", activation="relu")], None),
-    "Conv2D stride 2 valid": (IMAGE, [keras.layers.Conv2D(6, 3, strides=2)], None),
-    "Conv2D dilated": (IMAGE, [keras.layers.Conv2D(4, 3, dilation_rate=2, activation="relu6")], None),
-    "Conv1D": ((16, 3), [keras.layers.Conv1D(5, 3, activation="relu")], None),
-    "DepthwiseConv2D": (IMAGE, [keras.layers.DepthwiseConv2D(3, padding="same")], None),
-    "DepthwiseConv2D multiplier 2": (IMAGE, [keras.layers.DepthwiseConv2D(3, depth_multiplier=2)], None),
-    "ReLU6 layer": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.ReLU(6.0)], None),
-    "LeakyReLU": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.LeakyReLU(0.2)], None),
-    "sigmoid layer": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.Activation("sigmoid")], None),
-    "MaxPooling2D": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.MaxPooling2D(2)], None),
-    "AveragePooling2D": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.AveragePooling2D(2)], None),
-    "GlobalAveragePooling2D": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.GlobalAveragePooling2D()], 4),
-    "ZeroPadding2D": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.ZeroPadding2D(1)], None),
-    "Flatten + Dense": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.Flatten(), keras.layers.Dense(5)], 5),
-    "Reshape": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.Reshape((100, 4))], None),
-    "UpSampling2D": (IMAGE, [keras.layers.Conv2D(4, 1), keras.layers.UpSampling2D()], None),
-    "Dropout": ((12,), [keras.layers.Dense(8), keras.layers.Dropout(0.3), keras.layers.Dense(4)], 4),
+    "Dense": ((12,), lambda K: [K.layers.Dense(8)], 8),
+    "Dense relu": ((12,), lambda K: [K.layers.Dense(8, activation="relu")], 8),
+    "Dense no bias": ((12,), lambda K: [K.layers.Dense(8, use_bias=False)], 8),
+    "Dense softmax": ((12,), lambda K: [K.layers.Dense(8, activation="softmax")], 8),
+    "Dense sigmoid": ((12,), lambda K: [K.layers.Dense(8, activation="sigmoid")], 8),
+    "Dense tanh": ((12,), lambda K: [K.layers.Dense(8, activation="tanh")], 8),
+    "Conv2D relu same": (IMAGE, lambda K: [K.layers.Conv2D(6, 3, padding="same", activation="relu")], None),
+    "Conv2D stride 2 valid": (IMAGE, lambda K: [K.layers.Conv2D(6, 3, strides=2)], None),
+    "Conv2D dilated": (IMAGE, lambda K: [K.layers.Conv2D(4, 3, dilation_rate=2, activation="relu6")], None),
+    "Conv1D": ((16, 3), lambda K: [K.layers.Conv1D(5, 3, activation="relu")], None),
+    "DepthwiseConv2D": (IMAGE, lambda K: [K.layers.DepthwiseConv2D(3, padding="same")], None),
+    "DepthwiseConv2D multiplier 2": (IMAGE, lambda K: [K.layers.DepthwiseConv2D(3, depth_multiplier=2)], None),
+    "ReLU6 layer": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.ReLU(6.0)], None),
+    "LeakyReLU": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.LeakyReLU(0.2)], None),
+    "sigmoid layer": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.Activation("sigmoid")], None),
+    "MaxPooling2D": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.MaxPooling2D(2)], None),
+    "AveragePooling2D": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.AveragePooling2D(2)], None),
+    "GlobalAveragePooling2D": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.GlobalAveragePooling2D()], 4),
+    "ZeroPadding2D": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.ZeroPadding2D(1)], None),
+    "Flatten + Dense": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.Flatten(), K.layers.Dense(5)], 5),
+    "Reshape": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.Reshape((100, 4))], None),
+    "UpSampling2D": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.UpSampling2D()], None),
+    "Dropout": ((12,), lambda K: [K.layers.Dense(8), K.layers.Dropout(0.3), K.layers.Dense(4)], 4),
 }
 
 
 @pytest.mark.parametrize("case", list(LAYER_CASES))
-def test_layer_converts_and_matches(case):
-    keras.utils.set_random_seed(3)
-    input_shape, layers, units = LAYER_CASES[case]
-    model = _model(input_shape, *layers)
+def test_layer_converts_and_matches(case, K):
+    K.utils.set_random_seed(3)
+    input_shape, make_layers, units = LAYER_CASES[case]
+    model = _model(input_shape, *make_layers(K), K=K)
     output_units = units or int(np.prod(model.output_shape[1:]))
     if units is None:  # regress on the flattened output
-        model = keras.Model(model.inputs, keras.layers.Flatten()(model.outputs[0]))
+        model = K.Model(model.inputs, K.layers.Flatten()(model.outputs[0]))
     assert_converts_and_matches(model, input_shape, output_units)
 
 
 @pytest.mark.parametrize("merge", ["Add", "Subtract", "Multiply", "Concatenate"])
-def test_merge_layers_convert_and_match(merge):
-    keras.utils.set_random_seed(4)
-    inputs = keras.Input(IMAGE)
-    a = keras.layers.Conv2D(4, 1, activation="relu")(inputs)
-    b = keras.layers.Conv2D(4, 3, padding="same")(inputs)
-    merged = getattr(keras.layers, merge)()([a, b])
-    model = keras.Model(inputs, keras.layers.Flatten()(merged))
+def test_merge_layers_convert_and_match(merge, K):
+    K.utils.set_random_seed(4)
+    inputs = K.Input(IMAGE)
+    a = K.layers.Conv2D(4, 1, activation="relu")(inputs)
+    b = K.layers.Conv2D(4, 3, padding="same")(inputs)
+    merged = getattr(K.layers, merge)()([a, b])
+    model = K.Model(inputs, K.layers.Flatten()(merged))
     assert_converts_and_matches(model, IMAGE, int(np.prod(model.output_shape[1:])))
 
 
-def test_small_cnn_converts_and_matches():
-    keras.utils.set_random_seed(5)
-    inputs = keras.Input((12, 12, 3))
-    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
-    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.ReLU(6.0)(x)
-    y = keras.layers.Conv2D(8, 1)(x)
-    x = keras.layers.Add()([x, y])
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(10, activation="softmax")(x)
-    names = assert_converts_and_matches(keras.Model(inputs, outputs), (12, 12, 3), 10)
+def test_small_cnn_converts_and_matches(K):
+    K.utils.set_random_seed(5)
+    inputs = K.Input((12, 12, 3))
+    x = K.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = K.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = K.layers.ReLU(6.0)(x)
+    y = K.layers.Conv2D(8, 1)(x)
+    x = K.layers.Add()([x, y])
+    x = K.layers.GlobalAveragePooling2D()(x)
+    outputs = K.layers.Dense(10, activation="softmax")(x)
+    names = assert_converts_and_matches(K.Model(inputs, outputs), (12, 12, 3), 10)
     assert names.count("CONV_2D") == 2 and "SOFTMAX" in names
 
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 @pytest.mark.parametrize("conv", ["Conv2D", "DepthwiseConv2D"])
-def test_conv_batchnorm_relu_folds_converts_and_matches(per_channel, conv):
+def test_conv_batchnorm_relu_folds_converts_and_matches(per_channel, conv, K):
     """model-optimization#1131: Conv->BN->ReLU with per-tensor weights. tfq folds
     BN into the weights before the fake-quant, so both schemes match."""
-    keras.utils.set_random_seed(8)
-    inputs = keras.Input(IMAGE)
-    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(inputs)
-    x = keras.layers.BatchNormalization()(x)
-    x = keras.layers.ReLU()(x)
-    conv_layer = (keras.layers.Conv2D(8, 3, strides=2) if conv == "Conv2D" else
-                  keras.layers.DepthwiseConv2D(3, strides=2))
+    K.utils.set_random_seed(8)
+    inputs = K.Input(IMAGE)
+    x = K.layers.Conv2D(6, 3, padding="same", use_bias=False)(inputs)
+    x = K.layers.BatchNormalization()(x)
+    x = K.layers.ReLU()(x)
+    conv_layer = (K.layers.Conv2D(8, 3, strides=2) if conv == "Conv2D" else
+                  K.layers.DepthwiseConv2D(3, strides=2))
     x = conv_layer(x)
-    x = keras.layers.BatchNormalization(gamma_initializer="random_uniform",
-                                        moving_variance_initializer="ones")(x)
-    x = keras.layers.ReLU(6.0)(x)
-    model = keras.Model(inputs, keras.layers.Flatten()(x))
+    x = K.layers.BatchNormalization(gamma_initializer="random_uniform",
+                                    moving_variance_initializer="ones")(x)
+    x = K.layers.ReLU(6.0)(x)
+    model = K.Model(inputs, K.layers.Flatten()(x))
     names = assert_converts_and_matches(model, IMAGE, int(np.prod(model.output_shape[1:])),
                                         per_channel=per_channel)
     assert "MUL" not in names and "ADD" not in names, names  # BN folded, not left as ops
@@ -200,6 +209,21 @@ def test_float_model_is_untouched():
         np.testing.assert_array_equal(old, new)
     np.testing.assert_array_equal(quantized.get_layer("quant_" + model.layers[1].name)
                                   .layer.get_weights()[1] != before[1], True)
+
+
+def test_tf_keras_h5_round_trip(tmp_path):
+    import tf_keras
+    tf_keras.utils.set_random_seed(7)
+    quantized = tfq.quantize_model(_model((6,), tf_keras.layers.Dense(4, use_bias=False),
+                                          tf_keras.layers.BatchNormalization(),
+                                          tf_keras.layers.Dense(2), K=tf_keras))
+    _fit_two_steps(quantized, (6,), 2)
+    path = str(tmp_path / "q.h5")
+    quantized.save(path)
+    loaded = tf_keras.models.load_model(path)
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
+                                  quantized(x, training=False).numpy())
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -4,21 +4,33 @@ from __future__ import annotations
 from typing import Iterable
 
 import keras
+import tensorflow as tf
 
-from tfq import registry
-from tfq.wrapper import FoldedBatchNormalization, QuantizeWrapper, is_quantized
+from tfq import registry, wrapper as wrappers
+from tfq.wrapper import is_quantized, is_wrapper
 
 _SCHEMES = ("int8",)
 
 
-def _check_model(model):
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"tfq.quantize_model expects a keras.Model (Sequential or Functional), "
-                        f"got {type(model).__name__}")
+def _keras_flavour(model):
+    """The Keras module `model` belongs to: Keras 3 (`keras`) or `tf_keras`."""
+    if isinstance(model, keras.Model):
+        return keras
+    try:
+        import tf_keras  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        tf_keras = None
+    if tf_keras is not None and isinstance(model, tf_keras.Model):
+        return tf_keras
+    raise TypeError(f"tfq.quantize_model expects a Keras model (keras.Model or tf_keras.Model, "
+                    f"Sequential or Functional), got {type(model).__name__}")
+
+
+def _check_model(model, flavour):
     if is_quantized(model):
         raise ValueError(f"model {model.name!r} is already quantized (it holds QuantizeWrapper "
                          "layers); call tfq.quantize_model on the float model")
-    if not isinstance(model, keras.Sequential) and not getattr(model, "_is_graph_network", False) \
+    if not isinstance(model, flavour.Sequential) and not getattr(model, "_is_graph_network", False) \
             and type(model).__name__ != "Functional":
         raise ValueError(
             f"model {model.name!r} is a subclassed keras.Model ({type(model).__name__}); tfq "
@@ -28,12 +40,23 @@ def _check_model(model):
         raise ValueError(f"model {model.name!r} is not built; give it an Input or call it once")
 
 
+def _node_inputs(node) -> list:
+    """A node's input tensors as a flat list (tf_keras gives a bare tensor for one input)."""
+    return tf.nest.flatten(node.input_tensors)
+
+
+def _producer(tensor):
+    """The layer that made a symbolic tensor (Keras 3: .operation, tf_keras: .layer)."""
+    history = tensor._keras_history  # pylint: disable=protected-access
+    return getattr(history, "operation", None) or history.layer
+
+
 def _layers_fed_by_model_inputs(model) -> set:
     input_ids = {id(tensor) for tensor in model.inputs}
     fed = set()
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            if any(id(tensor) in input_ids for tensor in node.input_tensors):
+            if any(id(tensor) in input_ids for tensor in _node_inputs(node)):
                 fed.add(layer.name)
     return fed
 
@@ -43,9 +66,8 @@ def _consumers(model) -> dict:
     consumers = {}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation  # pylint: disable=protected-access
-                consumers.setdefault(producer.name, []).append(layer)
+            for tensor in _node_inputs(node):
+                consumers.setdefault(_producer(tensor).name, []).append(layer)
     return consumers
 
 
@@ -56,7 +78,7 @@ def _layers_without_own_output_range(model, consumers, folds, skip) -> set:
     - the one consumer is a ReLU/ReLU6 the converter fuses into this op.
     A folded BatchNormalization is looked through: its consumers count."""
     folded_into = {producer: bn for bn, producer in folds.items()}
-    output_producers = {t._keras_history.operation.name for t in model.outputs}  # pylint: disable=protected-access
+    output_producers = {_producer(t).name for t in model.outputs}
     without = set()
     for layer in model.layers:
         name = folded_into.get(layer.name, layer.name)
@@ -79,7 +101,7 @@ def _batch_norms_to_fold(model, consumers, skip) -> dict:
     for layer in model.layers:
         following = consumers.get(layer.name, [])
         if (len(following) == 1 and layer.name not in skip and following[0].name not in skip
-                and not isinstance(layer, keras.layers.InputLayer)
+                and type(layer).__name__ != "InputLayer"
                 and registry.can_fold_batch_norm(layer, following[0])):
             folds[following[0].name] = layer.name
     return folds
@@ -96,7 +118,10 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
     A BatchNormalization right after a Conv/Dense without activation is folded
     into its weights for real during training. The float model is untouched.
     """
-    _check_model(model)
+    flavour = _keras_flavour(model)
+    _check_model(model, flavour)
+    wrapper_class, folded_class = (wrappers.tf_keras_layer_classes() if flavour is not keras else
+                                   (wrappers.QuantizeWrapper, wrappers.FoldedBatchNormalization))
     if scheme not in _SCHEMES:
         raise ValueError(f"tfq.quantize_model: unknown scheme {scheme!r}; expected one of {_SCHEMES}")
     skip = set(skip_layers)
@@ -106,7 +131,7 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
         raise ValueError(f"skip_layers names layers not in model {model.name!r}: {unknown}; "
                          f"its layers are {sorted(names)}")
     for layer in model.layers:  # fail on every unsupported layer before cloning anything
-        if layer.name not in skip and not isinstance(layer, keras.layers.InputLayer):
+        if layer.name not in skip and type(layer).__name__ != "InputLayer":
             registry.lookup(layer)
     fed_by_inputs = _layers_fed_by_model_inputs(model)
     consumers = _consumers(model)
@@ -120,19 +145,19 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
 
     def clone(layer):
         if layer.name in folds:  # absorbed by its producer's wrapper
-            return FoldedBatchNormalization(name=layer.name)
+            return folded_class(name=layer.name)
         if layer.name in skip:
             return fresh_copy(layer)
         bn_name = folded_into.get(layer.name)
-        return QuantizeWrapper(fresh_copy(layer), quantize_inputs=layer.name in fed_by_inputs,
+        return wrapper_class(fresh_copy(layer), quantize_inputs=layer.name in fed_by_inputs,
                                quantize_outputs=layer.name not in range_from_consumer,
                                decay=decay, per_channel=per_channel,
                                batch_norm=fresh_copy(originals[bn_name]) if bn_name else None)
 
-    quantized = keras.models.clone_model(model, clone_function=clone)
+    quantized = flavour.models.clone_model(model, clone_function=clone)
     for layer in quantized.layers:
         inners = [layer]
-        if isinstance(layer, QuantizeWrapper):
+        if is_wrapper(layer):
             inners = [layer.layer] + ([layer.batch_norm] if layer.batch_norm is not None else [])
         for inner in inners:
             source = originals.get(inner.name)

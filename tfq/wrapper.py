@@ -1,5 +1,13 @@
-"""QuantizeWrapper: one Keras layer with tfq fake-quantization around it."""
+"""QuantizeWrapper: one Keras layer with tfq fake-quantization around it.
+
+One implementation for both Keras flavours: the logic lives in mixins written
+on TF ops, and `_layer_classes(keras_module)` derives concrete layer classes
+from that flavour's `Layer` (Keras 3's `keras`, or `tf_keras`), each
+registered for serialization in its own flavour.
+"""
 from __future__ import annotations
+
+import functools
 
 import keras
 import tensorflow as tf
@@ -7,8 +15,7 @@ import tensorflow as tf
 from tfq import quantizers, registry
 
 
-@keras.saving.register_keras_serializable(package="tfq")
-class QuantizeWrapper(keras.layers.Layer):
+class _QuantizeWrapperLogic:
     """Runs `layer` the way its int8 TFLite op will: fake-quantized weights
     (for WEIGHTED layers), an optional input range (for layers fed by a model
     input) and an output range (unless TFLite keeps the input's scale).
@@ -16,6 +23,9 @@ class QuantizeWrapper(keras.layers.Layer):
     Ranges are non-trainable variables: moving averages of batch min/max while
     training (`decay`), fixed at inference.
     """
+
+    _keras = None  # the Keras flavour module, set on each concrete class
+    _tfq_wrapper = True
 
     def __init__(self, layer, *, quantize_inputs=False, quantize_outputs=True, decay=0.999,
                  batch_norm=None, per_channel=True, **kwargs):
@@ -119,26 +129,27 @@ class QuantizeWrapper(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"layer": keras.saving.serialize_keras_object(self.layer),
+        serialize = self._keras.layers.serialize
+        config.update({"layer": serialize(self.layer),
                        "quantize_inputs": self.quantize_inputs,
                        "quantize_outputs": self.quantize_outputs, "decay": self.decay,
                        "per_channel": self.per_channel,
-                       "batch_norm": (keras.saving.serialize_keras_object(self.batch_norm)
+                       "batch_norm": (serialize(self.batch_norm)
                                       if self.batch_norm is not None else None)})
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        layer = keras.saving.deserialize_keras_object(config.pop("layer"))
+        deserialize = cls._keras.layers.deserialize
+        layer = deserialize(config.pop("layer"))
         batch_norm = config.pop("batch_norm", None)
         if batch_norm is not None:
-            batch_norm = keras.saving.deserialize_keras_object(batch_norm)
+            batch_norm = deserialize(batch_norm)
         return cls(layer, batch_norm=batch_norm, **config)
 
 
-@keras.saving.register_keras_serializable(package="tfq")
-class FoldedBatchNormalization(keras.layers.Layer):
+class _FoldedBatchNormalizationLogic:
     """Stands where a BatchNormalization was folded into the preceding layer's
     weights (its QuantizeWrapper does the normalization); passes inputs on."""
 
@@ -149,6 +160,33 @@ class FoldedBatchNormalization(keras.layers.Layer):
         return input_shape
 
 
-def is_quantized(model) -> bool:
-    return any(isinstance(layer, QuantizeWrapper) for layer in model.layers)
+def _layer_classes(keras_module):
+    """(QuantizeWrapper, FoldedBatchNormalization) derived from `keras_module.layers.Layer`."""
+    register = keras_module.utils.register_keras_serializable(package="tfq")
+    base = keras_module.layers.Layer
+    wrapper = register(type("QuantizeWrapper", (_QuantizeWrapperLogic, base),
+                            {"_keras": keras_module, "__doc__": _QuantizeWrapperLogic.__doc__,
+                             "__module__": __name__}))
+    folded = register(type("FoldedBatchNormalization", (_FoldedBatchNormalizationLogic, base),
+                           {"__doc__": _FoldedBatchNormalizationLogic.__doc__,
+                            "__module__": __name__}))
+    return wrapper, folded
 
+
+# Keras 3, the default `keras` of TF 2.21.
+QuantizeWrapper, FoldedBatchNormalization = _layer_classes(keras)
+
+
+@functools.lru_cache(maxsize=None)
+def tf_keras_layer_classes():
+    """The same layers for tf_keras models (imported only when one is quantized)."""
+    import tf_keras  # pylint: disable=import-outside-toplevel
+    return _layer_classes(tf_keras)
+
+
+def is_wrapper(layer) -> bool:
+    return getattr(layer, "_tfq_wrapper", False)
+
+
+def is_quantized(model) -> bool:
+    return any(is_wrapper(layer) for layer in model.layers)
