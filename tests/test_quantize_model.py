@@ -55,7 +55,7 @@ def _assert_all_integer(interpreter):
     return names
 
 
-def assert_converts_and_matches(model, input_shape, output_units, **quantize_options):
+def assert_converts_and_matches(model, input_shape, output_units, max_lsb=2, **quantize_options):
     """wrap -> fit -> convert -> all-integer -> outputs vs Keras within the bound."""
     quantized = tfq.quantize_model(model, **quantize_options)
     _fit_two_steps(quantized, input_shape, output_units)
@@ -78,7 +78,7 @@ def assert_converts_and_matches(model, input_shape, output_units, **quantize_opt
         keras_q = np.clip(np.round(keras_out / s_out) + z_out, -128, 127).astype(np.int64)
         differences.append(np.abs(tflite_out - keras_q).ravel())
     differences = np.concatenate(differences)
-    assert differences.max() <= 2, (differences.max(), op_names)
+    assert differences.max() <= max_lsb, (differences.max(), op_names)
     assert np.mean(differences <= 1) >= 0.99, (np.mean(differences <= 1), op_names)
     return op_names
 
@@ -114,6 +114,11 @@ LAYER_CASES = {
     "Conv1D": ((16, 3), lambda K: [K.layers.Conv1D(5, 3, activation="relu")], None),
     "DepthwiseConv2D": (IMAGE, lambda K: [K.layers.DepthwiseConv2D(3, padding="same")], None),
     "DepthwiseConv2D multiplier 2": (IMAGE, lambda K: [K.layers.DepthwiseConv2D(3, depth_multiplier=2)], None),
+    "SeparableConv2D relu": (IMAGE, lambda K: [K.layers.SeparableConv2D(6, 3, activation="relu")], None),
+    "SeparableConv2D multiplier 2": (IMAGE, lambda K: [K.layers.SeparableConv2D(
+        5, 3, depth_multiplier=2, padding="same")], None),
+    "Conv2DTranspose same": (IMAGE, lambda K: [K.layers.Conv2DTranspose(4, 3, strides=2, padding="same")], None),
+    "Conv2DTranspose valid": (IMAGE, lambda K: [K.layers.Conv2DTranspose(3, 3, strides=2)], None),
     "ReLU6 layer": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.ReLU(6.0)], None),
     "LeakyReLU": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.LeakyReLU(0.2)], None),
     "sigmoid layer": (IMAGE, lambda K: [K.layers.Conv2D(4, 1), K.layers.Activation("sigmoid")], None),
@@ -197,6 +202,29 @@ def test_folded_batchnorm_trains_its_statistics():
     _fit_two_steps(keras.Model(quantized.inputs, keras.layers.Flatten()(quantized.outputs[0])),
                    IMAGE, 8 * 8 * 4)
     assert not np.allclose(before, wrapper.batch_norm.moving_mean.numpy())
+
+
+@pytest.mark.parametrize("where", ["activation argument", "layer"])
+def test_hard_swish_converts_to_hard_swish(where):
+    """Keras 3 only: tf_keras 2.21 has no hard-swish activation."""
+    keras.utils.set_random_seed(11)
+    layers = ([keras.layers.Conv2D(4, 1, activation="hard_swish")] if where != "layer" else
+              [keras.layers.Conv2D(4, 1), keras.layers.Activation("hard_swish")])
+    model = _model(IMAGE, *layers, keras.layers.Flatten())
+    # max 3 LSB: TFLite's int8 HARD_SWISH is a fixed-point approximation (its
+    # own ~1 LSB from float), and hard-swish's slope reaches 1.5, so a 1-LSB
+    # difference in its input can move the output by 2.
+    names = assert_converts_and_matches(model, IMAGE, int(np.prod(model.output_shape[1:])),
+                                        max_lsb=3)
+    assert "HARD_SWISH" in names, names
+
+
+def test_separable_conv_batchnorm_folds_into_pointwise():
+    keras.utils.set_random_seed(12)
+    model = _model(IMAGE, keras.layers.SeparableConv2D(6, 3, use_bias=False),
+                   keras.layers.BatchNormalization(), keras.layers.ReLU(), keras.layers.Flatten())
+    names = assert_converts_and_matches(model, IMAGE, int(np.prod(model.output_shape[1:])))
+    assert names.count("DEPTHWISE_CONV_2D") == 1 and names.count("CONV_2D") == 1, names
 
 
 def test_float_model_is_untouched():

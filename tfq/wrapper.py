@@ -57,6 +57,8 @@ class _QuantizeWrapperLogic:
             self.batch_norm.build(self.layer.compute_output_shape(input_shape))
         self.input_range = self._range_variables("input") if self.quantize_inputs else None
         weighted = self.handling is registry.Handling.WEIGHTED
+        self.intermediate_range = (self._range_variables("intermediate")
+                                   if type(self.layer).__name__ == "SeparableConv2D" else None)
         self.pre_activation_range = (self._range_variables("pre_activation")
                                      if weighted and not registry.has_fusable_activation(self.layer)
                                      else None)
@@ -82,8 +84,8 @@ class _QuantizeWrapperLogic:
             kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
             if self.batch_norm is not None:
                 kernel, bias = self._fold_batch_norm(inputs, kernel, bias, training)
-            outputs = self._forward(self.layer, inputs, kernel, quantize=True,
-                                    per_channel=self.per_channel)
+            outputs = self._forward(self.layer, inputs, kernel,
+                                    self._weight_options(training, quantize=True))
             if bias is not None:
                 outputs = tf.nn.bias_add(outputs, bias)
             if self.pre_activation_range is not None:
@@ -99,6 +101,13 @@ class _QuantizeWrapperLogic:
             outputs = self._quantize(outputs, self.output_range, training)
         return outputs
 
+    def _weight_options(self, training, *, quantize):
+        intermediate = (lambda values: values)
+        if quantize and self.intermediate_range is not None:
+            intermediate = lambda values: self._quantize(values, self.intermediate_range, training)
+        return registry.WeightOptions(quantize=quantize, per_channel=self.per_channel,
+                                      intermediate=intermediate)
+
     def _fold_batch_norm(self, inputs, kernel, bias, training):
         """Returns (kernel, bias) with the BatchNormalization folded in, so the
         fake-quant sees the weights TFLite will hold. Training: fold with this
@@ -106,8 +115,8 @@ class _QuantizeWrapperLogic:
         BatchNormalization itself would; inference: fold the moving ones."""
         bn = self.batch_norm
         if training:
-            float_out = self._forward(self.layer, inputs, kernel, quantize=False,
-                                      per_channel=self.per_channel)
+            float_out = self._forward(self.layer, inputs, kernel,
+                                      self._weight_options(training, quantize=False))
             if bias is not None:
                 float_out = tf.nn.bias_add(float_out, bias)
             mean, variance = tf.nn.moments(float_out, axes=list(range(float_out.shape.rank - 1)))
