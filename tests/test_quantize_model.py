@@ -227,6 +227,23 @@ def test_separable_conv_batchnorm_folds_into_pointwise():
     assert names.count("DEPTHWISE_CONV_2D") == 1 and names.count("CONV_2D") == 1, names
 
 
+def test_nested_model_converts_and_matches(K):
+    """A Functional block used as a layer (user pain: model-optimization#292)."""
+    K.utils.set_random_seed(13)
+    block_in = K.Input((8, 8, 6))
+    block_x = K.layers.Conv2D(6, 3, padding="same", use_bias=False)(block_in)
+    block_x = K.layers.BatchNormalization()(block_x)
+    block_x = K.layers.ReLU(6.0)(block_x)
+    block = K.Model(block_in, K.layers.Add()([block_in, block_x]), name="block")
+    inputs = K.Input((10, 10, 3))
+    x = K.layers.Conv2D(6, 3, activation="relu")(inputs)
+    x = block(x)
+    outputs = K.layers.Dense(4)(K.layers.GlobalAveragePooling2D()(x))
+    model = K.Model(inputs, outputs)
+    names = assert_converts_and_matches(model, (10, 10, 3), 4)
+    assert names.count("CONV_2D") == 2 and "ADD" in names, names
+
+
 def test_float_model_is_untouched():
     keras.utils.set_random_seed(6)
     model = _model((4,), keras.layers.Dense(3))

@@ -107,38 +107,72 @@ def _batch_norms_to_fold(model, consumers, skip) -> dict:
     return folds
 
 
+def _is_graph_model(layer) -> bool:
+    """A Sequential or Functional model (possibly nested inside another)."""
+    return type(layer).__name__ in ("Sequential", "Functional") or \
+        getattr(layer, "_is_graph_network", False)
+
+
+def _all_layer_names(model) -> set:
+    names = set()
+    for layer in model.layers:
+        names.add(layer.name)
+        if _is_graph_model(layer):
+            names |= _all_layer_names(layer)
+    return names
+
+
+def _check_supported(model, skip):
+    """Every unsupported layer, nested ones included, fails before anything is cloned."""
+    for layer in model.layers:
+        if layer.name in skip or type(layer).__name__ == "InputLayer":
+            continue
+        if _is_graph_model(layer):
+            _check_supported(layer, skip)
+        else:
+            registry.lookup(layer)
+
+
 def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = (),
                    decay: float = 0.999, per_channel: bool = True):
     """Returns a copy of `model` whose layers carry tfq fake-quantization.
 
     Train it with plain `model.fit` (QAT), then convert it with
     TFLiteConverter (Optimize.DEFAULT) to a full-integer .tflite. Layers named
-    in `skip_layers` stay float. Convolution weights are per-channel unless
-    `per_channel=False`; Dense weights are per-tensor (what converts).
-    A BatchNormalization right after a Conv/Dense without activation is folded
-    into its weights for real during training. The float model is untouched.
+    in `skip_layers` stay float (names inside nested models count too).
+    Convolution weights are per-channel unless `per_channel=False`; Dense
+    weights are per-tensor (what converts). A BatchNormalization right after a
+    Conv/Dense without activation is folded into its weights for real during
+    training. Nested models are quantized in place. The float model is
+    untouched.
     """
     flavour = _keras_flavour(model)
     _check_model(model, flavour)
-    wrapper_class, folded_class = (wrappers.tf_keras_layer_classes() if flavour is not keras else
-                                   (wrappers.QuantizeWrapper, wrappers.FoldedBatchNormalization))
     if scheme not in _SCHEMES:
         raise ValueError(f"tfq.quantize_model: unknown scheme {scheme!r}; expected one of {_SCHEMES}")
     skip = set(skip_layers)
-    names = {layer.name for layer in model.layers}
-    unknown = sorted(skip - names)
+    unknown = sorted(skip - _all_layer_names(model))
     if unknown:
         raise ValueError(f"skip_layers names layers not in model {model.name!r}: {unknown}; "
-                         f"its layers are {sorted(names)}")
-    for layer in model.layers:  # fail on every unsupported layer before cloning anything
-        if layer.name not in skip and type(layer).__name__ != "InputLayer":
-            registry.lookup(layer)
-    fed_by_inputs = _layers_fed_by_model_inputs(model)
+                         f"its layers are {sorted(_all_layer_names(model))}")
+    _check_supported(model, skip)
+    options = dict(skip=skip, decay=decay, per_channel=per_channel)
+    return _quantize_graph(model, flavour, quantize_model_inputs=True, **options)
+
+
+def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_channel):
+    """quantize_model's work on one (possibly nested) graph model.
+    `quantize_model_inputs`: give the layers fed by the model's inputs an input
+    range (False for a nested model fed by a layer that already has one)."""
+    wrapper_class, folded_class = (wrappers.tf_keras_layer_classes() if flavour is not keras else
+                                   (wrappers.QuantizeWrapper, wrappers.FoldedBatchNormalization))
+    fed_by_inputs = _layers_fed_by_model_inputs(model) if quantize_model_inputs else set()
     consumers = _consumers(model)
     folds = _batch_norms_to_fold(model, consumers, skip)  # BN name -> producer name
     range_from_consumer = _layers_without_own_output_range(model, consumers, folds, skip)
     folded_into = {producer: bn for bn, producer in folds.items()}
     originals = {layer.name: layer for layer in model.layers}
+    nested = set()
 
     def fresh_copy(layer):
         return layer.__class__.from_config(layer.get_config())
@@ -148,14 +182,20 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
             return folded_class(name=layer.name)
         if layer.name in skip:
             return fresh_copy(layer)
+        if _is_graph_model(layer):
+            nested.add(layer.name)
+            return _quantize_graph(layer, flavour, quantize_model_inputs=layer.name in fed_by_inputs,
+                                   skip=skip, decay=decay, per_channel=per_channel)
         bn_name = folded_into.get(layer.name)
         return wrapper_class(fresh_copy(layer), quantize_inputs=layer.name in fed_by_inputs,
-                               quantize_outputs=layer.name not in range_from_consumer,
-                               decay=decay, per_channel=per_channel,
-                               batch_norm=fresh_copy(originals[bn_name]) if bn_name else None)
+                             quantize_outputs=layer.name not in range_from_consumer,
+                             decay=decay, per_channel=per_channel,
+                             batch_norm=fresh_copy(originals[bn_name]) if bn_name else None)
 
     quantized = flavour.models.clone_model(model, clone_function=clone)
     for layer in quantized.layers:
+        if layer.name in nested:
+            continue  # its own _quantize_graph copied its weights
         inners = [layer]
         if is_wrapper(layer):
             inners = [layer.layer] + ([layer.batch_norm] if layer.batch_norm is not None else [])

@@ -231,7 +231,9 @@ _REGISTRY: Dict[str, Tuple[Handling, Optional[Callable]]] = {
 def can_fold_batch_norm(producer, batch_norm) -> bool:
     """A WEIGHTED layer with no activation feeding a last-axis BatchNormalization.
     (Not Conv2DTranspose yet: its folded form missed the 2-LSB bound in tests.)"""
-    return (lookup(producer)[0] is Handling.WEIGHTED and has_fusable_activation(producer) and
+    entry = _REGISTRY.get(type(producer).__name__)
+    return (entry is not None and entry[0] is Handling.WEIGHTED and
+            has_fusable_activation(producer) and
             type(producer).__name__ != "Conv2DTranspose" and
             getattr(producer.activation, "__name__", "linear") == "linear" and
             type(batch_norm).__name__ == "BatchNormalization" and

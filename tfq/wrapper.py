@@ -45,9 +45,13 @@ class _QuantizeWrapperLogic:
         self.fixed_range = registry.fixed_output_range(layer)
 
     def _range_variables(self, prefix):
+        # Under tf.distribute each replica updates its range from its own
+        # batch; MEAN aggregation merges them so every replica holds the same.
+        aggregation = "mean" if self._keras is keras else tf.VariableAggregation.MEAN
+
         def scalar(name):
             return self.add_weight(name=f"{prefix}_{name}", shape=(), initializer="zeros",
-                                   trainable=False)
+                                   trainable=False, aggregation=aggregation)
         return scalar("min"), scalar("max"), scalar("initialized")
 
     def build(self, input_shape):
@@ -120,6 +124,7 @@ class _QuantizeWrapperLogic:
             if bias is not None:
                 float_out = tf.nn.bias_add(float_out, bias)
             mean, variance = tf.nn.moments(float_out, axes=list(range(float_out.shape.rank - 1)))
+            mean, variance = _merge_replica_moments(mean, variance)
             momentum = bn.momentum
             bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
             bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
@@ -156,6 +161,18 @@ class _QuantizeWrapperLogic:
         if batch_norm is not None:
             batch_norm = deserialize(batch_norm)
         return cls(layer, batch_norm=batch_norm, **config)
+
+
+def _merge_replica_moments(mean, variance):
+    """Under tf.distribute, the moments of the global batch (equal-sized
+    replica batches), so folded weights and moving statistics agree on every
+    replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return mean, variance
+    mean, mean_square = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                           [mean, variance + tf.square(mean)])
+    return mean, mean_square - tf.square(mean)
 
 
 class _FoldedBatchNormalizationLogic:
