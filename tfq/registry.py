@@ -78,7 +78,7 @@ def _check_channels_last(layer):
 @dataclasses.dataclass(frozen=True)
 class WeightOptions:
     """How a WEIGHTED forward treats its weights."""
-    quantize: bool  # False for the float pass that measures BatchNormalization statistics
+    quantize: bool
     per_channel: bool
     # Fake-quant for a tensor inside the layer that TFLite materializes
     # (SeparableConv2D's depthwise output); identity when not quantizing.

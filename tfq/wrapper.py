@@ -87,11 +87,11 @@ class _QuantizeWrapperLogic:
         if self.handling is registry.Handling.WEIGHTED:
             kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
             if self.batch_norm is not None:
-                kernel, bias = self._fold_batch_norm(inputs, kernel, bias, training)
-            outputs = self._forward(self.layer, inputs, kernel,
-                                    self._weight_options(training, quantize=True))
-            if bias is not None:
-                outputs = tf.nn.bias_add(outputs, bias)
+                outputs = self._folded_forward(inputs, kernel, bias, training)
+            else:
+                outputs = self._forward(self.layer, inputs, kernel, self._weight_options(training))
+                if bias is not None:
+                    outputs = tf.nn.bias_add(outputs, bias)
             if self.pre_activation_range is not None:
                 outputs = self._quantize(outputs, self.pre_activation_range, training)
             outputs = self.layer.activation(outputs)
@@ -105,38 +105,47 @@ class _QuantizeWrapperLogic:
             outputs = self._quantize(outputs, self.output_range, training)
         return outputs
 
-    def _weight_options(self, training, *, quantize):
+    def _weight_options(self, training):
         intermediate = (lambda values: values)
-        if quantize and self.intermediate_range is not None:
+        if self.intermediate_range is not None:
             intermediate = lambda values: self._quantize(values, self.intermediate_range, training)
-        return registry.WeightOptions(quantize=quantize, per_channel=self.per_channel,
+        return registry.WeightOptions(quantize=True, per_channel=self.per_channel,
                                       intermediate=intermediate)
 
-    def _fold_batch_norm(self, inputs, kernel, bias, training):
-        """Returns (kernel, bias) with the BatchNormalization folded in, so the
-        fake-quant sees the weights TFLite will hold. Training: fold with this
-        batch's statistics (from a float pass) and update the moving ones, as
-        BatchNormalization itself would; inference: fold the moving ones."""
+    def _folded_forward(self, inputs, kernel, bias, training):
+        """The layer with its BatchNormalization folded in, so the fake-quant
+        sees the weights TFLite will hold: kernel x gamma / sqrt(moving var + eps).
+
+        Training normalizes with the batch's statistics without a second,
+        float convolution (Jacob et al. 2018): the batch moments of the
+        unfolded output are read off the folded one (divide by the fold
+        scale), then a per-channel correction rescales the output from moving
+        to batch statistics, and the moving statistics are updated as
+        BatchNormalization would. Inference uses the moving statistics only,
+        which is exactly what the converter bakes into the .tflite.
+        """
         bn = self.batch_norm
-        if training:
-            float_out = self._forward(self.layer, inputs, kernel,
-                                      self._weight_options(training, quantize=False))
-            if bias is not None:
-                float_out = tf.nn.bias_add(float_out, bias)
-            mean, variance = tf.nn.moments(float_out, axes=list(range(float_out.shape.rank - 1)))
-            mean, variance = _merge_replica_moments(mean, variance)
-            momentum = bn.momentum
-            bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
-            bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
-        else:
-            mean = tf.convert_to_tensor(bn.moving_mean)
-            variance = tf.convert_to_tensor(bn.moving_variance)
         gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else 1.0
         beta = tf.convert_to_tensor(bn.beta) if bn.center else 0.0
-        scale = gamma * tf.math.rsqrt(variance + bn.epsilon)
-        folded_kernel = registry.scale_output_channels(self.layer, kernel, scale)
-        folded_bias = beta + ((bias if bias is not None else 0.0) - mean) * scale
-        return folded_kernel, folded_bias
+        moving_mean = tf.convert_to_tensor(bn.moving_mean)
+        moving_scale = gamma * tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
+        folded_kernel = registry.scale_output_channels(self.layer, kernel, moving_scale)
+        folded = self._forward(self.layer, inputs, folded_kernel, self._weight_options(training))
+        bias = bias if bias is not None else 0.0
+        if not training:
+            return folded + (beta + (bias - moving_mean) * moving_scale)
+        # Moments of the unfolded output (folded / moving_scale + bias), taken
+        # on the folded tensor and rescaled per channel: no extra full pass.
+        folded_mean, folded_variance = tf.nn.moments(folded, axes=list(range(folded.shape.rank - 1)))
+        mean = tf.math.divide_no_nan(folded_mean, moving_scale) + bias
+        variance = tf.math.divide_no_nan(folded_variance, tf.square(moving_scale))
+        mean, variance = _merge_replica_moments(mean, variance)
+        momentum = bn.momentum
+        bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
+        bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
+        batch_scale = gamma * tf.math.rsqrt(variance + bn.epsilon)
+        correction = tf.math.divide_no_nan(batch_scale, moving_scale)
+        return folded * correction + (beta + (bias - mean) * batch_scale)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

@@ -1,0 +1,114 @@
+"""QAT training overhead: epoch time of the quantization-aware model divided
+by the float model's, for tfq (Keras 3 and tf_keras) and for
+tensorflow-model-optimization (tf_keras), measured in the same run on the same
+MobileNet-style CNN and data. Medians of several epochs after a warm-up.
+
+    .venv/bin/python tools/bench_qat_overhead.py --epochs=5 [--json=out.json]
+
+tensorflow-model-optimization needs TF_USE_LEGACY_KERAS=1, so the tf_keras
+measurements run in a child process of this script.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("epochs", 5, "Timed epochs per variant (after one warm-up epoch).")
+flags.DEFINE_integer("samples", 2048, "Training images per epoch (32x32x3, random).")
+flags.DEFINE_integer("batch_size", 64, "Batch size.")
+flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+flags.DEFINE_string("_child", None, "Internal: run the tf_keras measurements and print JSON.")
+
+
+def mobilenet_style(K):
+    """Stem conv + depthwise-separable blocks with BN and ReLU6 + a residual add."""
+    inputs = K.Input((32, 32, 3))
+    x = K.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(x))
+    for filters, strides in [(32, 1), (32, 1), (64, 2), (64, 1)]:
+        y = K.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
+        y = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(y))
+        y = K.layers.Conv2D(filters, 1, use_bias=False)(y)
+        y = K.layers.BatchNormalization()(y)
+        x = K.layers.Add()([x, y]) if x.shape[-1] == filters and strides == 1 else y
+    x = K.layers.GlobalAveragePooling2D()(x)
+    return K.Model(inputs, K.layers.Dense(10)(x))
+
+
+def epoch_times(model, K, epochs, samples, batch_size):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 10, size=samples)
+    model.compile(optimizer="adam",
+                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: tracing
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def measure(name, make_model, K, results):
+    import tfq
+    float_times = epoch_times(make_model(), K, FLAGS.epochs, FLAGS.samples, FLAGS.batch_size)
+    if name == "tensorflow-model-optimization":
+        import tensorflow_model_optimization as tfmot
+        qat = tfmot.quantization.keras.quantize_model(make_model())
+    else:
+        qat = tfq.quantize_model(make_model())
+    qat_times = epoch_times(qat, K, FLAGS.epochs, FLAGS.samples, FLAGS.batch_size)
+    results[name] = {"float_epoch_s": median(float_times), "qat_epoch_s": median(qat_times),
+                     "ratio": median(qat_times) / median(float_times)}
+
+
+def run_child():
+    import tf_keras as K
+    results = {}
+    measure("tfq (tf_keras)", lambda: mobilenet_style(K), K, results)
+    measure("tensorflow-model-optimization", lambda: mobilenet_style(K), K, results)
+    print(json.dumps(results))
+
+
+def main(argv):
+    del argv
+    if FLAGS._child:
+        run_child()
+        return 0
+    import keras
+    results = {}
+    measure("tfq (Keras 3)", lambda: mobilenet_style(keras), keras, results)
+    child = subprocess.run(
+        [sys.executable, __file__, "--_child=1", f"--epochs={FLAGS.epochs}",
+         f"--samples={FLAGS.samples}", f"--batch_size={FLAGS.batch_size}"],
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"}, capture_output=True, text=True,
+        check=False)
+    if child.returncode != 0:
+        print(child.stderr[-3000:], file=sys.stderr)
+        return 1
+    results.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    print(f"{'variant':32s} {'float s/epoch':>14s} {'QAT s/epoch':>12s} {'QAT/float':>10s}")
+    for name, row in results.items():
+        print(f"{name:32s} {row['float_epoch_s']:14.3f} {row['qat_epoch_s']:12.3f} "
+              f"{row['ratio']:10.2f}")
+    if FLAGS.json:
+        with open(FLAGS.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    app.run(main)
