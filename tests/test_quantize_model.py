@@ -19,9 +19,10 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tfq
 
-# Tensor types a full-integer model may carry: int8 data, int32 bias and
-# shape arithmetic (Keras 3 Flatten/Reshape with a dynamic batch).
-INTEGER_TYPES = (np.int8, np.int32)
+# Tensor types a full-integer model may carry: int8 data (int16 activations in
+# 16x8), int32 bias and shape arithmetic (Keras 3 Flatten/Reshape with a
+# dynamic batch), int64 bias (16x8).
+INTEGER_TYPES = {"int8": (np.int8, np.int32), "int16x8": (np.int16, np.int8, np.int32, np.int64)}
 
 
 def _fit_two_steps(model, input_shape, output_units):
@@ -32,17 +33,23 @@ def _fit_two_steps(model, input_shape, output_units):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
 
 
-def _convert(model):
+def _convert(model, scheme="int8"):
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    io_type = tf.int16 if scheme == "int16x8" else tf.int8
+    if scheme == "int16x8":
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        # TFLite's 16x8 kernels take int64 biases; the QAT path writes int32 otherwise.
+        converter._experimental_full_integer_quantization_bias_type = tf.int64
+    converter.inference_input_type = io_type
+    converter.inference_output_type = io_type
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return converter.convert()
 
 
-def _assert_all_integer(interpreter):
+def _assert_all_integer(interpreter, scheme="int8"):
     ops = interpreter._get_ops_details()  # pylint: disable=protected-access
     names = [op["op_name"] for op in ops]
     assert "QUANTIZE" not in names and "DEQUANTIZE" not in names, names
@@ -51,31 +58,35 @@ def _assert_all_integer(interpreter):
             if index < 0:
                 continue
             dtype = interpreter._get_tensor_details(index, 0)["dtype"]  # pylint: disable=protected-access
-            assert dtype in INTEGER_TYPES, f"{op['op_name']} has a {dtype.__name__} tensor: {names}"
+            assert dtype in INTEGER_TYPES[scheme], \
+                f"{op['op_name']} has a {dtype.__name__} tensor: {names}"
     return names
 
 
-def assert_converts_and_matches(model, input_shape, output_units, max_lsb=2, **quantize_options):
+def assert_converts_and_matches(model, input_shape, output_units, max_lsb=2, scheme="int8",
+                                **quantize_options):
     """wrap -> fit -> convert -> all-integer -> outputs vs Keras within the bound."""
-    quantized = tfq.quantize_model(model, **quantize_options)
+    quantized = tfq.quantize_model(model, scheme=scheme, **quantize_options)
     _fit_two_steps(quantized, input_shape, output_units)
-    interpreter = Interpreter(model_content=_convert(quantized),
+    interpreter = Interpreter(model_content=_convert(quantized, scheme),
                               experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interpreter.allocate_tensors()
-    op_names = _assert_all_integer(interpreter)
+    op_names = _assert_all_integer(interpreter, scheme)
+    qmin, qmax = (-32768, 32767) if scheme == "int16x8" else (-128, 127)
     input_detail = interpreter.get_input_details()[0]
     output_detail = interpreter.get_output_details()[0]
     s_in, z_in = input_detail["quantization"]
     s_out, z_out = output_detail["quantization"]
     rng = np.random.default_rng(1)
-    samples = rng.integers(-128, 128, size=(24, 1) + input_shape).astype(np.int8)
+    samples = rng.integers(qmin, qmax + 1, size=(24, 1) + input_shape).astype(
+        np.int16 if scheme == "int16x8" else np.int8)
     differences = []
     for sample in samples:
         interpreter.set_tensor(input_detail["index"], sample)
         interpreter.invoke()
         tflite_out = interpreter.get_tensor(output_detail["index"]).astype(np.int64)
         keras_out = quantized((sample.astype(np.float32) - z_in) * s_in, training=False).numpy()
-        keras_q = np.clip(np.round(keras_out / s_out) + z_out, -128, 127).astype(np.int64)
+        keras_q = np.clip(np.round(keras_out / s_out) + z_out, qmin, qmax).astype(np.int64)
         differences.append(np.abs(tflite_out - keras_q).ravel())
     differences = np.concatenate(differences)
     assert differences.max() <= max_lsb, (differences.max(), op_names)
@@ -242,6 +253,25 @@ def test_nested_model_converts_and_matches(K):
     model = K.Model(inputs, outputs)
     names = assert_converts_and_matches(model, (10, 10, 3), 4)
     assert names.count("CONV_2D") == 2 and "ADD" in names, names
+
+
+def test_int16x8_scheme_fake_quantizes_on_a_symmetric_int16_grid():
+    """schemes.INT16X8 reuses the wrappers with 16-bit symmetric activations:
+    every output lies on k * scale, |k| <= 32767, zero point 0. (Converting
+    16x8 QAT graphs is the converter issue's: TF 2.21's QAT path writes int32
+    biases, which the 16x8 kernels reject.)"""
+    keras.utils.set_random_seed(14)
+    quantized = tfq.quantize_model(_model((12,), keras.layers.Dense(8)), scheme="int16x8")
+    _fit_two_steps(quantized, (12,), 8)
+    wrapper = quantized.layers[-1]
+    assert wrapper.scheme is tfq.schemes.INT16X8
+    low, high = (float(np.asarray(v)) for v in wrapper.output_range[:2])
+    scale = max(-min(low, 0.0), max(high, 0.0)) / 32767
+    x = np.random.default_rng(2).normal(0, 3, size=(64, 12)).astype(np.float32)
+    steps = quantized(x, training=False).numpy() / scale
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-2)
+    assert np.abs(np.round(steps)).max() <= 32767
+    assert len(np.unique(np.round(steps))) > 256  # finer than any 8-bit grid
 
 
 def test_float_model_is_untouched():

@@ -6,10 +6,8 @@ from typing import Iterable
 import keras
 import tensorflow as tf
 
-from tfq import registry, wrapper as wrappers
+from tfq import registry, schemes, wrapper as wrappers
 from tfq.wrapper import is_quantized, is_wrapper
-
-_SCHEMES = ("int8",)
 
 
 def _keras_flavour(model):
@@ -137,7 +135,9 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
                    decay: float = 0.999, per_channel: bool = True):
     """Returns a copy of `model` whose layers carry tfq fake-quantization.
 
-    Train it with plain `model.fit` (QAT), then convert it with
+    `scheme`: "int8" (int8 activations) or "int16x8" (int16 activations,
+    int8 weights; convert with TFLite's 16x8 ops set). Train it with plain
+    `model.fit` (QAT), then convert it with
     TFLiteConverter (Optimize.DEFAULT) to a full-integer .tflite. Layers named
     in `skip_layers` stay float (names inside nested models count too).
     Convolution weights are per-channel unless `per_channel=False`; Dense
@@ -148,19 +148,18 @@ def quantize_model(model, *, scheme: str = "int8", skip_layers: Iterable[str] = 
     """
     flavour = _keras_flavour(model)
     _check_model(model, flavour)
-    if scheme not in _SCHEMES:
-        raise ValueError(f"tfq.quantize_model: unknown scheme {scheme!r}; expected one of {_SCHEMES}")
+    schemes.get(scheme)  # ValueError naming the known schemes
     skip = set(skip_layers)
     unknown = sorted(skip - _all_layer_names(model))
     if unknown:
         raise ValueError(f"skip_layers names layers not in model {model.name!r}: {unknown}; "
                          f"its layers are {sorted(_all_layer_names(model))}")
     _check_supported(model, skip)
-    options = dict(skip=skip, decay=decay, per_channel=per_channel)
+    options = dict(skip=skip, decay=decay, per_channel=per_channel, scheme=scheme)
     return _quantize_graph(model, flavour, quantize_model_inputs=True, **options)
 
 
-def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_channel):
+def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_channel, scheme):
     """quantize_model's work on one (possibly nested) graph model.
     `quantize_model_inputs`: give the layers fed by the model's inputs an input
     range (False for a nested model fed by a layer that already has one)."""
@@ -185,11 +184,12 @@ def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_c
         if _is_graph_model(layer):
             nested.add(layer.name)
             return _quantize_graph(layer, flavour, quantize_model_inputs=layer.name in fed_by_inputs,
-                                   skip=skip, decay=decay, per_channel=per_channel)
+                                   skip=skip, decay=decay, per_channel=per_channel,
+                                   scheme=scheme)
         bn_name = folded_into.get(layer.name)
         return wrapper_class(fresh_copy(layer), quantize_inputs=layer.name in fed_by_inputs,
                              quantize_outputs=layer.name not in range_from_consumer,
-                             decay=decay, per_channel=per_channel,
+                             decay=decay, per_channel=per_channel, scheme=scheme,
                              batch_norm=fresh_copy(originals[bn_name]) if bn_name else None)
 
     quantized = flavour.models.clone_model(model, clone_function=clone)

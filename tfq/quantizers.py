@@ -7,9 +7,9 @@ the .tflite's scales and zero points (see quant_math.fake_quant_params).
 - Weights: symmetric, narrow range [-127, 127], from the current weights.
   Per-tensor, or per-channel along the kernel's last axis (TFLite's output
   channel once the converter transposes it).
-- Activations: asymmetric int8 over a range kept in non-trainable variables:
-  a moving average of batch min/max while training (first batch taken as is),
-  the stored range at inference.
+- Activations: a range kept in non-trainable variables, a moving average of
+  batch min/max while training (first batch taken as is), the stored range at
+  inference; how it becomes a fake-quant is the scheme's (schemes.py).
 """
 from __future__ import annotations
 
@@ -49,12 +49,3 @@ def update_moving_range(min_var, max_var, initialized_var, values, decay: float)
     max_var.assign(new_max)
     initialized_var.assign(1.0)
     return new_min, new_max
-
-
-def fake_quant_activations(values, range_min, range_max):
-    """Asymmetric int8 fake-quant over [range_min, range_max] (TF nudges 0 onto the grid)."""
-    # Keep 0 inside the range: TF's op would nudge anyway, TFLite needs 0 exact.
-    range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
-    range_max = tf.maximum(tf.convert_to_tensor(range_max), 0.0)
-    return tf.quantization.fake_quant_with_min_max_vars(values, range_min, range_max,
-                                                        num_bits=8, narrow_range=False)

@@ -32,12 +32,8 @@ class Handling(enum.Enum):
 # inputs get no range of their own (the converter propagates this one back).
 SHARES_INPUT_RANGES = ("Concatenate",)
 
-# TFLite's fixed int8 output ranges: LOGISTIC/SOFTMAX (1/256, -128), TANH (1/128, 0).
-FIXED_OUTPUT_RANGES = {
-    "sigmoid": (0.0, 255.0 / 256.0),
-    "softmax": (0.0, 255.0 / 256.0),
-    "tanh": (-1.0, 127.0 / 128.0),
-}
+# Activations with a fixed TFLite output range (schemes.Scheme.fixed_output_range).
+FIXED_RANGE_ACTIVATIONS = ("sigmoid", "softmax", "tanh")
 
 
 def _kernel(layer):
@@ -289,10 +285,10 @@ def is_fusable_activation_layer(layer) -> bool:
     return False
 
 
-def fixed_output_range(layer) -> Optional[Tuple[float, float]]:
-    """TFLite's fixed output range if `layer` ends in sigmoid / softmax / tanh."""
+def fixed_range_activation(layer):
+    """"sigmoid" / "softmax" / "tanh" if `layer` ends in one (TFLite fixes its
+    output range), else None."""
     if type(layer).__name__ == "Softmax":
-        return FIXED_OUTPUT_RANGES["softmax"]
-    activation = getattr(layer, "activation", None)
-    name = getattr(activation, "__name__", None)
-    return FIXED_OUTPUT_RANGES.get(name)
+        return "softmax"
+    name = getattr(getattr(layer, "activation", None), "__name__", None)
+    return name if name in FIXED_RANGE_ACTIVATIONS else None

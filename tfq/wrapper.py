@@ -12,7 +12,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from tfq import quantizers, registry
+from tfq import quantizers, registry, schemes
 
 
 class _QuantizeWrapperLogic:
@@ -28,7 +28,7 @@ class _QuantizeWrapperLogic:
     _tfq_wrapper = True
 
     def __init__(self, layer, *, quantize_inputs=False, quantize_outputs=True, decay=0.999,
-                 batch_norm=None, per_channel=True, **kwargs):
+                 batch_norm=None, per_channel=True, scheme="int8", **kwargs):
         kwargs.setdefault("name", f"quant_{layer.name}")
         super().__init__(**kwargs)
         if not 0.0 <= decay < 1.0:
@@ -41,8 +41,10 @@ class _QuantizeWrapperLogic:
         # Per-channel weights for convolutions (Dense is always per-tensor).
         self.per_channel = per_channel
         self.decay = decay
+        self.scheme = schemes.get(scheme)
         self.handling, self._forward = registry.lookup(layer)
-        self.fixed_range = registry.fixed_output_range(layer)
+        fixed = registry.fixed_range_activation(layer)
+        self.fixed_range = self.scheme.fixed_output_range(fixed) if fixed else None
 
     def _range_variables(self, prefix):
         # Under tf.distribute each replica updates its range from its own
@@ -78,7 +80,7 @@ class _QuantizeWrapperLogic:
                                                        self.decay)
         else:
             low, high = range_min, range_max
-        return quantizers.fake_quant_activations(values, low, high)
+        return self.scheme.fake_quant_activations(values, low, high)
 
     def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)
@@ -100,7 +102,7 @@ class _QuantizeWrapperLogic:
         else:
             outputs = self.layer(inputs, training=training)
         if self.fixed_range is not None:
-            return quantizers.fake_quant_activations(outputs, *self.fixed_range)
+            return self.scheme.fake_quant_fixed(outputs, *self.fixed_range)
         if self.output_range is not None:
             outputs = self._quantize(outputs, self.output_range, training)
         return outputs
@@ -156,7 +158,7 @@ class _QuantizeWrapperLogic:
         config.update({"layer": serialize(self.layer),
                        "quantize_inputs": self.quantize_inputs,
                        "quantize_outputs": self.quantize_outputs, "decay": self.decay,
-                       "per_channel": self.per_channel,
+                       "per_channel": self.per_channel, "scheme": self.scheme.name,
                        "batch_norm": (serialize(self.batch_norm)
                                       if self.batch_norm is not None else None)})
         return config
