@@ -295,7 +295,8 @@ def test_tf_keras_h5_round_trip(tmp_path):
     _fit_two_steps(quantized, (6,), 2)
     path = str(tmp_path / "q.h5")
     quantized.save(path)
-    loaded = tf_keras.models.load_model(path)
+    with tfq.quantize_scope():
+        loaded = tf_keras.models.load_model(path)
     x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
     np.testing.assert_array_equal(loaded(x, training=False).numpy(),
                                   quantized(x, training=False).numpy())
@@ -333,6 +334,11 @@ def test_bad_inputs():
     norm = _model((4,), keras.layers.LayerNormalization(name="norm"))
     with pytest.raises(ValueError, match=r"'norm' of class LayerNormalization.*skip_layers"):
         tfq.quantize_model(norm)
+    # A BatchNormalization with no Conv/Dense to fold into would convert to
+    # float MUL/ADD: refused with the same way out.
+    lone_bn = _model((4,), keras.layers.ReLU(), keras.layers.BatchNormalization(name="bn"))
+    with pytest.raises(ValueError, match=r"'bn' of class BatchNormalization.*skip_layers"):
+        tfq.quantize_model(lone_bn)
     with pytest.raises(ValueError, match="not in model"):
         tfq.quantize_model(model, skip_layers=["nope"])
     subclassed = _Subclassed()

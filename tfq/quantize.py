@@ -1,6 +1,7 @@
 """tfq.quantize_model: a Keras model -> the same model with QuantizeWrappers."""
 from __future__ import annotations
 
+import contextlib
 from typing import Iterable
 
 import keras
@@ -8,6 +9,25 @@ import tensorflow as tf
 
 from tfq import registry, schemes, wrapper as wrappers
 from tfq.wrapper import is_quantized, is_wrapper
+
+
+@contextlib.contextmanager
+def quantize_scope():
+    """Custom-object scope naming tfq's layers, for code written for
+    tensorflow-model-optimization's `quantize_scope` (tfq's layers are
+    registered, so loading a saved tfq model works without it too)."""
+    objects = {"QuantizeWrapper": wrappers.QuantizeWrapper,
+               "FoldedBatchNormalization": wrappers.FoldedBatchNormalization}
+    with keras.utils.custom_object_scope(objects):
+        try:
+            import tf_keras  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            yield
+            return
+        wrapper_class, folded_class = wrappers.tf_keras_layer_classes()
+        with tf_keras.utils.custom_object_scope({"QuantizeWrapper": wrapper_class,
+                                                 "FoldedBatchNormalization": folded_class}):
+            yield
 
 
 def _keras_flavour(model):
@@ -121,9 +141,11 @@ def _all_layer_names(model) -> set:
 
 
 def _check_supported(model, skip):
-    """Every unsupported layer, nested ones included, fails before anything is cloned."""
+    """Every unsupported layer, nested ones included, fails before anything is
+    cloned. A BatchNormalization is supported where it folds into its producer."""
+    folded = _batch_norms_to_fold(model, _consumers(model), skip)
     for layer in model.layers:
-        if layer.name in skip or type(layer).__name__ == "InputLayer":
+        if layer.name in skip or layer.name in folded or type(layer).__name__ == "InputLayer":
             continue
         if _is_graph_model(layer):
             _check_supported(layer, skip)

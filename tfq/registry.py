@@ -218,8 +218,6 @@ _REGISTRY: Dict[str, Tuple[Handling, Optional[Callable]]] = {
     "Flatten": (Handling.SAME_SCALE, None),
     "Dropout": (Handling.SAME_SCALE, None),
     "UpSampling2D": (Handling.SAME_SCALE, _upsampling2d),
-    # Standalone (not folded into a preceding conv): TFLite MUL + ADD.
-    "BatchNormalization": (Handling.OUTPUT, None),
     "Identity": (Handling.SAME_SCALE, None),
 }
 
