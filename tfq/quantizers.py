@@ -40,8 +40,10 @@ def fake_quant_depthwise_weights(kernel):
 
 def update_moving_range(min_var, max_var, initialized_var, values, decay: float):
     """Moves [min_var, max_var] toward the batch's range; returns (min, max) to use now."""
-    batch_min = tf.reduce_min(values)
-    batch_max = tf.reduce_max(values)
+    # No gradient through the range into the activations: the range is a
+    # statistic, and reduce_min/max's gradient costs two full-size passes.
+    batch_min = tf.stop_gradient(tf.reduce_min(values))
+    batch_max = tf.stop_gradient(tf.reduce_max(values))
     first = tf.equal(tf.convert_to_tensor(initialized_var), 0.0)
     new_min = tf.where(first, batch_min, decay * tf.convert_to_tensor(min_var) + (1 - decay) * batch_min)
     new_max = tf.where(first, batch_max, decay * tf.convert_to_tensor(max_var) + (1 - decay) * batch_max)
