@@ -23,6 +23,7 @@ PINNED_REQUIREMENTS = [
     "absl-py>=1.2,<2",  # tensorflow-model-optimization 0.8.1 needs absl-py~=1.2
     "numpy>=1.26",
     "flatbuffers>=24.3",
+    "tqdm>=4.60",
 ]
 TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3"]
 

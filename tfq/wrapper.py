@@ -73,7 +73,22 @@ class _QuantizeWrapperLogic:
         self.output_range = self._range_variables("output") if needs_output_range else None
         self.built = True
 
+    # Set by tfq.calibrate during its passes: called eagerly with
+    # (wrapper, range name, values); activations then pass through in float.
+    calibration_observer = None
+
+    def range_variables(self):
+        """{range name: (min, max, initialized) variables} of this wrapper."""
+        names = ("input", "intermediate", "pre_activation", "output")
+        ranges = (self.input_range, self.intermediate_range, self.pre_activation_range,
+                  self.output_range)
+        return {name: variables for name, variables in zip(names, ranges) if variables is not None}
+
     def _quantize(self, values, range_variables, training):
+        if self.calibration_observer is not None:
+            name = next(n for n, v in self.range_variables().items() if v is range_variables)
+            self.calibration_observer(self, name, values)
+            return values
         range_min, range_max, initialized = range_variables
         if training:
             low, high = quantizers.update_moving_range(range_min, range_max, initialized, values,
