@@ -84,12 +84,11 @@ class _QuantizeWrapperLogic:
                   self.output_range)
         return {name: variables for name, variables in zip(names, ranges) if variables is not None}
 
-    def _quantize(self, values, range_variables, training):
+    def _quantize(self, values, range_name, training):
         if self.calibration_observer is not None:
-            name = next(n for n, v in self.range_variables().items() if v is range_variables)
-            self.calibration_observer(self, name, values)
+            self.calibration_observer(self, range_name, values)
             return values
-        range_min, range_max, initialized = range_variables
+        range_min, range_max, initialized = self.range_variables()[range_name]
         if training:
             low, high = quantizers.update_moving_range(range_min, range_max, initialized, values,
                                                        self.decay)
@@ -100,7 +99,7 @@ class _QuantizeWrapperLogic:
     def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)
         if self.input_range is not None:
-            inputs = self._quantize(inputs, self.input_range, training)
+            inputs = self._quantize(inputs, "input", training)
         if self.handling is registry.Handling.WEIGHTED:
             kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
             if self.batch_norm is not None:
@@ -110,7 +109,7 @@ class _QuantizeWrapperLogic:
                 if bias is not None:
                     outputs = tf.nn.bias_add(outputs, bias)
             if self.pre_activation_range is not None:
-                outputs = self._quantize(outputs, self.pre_activation_range, training)
+                outputs = self._quantize(outputs, "pre_activation", training)
             outputs = self.layer.activation(outputs)
         elif self._forward is not None:
             outputs = self._forward(self.layer, inputs)
@@ -119,13 +118,13 @@ class _QuantizeWrapperLogic:
         if self.fixed_range is not None:
             return self.scheme.fake_quant_fixed(outputs, *self.fixed_range)
         if self.output_range is not None:
-            outputs = self._quantize(outputs, self.output_range, training)
+            outputs = self._quantize(outputs, "output", training)
         return outputs
 
     def _weight_options(self, training):
         intermediate = (lambda values: values)
         if self.intermediate_range is not None:
-            intermediate = lambda values: self._quantize(values, self.intermediate_range, training)
+            intermediate = lambda values: self._quantize(values, "intermediate", training)
         return registry.WeightOptions(quantize=True, per_channel=self.per_channel,
                                       intermediate=intermediate)
 

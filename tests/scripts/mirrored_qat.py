@@ -13,7 +13,7 @@ import tensorflow as tf  # noqa: E402
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import tfq  # noqa: E402
+from distributed_model import build_quantized_model  # noqa: E402
 
 
 def main(flavour_name):
@@ -24,13 +24,7 @@ def main(flavour_name):
     K.utils.set_random_seed(0)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        inputs = K.Input((8, 8, 3))
-        x = K.layers.Conv2D(4, 3, use_bias=False)(inputs)
-        x = K.layers.BatchNormalization()(x)
-        x = K.layers.ReLU()(x)
-        outputs = K.layers.Dense(2)(K.layers.GlobalAveragePooling2D()(x))
-        quantized = tfq.quantize_model(K.Model(inputs, outputs))
-        quantized.compile(optimizer="sgd", loss="mse")
+        quantized = build_quantized_model(K)
     rng = np.random.default_rng(0)
     # Replicas see different halves of each batch, so their local ranges differ.
     x = rng.normal(size=(32, 8, 8, 3)).astype(np.float32) * np.linspace(0.5, 2, 32)[:, None, None, None]

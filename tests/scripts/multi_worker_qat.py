@@ -17,7 +17,7 @@ import tensorflow as tf  # noqa: E402
 
 strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before any other TF work
 
-import tfq  # noqa: E402
+from distributed_model import build_quantized_model  # noqa: E402
 
 if flavour_name == "tf_keras":
     import tf_keras as K
@@ -26,13 +26,7 @@ else:
 
 K.utils.set_random_seed(0)
 with strategy.scope():
-    inputs = K.Input((8, 8, 3))
-    x = K.layers.Conv2D(4, 3, use_bias=False)(inputs)
-    x = K.layers.BatchNormalization()(x)
-    x = K.layers.ReLU()(x)
-    outputs = K.layers.Dense(2)(K.layers.GlobalAveragePooling2D()(x))
-    quantized = tfq.quantize_model(K.Model(inputs, outputs))
-    quantized.compile(optimizer="sgd", loss="mse")
+    quantized = build_quantized_model(K)
 
 rng = np.random.default_rng(0)
 features = rng.normal(size=(64, 8, 8, 3)).astype(np.float32) * np.linspace(0.5, 2, 64)[:, None, None, None]
