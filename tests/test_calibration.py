@@ -41,13 +41,87 @@ def test_histogram_streams_in_constant_state(rng):
     assert observer.histogram.sum() == total == observer.count
 
 
-def test_percentile_matches_numpy_within_a_bin(rng):
-    values = rng.uniform(-3, 5, size=200000)
+def _distribution(name, rng):
+    """The known distributions the methods are checked on."""
+    if name == "gaussian with outliers":
+        return np.concatenate([rng.normal(0, 1, 50000), rng.normal(0, 25, 40)])
+    if name == "relu-shaped":
+        return np.maximum(rng.normal(0.3, 1, 50000), 0)
+    return np.concatenate([rng.normal(-2, 0.5, 25000), rng.normal(3, 1, 25000)])  # bimodal
+
+
+DISTRIBUTIONS = ("gaussian with outliers", "relu-shaped", "bimodal")
+
+
+def _reference_percentile_range(observer, percentile):
+    """Independent percentile on the observer's signed histogram: walk the bins."""
+    edges = np.linspace(-observer.bound, observer.bound, observer.bins + 1)
+    total, running, low, high = observer.histogram.sum(), 0, None, None
+    for index, count in enumerate(observer.histogram):
+        running += count
+        if low is None and running / total >= (100 - percentile) / 100:
+            low = edges[index]
+        if high is None and running / total >= percentile / 100:
+            high = edges[index + 1]
+    return max(observer.min, low), min(observer.max, high)
+
+
+def _reference_tensorrt_threshold(histogram, bound, levels):
+    """TensorRT's entropy calibration written out step by step (after the GTC 2017
+    "8-bit inference with TensorRT" slides and NVIDIA's pytorch-quantization):
+    thresholds from bin 128, tail folded into the last kept bin, `levels` groups
+    spread over their nonzero bins, the last of equal minima wins."""
+    divergences = []
+    for i in range(128, histogram.size + 1):
+        p = histogram[:i].astype(np.float64)
+        p[-1] += histogram[i:].sum()
+        group = np.digitize(np.arange(i), np.linspace(0, i, levels + 1)) - 1
+        q = np.zeros(i)
+        for k in range(levels):
+            members = (group == k) & (histogram[:i] != 0)
+            if members.any():
+                q[members] = histogram[:i][members].sum() / members.sum()
+        p, q = p / p.sum(), q / q.sum()
+        used = p > 0
+        divergences.append(np.inf if np.any(q[used] == 0) else
+                           float(np.sum(p[used] * np.log(p[used] / q[used]))))
+    divergences = np.asarray(divergences)
+    last_minimum = len(divergences) - 1 - int(np.argmin(divergences[::-1]))
+    return np.linspace(0, bound, histogram.size + 1)[128 + last_minimum]
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_minmax_and_percentile_are_exact(rng, distribution):
+    values = _distribution(distribution, rng)
     observer = _observer(values)
-    low, high = observer.range("percentile", percentile=99.0)
-    bin_width = 2 * observer.bound / observer.bins
-    assert abs(low - np.percentile(values, 1.0)) <= bin_width
-    assert abs(high - np.percentile(values, 99.0)) <= bin_width
+    assert observer.range("minmax") == (values.min(), values.max())
+    for percentile in (99.0, 99.9, 99.99):
+        low, high = observer.range("percentile", percentile=percentile)
+        assert (low, high) == _reference_percentile_range(observer, percentile)
+        # ...and on the raw data, each end is the edge of the bin that holds the quantile.
+        width, tail = 2 * observer.bound / observer.bins, (100 - percentile) / 100 * values.size
+        assert np.sum(values < low) <= tail <= np.sum(values < low + width)
+        assert np.sum(values > high) <= tail <= np.sum(values > high - width)
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_entropy_threshold_is_tensorrts(rng, distribution):
+    values = _distribution(distribution, rng)
+    observer = _observer(values)
+    folded = observer._absolute_histogram()
+    assert folded.size == 2048  # TensorRT's histogram size
+    one_sided = values.min() >= 0
+    threshold = _reference_tensorrt_threshold(folded, observer.bound, 256 if one_sided else 128)
+    assert observer.range("entropy") == (max(values.min(), -threshold),
+                                         min(values.max(), threshold))
+
+
+def test_histogram_is_numpys_histogram_of_all_the_data(rng):
+    values = _distribution("gaussian with outliers", rng)
+    observer = _observer(values)  # the bound doubled on the way
+    expected, _ = np.histogram(values, bins=observer.bins, range=(-observer.bound, observer.bound))
+    # Bin edges of a doubled grid are the old grid's every other edge, up to rounding.
+    assert np.abs(observer.histogram - expected).sum() <= 4
 
 
 def test_entropy_clips_a_long_tail_but_not_a_uniform_range(rng):
@@ -63,7 +137,7 @@ def test_kl_threshold_of_a_flat_histogram_is_its_end():
     assert observers.kl_threshold_bin(np.ones(2048)) == 2048
 
 
-def test_one_sided_tensors_search_with_255_levels(rng):
+def test_one_sided_tensors_keep_zero_as_their_minimum(rng):
     relu = np.maximum(rng.normal(size=100000), 0)
     low, high = _observer(relu).range("entropy")
     assert low == 0.0 and 0.5 < high <= relu.max()

@@ -12,8 +12,8 @@ Methods:
   0..i-1 are merged into `levels` groups and expanded back (Q), and the i with
   the smallest KL(P||Q) wins. Asymmetric int8 spends its 256 levels across
   [min, max]: a one-sided tensor (min >= 0 or max <= 0, e.g. after ReLU) gets
-  all 255 steps on its side, so it is searched with 255 levels; a two-sided
-  tensor has about 128 per side, as in TensorRT. The threshold T then clips
+  all 256 levels on its side, so it is searched with 256 levels (TensorRT's
+  unsigned case); a two-sided tensor has about 128 per side, as in TensorRT. The threshold T then clips
   both ends: [max(min, -T), min(max, T)].
 - mse: the range (each end of [min, max] shrunk toward 0 on its own, 50
   steps each) that minimizes the expected squared error over the histogram:
@@ -125,7 +125,7 @@ class TensorObserver:
     def _entropy_range(self):
         absolute = self._absolute_histogram().astype(np.float64)
         one_sided = self.min >= 0.0 or self.max <= 0.0
-        levels = 255 if one_sided else 128
+        levels = 256 if one_sided else 128
         threshold_bin = kl_threshold_bin(absolute, levels)
         threshold = threshold_bin * (self.bound / absolute.size)
         return max(self.min, -threshold), min(self.max, threshold)
@@ -149,28 +149,33 @@ class TensorObserver:
         return best
 
 
-def kl_threshold_bin(histogram: np.ndarray, levels: int = 128) -> int:
-    """TensorRT's entropy calibration on a histogram of |x|: returns the bin
-    index i (>= levels) whose threshold minimizes KL(P || Q)."""
+def kl_threshold_bin(histogram: np.ndarray, levels: int = 128, start_bin: int = 128) -> int:
+    """TensorRT's entropy calibration on a histogram of |x|: returns the number
+    of bins i (start_bin <= i <= bins) whose threshold (the upper edge of bin
+    i-1) minimizes KL(P || Q); ties go to the wider threshold, as in NVIDIA's
+    pytorch-quantization.
+
+    P is bins 0..i-1 with the tail folded into bin i-1. Q merges the i bins
+    into `levels` groups (bin j joins group k when k*i/levels <= j < (k+1)*i/levels)
+    and spreads each group's mass evenly over its nonzero bins.
+    """
     histogram = np.asarray(histogram, np.float64)
     bins = histogram.size
-    if bins <= levels:
+    if bins <= start_bin:
         return bins
     best_bin, best_divergence = bins, np.inf
-    for i in range(levels, bins + 1):
-        reference = histogram[:i].copy()
-        reference[i - 1] += histogram[i:].sum()  # fold the tail into the last bin
-        nonzero = histogram[:i] != 0
-        # Merge the i bins into `levels` groups, spread each group's mass
-        # evenly over its nonzero bins.
-        starts = np.floor(np.linspace(0, i, levels + 1)[:-1]).astype(int)
-        widths = np.diff(np.append(starts, i))
-        group_mass = np.add.reduceat(histogram[:i], starts)
-        group_used = np.add.reduceat(nonzero.astype(np.int64), starts)
+    for i in range(start_bin, bins + 1):
+        head = histogram[:i]
+        reference = head.copy()
+        reference[i - 1] += histogram[i:].sum()
+        nonzero = head != 0
+        groups = np.digitize(np.arange(i), np.linspace(0, i, levels + 1)) - 1
+        group_mass = np.bincount(groups, weights=head, minlength=levels)
+        group_used = np.bincount(groups, weights=nonzero, minlength=levels)
         per_bin = np.divide(group_mass, group_used, out=np.zeros(levels), where=group_used > 0)
-        expanded = np.repeat(per_bin, widths) * nonzero
+        expanded = per_bin[groups] * nonzero
         divergence = _kl_divergence(reference, expanded)
-        if divergence < best_divergence:
+        if divergence <= best_divergence:
             best_bin, best_divergence = i, divergence
     return best_bin
 
