@@ -1,5 +1,9 @@
 """tfq.calibrate and its observers: range methods on known data, streaming
 state, data adapters, degenerate ranges, and ranges that reach the .tflite."""
+import json
+import pathlib
+import subprocess
+import sys
 import warnings
 
 import keras
@@ -8,7 +12,9 @@ import pytest
 import tensorflow as tf
 
 import tfq
-from tfq import observers, quant_math
+from tfq import calibration, observers, quant_math
+
+SCRIPTS = pathlib.Path(__file__).resolve().parent / "scripts"
 
 
 def _observer(values, **kwargs):
@@ -233,15 +239,100 @@ def test_degenerate_range_is_widened_with_a_warning_naming_the_tensor():
 
 def test_bad_calibration_calls(rng):
     quantized = tfq.quantize_model(_cnn())
-    with pytest.raises(ValueError, match="unknown calibration method"):
-        tfq.calibrate(quantized, rng.normal(size=(4, 8, 8, 3)), method="magic")
+    data = rng.normal(size=(4, 8, 8, 3))
+    with pytest.raises(ValueError, match=r"unknown calibration method 'magic'.*'entropy'.*'auto'"):
+        tfq.calibrate(quantized, data, method="magic")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['percentile'\].*'entropy'.*none"):
+        tfq.calibrate(quantized, data, method="entropy", percentile=99.9)
+    with pytest.raises(ValueError, match=r"\['bins'\].*options are: percentile"):
+        tfq.calibrate(quantized, data, method="percentile", bins=10)
+    with pytest.raises(ValueError, match="auto: methods must be"):
+        tfq.calibrate(quantized, data, method="auto", methods=["minmax", "magic"])
     with pytest.raises(ValueError, match="quantize_model"):
-        tfq.calibrate(_cnn(), rng.normal(size=(4, 8, 8, 3)))
-    with pytest.raises(ValueError, match="NaN"):
-        tfq.calibrate(quantized, np.full((4, 8, 8, 3), np.nan, np.float32), progress=False)
+        tfq.calibrate(_cnn(), data)
     with pytest.raises(ValueError, match="empty"):
         tfq.calibrate(quantized, lambda: iter([]), progress=False)
-    with pytest.raises(ValueError, match="does not match the model input shape"):
+    with pytest.raises(ValueError, match=r"shape \(4, 9, 9, 3\) does not match the model input "
+                                         r"'.*', which expects \(batch, 8, 8, 3\)"):
         tfq.calibrate(quantized, rng.normal(size=(4, 9, 9, 3)), progress=False)
+    with pytest.raises(TypeError, match="model input '.*' has dtype <U1"):
+        tfq.calibrate(quantized, np.full((4, 8, 8, 3), "a"), progress=False)
     with pytest.raises(TypeError, match="unsupported calibration data"):
         tfq.calibrate(quantized, 42, progress=False)
+    with pytest.raises(ValueError, match="fewer than 5 batches"):
+        tfq.calibrate(quantized, data, method="auto", batch_size=1, progress=False)
+
+
+def test_nan_activation_names_the_tensor_and_layer():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="logits")])
+    quantized = tfq.quantize_model(model)
+    with pytest.raises(ValueError, match=r"NaN or infinite.*'quant_logits/input'.*layer 'logits'"):
+        tfq.calibrate(quantized, np.full((4, 4), np.inf, np.float32), progress=False)
+
+
+def _tailed_cnn_data(rng, count=200):
+    # Mostly small values, a few huge pixels: minmax wastes the int8 range.
+    data = rng.normal(size=(count, 8, 8, 3)).astype(np.float32)
+    data[::40, 0, 0, 0] = 60.0
+    return data
+
+
+def test_auto_picks_per_tensor_the_method_closest_to_float(rng):
+    data = _tailed_cnn_data(rng)
+    quantized = tfq.quantize_model(_cnn())
+    result = tfq.calibrate(quantized, data, method="auto", batch_size=20, progress=False)
+    assert result.held_out == 40 and result.samples == 160
+    assert set(result.chosen) == set(result.ranges)
+    assert set(result.chosen.values()) <= set(observers.METHODS)
+    input_key = f"{quantized.layers[0].name}/input"
+    assert result.chosen[input_key] != "minmax"  # the outlier pixels are not worth the range
+    assert "method" in str(result) and "held out" in str(result)
+    # Each chosen range is exactly that method's range on the statistics batches.
+    statistics = np.concatenate([data[i:i + 20] for i in range(0, 200, 20) if (i // 20) % 5 != 4])
+    for name in set(result.chosen.values()):
+        single = tfq.calibrate(tfq.quantize_model(_cnn()), statistics, method=name,
+                               batch_size=20, progress=False)
+        # Same architecture, same tensor order: compare position by position.
+        for (key, auto_range), single_range in zip(result.ranges.items(), single.ranges.values()):
+            if result.chosen[key] == name:
+                assert auto_range == single_range, key
+
+
+def test_auto_choice_minimizes_the_held_out_error(rng):
+    data = _tailed_cnn_data(rng)
+    quantized = tfq.quantize_model(_cnn())
+    result = tfq.calibrate(quantized, data, method="auto", methods=["minmax", "percentile"],
+                           percentile=99.0, batch_size=20, progress=False)
+    held = np.concatenate([data[i:i + 20] for i in range(80, 200, 100)])
+    # The model input's error, measured independently in numpy.
+    input_key = f"{quantized.layers[0].name}/input"
+    errors = {}
+    for name in ("minmax", "percentile"):
+        low, high = calibration._usable_range(
+            *_observer_of(data, exclude_every=5, batch=20).range(name, percentile=99.0))[0]
+        params = quant_math.fake_quant_params(np.float32(low), np.float32(high))
+        codes = np.clip(np.round(held / params.scale[0]) + params.zero_point[0], -128, 127)
+        errors[name] = np.sum(((codes - params.zero_point[0]) * params.scale[0] - held) ** 2)
+    assert result.chosen[input_key] == min(errors, key=errors.get)
+
+
+def _observer_of(data, *, exclude_every, batch):
+    observer = observers.TensorObserver()
+    for index, start in enumerate(range(0, len(data), batch)):
+        if index % exclude_every != exclude_every - 1:
+            observer.update(data[start:start + batch])
+    return observer
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_mirrored_strategy_merges_replica_statistics(flavour):
+    result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_calibration.py"), flavour,
+                             "entropy"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    # Each replica saw half of every batch; the merged ranges are the whole batch's.
+    assert report["merged"] == report["single"]
+    assert len(report["spread"]) == 2 * len(report["merged"])
+    assert all(spread == 0.0 for spread in report["spread"].values()), report["spread"]

@@ -22,31 +22,39 @@ def _input_shapes(model) -> List[tuple]:
     return [tuple(t.shape[1:]) for t in model.inputs]
 
 
+def _input_names(model) -> List[str]:
+    return [t.name.split(":")[0] for t in model.inputs]
+
+
 def _as_inputs(model, item) -> list:
     """One element -> a list of arrays, one per model input, batch axis added if missing."""
     if isinstance(item, tuple) and len(item) == 2 and len(model.inputs) == 1 and \
             not isinstance(item[0], (list, tuple)):
         item = item[0]  # (features, labels)
     if isinstance(item, dict):
-        names = [t.name.split(":")[0] for t in model.inputs]
+        names = _input_names(model)
         missing = [n for n in names if n not in item]
         if missing:
             raise ValueError(f"calibration data dict lacks model inputs {missing}; "
                              f"its keys are {sorted(item)}")
         item = [item[n] for n in names]
-    arrays = [np.asarray(a, dtype=np.float32) for a in (item if isinstance(item, (list, tuple))
-                                                         else [item])]
+    arrays = [np.asarray(a) for a in (item if isinstance(item, (list, tuple)) else [item])]
     if len(arrays) != len(model.inputs):
         raise ValueError(f"calibration data gives {len(arrays)} arrays per element, the model "
                          f"has {len(model.inputs)} inputs")
     batched = []
-    for array, shape in zip(arrays, _input_shapes(model)):
+    for array, shape, name in zip(arrays, _input_shapes(model), _input_names(model)):
         if array.ndim == len(shape):
             array = array[np.newaxis]
-        if array.shape[1:] != shape and None not in shape:
-            raise ValueError(f"calibration data of shape {array.shape[1:]} does not match the "
-                             f"model input shape {shape}")
-        batched.append(array)
+        if array.ndim != len(shape) + 1 or any(
+                want is not None and got != want for got, want in zip(array.shape[1:], shape)):
+            expected = "(batch, " + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+            raise ValueError(f"calibration data of shape {array.shape} does not match the model "
+                             f"input {name!r}, which expects {expected}")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"calibration data for model input {name!r} has dtype {array.dtype}; "
+                            "it must be numeric (it is fed to the float model as float32)")
+        batched.append(array.astype(np.float32, copy=False))
     return batched
 
 
