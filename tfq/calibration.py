@@ -16,15 +16,14 @@ those of the whole batch.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import warnings
-from typing import Callable, Dict, Iterable, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfq import data_adapters, observers
+from tfq import calibration_pass, data_adapters, observers
 from tfq.wrapper import is_wrapper
 
 # A calibrated range narrower than this is widened to it (with a warning):
@@ -106,63 +105,8 @@ def _strategy_of(model):
     return strategy
 
 
-class _ObservedPass:
-    """Runs batches through the model with every wrapper reporting its float
-    activations to `sink(wrapper, range_name, values)`; with several replicas,
-    a batch is split across them and each tensor's parts are joined (in
-    replica order) before they reach the sink."""
-
-    def __init__(self, model, wrappers, strategy):
-        self.model, self.wrappers, self.strategy = model, wrappers, strategy
-        self.replicas = strategy.num_replicas_in_sync
-
-    def run(self, batches: Iterable[List[np.ndarray]], sink: Callable) -> int:
-        lock, parts = threading.Lock(), {}
-
-        def observe(wrapper, range_name, values):
-            if self.replicas == 1:
-                sink(wrapper, range_name, values.numpy())
-                return
-            replica = int(tf.get_static_value(
-                tf.distribute.get_replica_context().replica_id_in_sync_group))
-            with lock:
-                parts.setdefault((wrapper.name, range_name), (wrapper, {}))[1][replica] = \
-                    values.numpy()
-
-        samples = 0
-        for wrapper in self.wrappers:
-            wrapper.calibration_observer = observe
-        try:
-            for batch in batches:
-                if self.replicas == 1:
-                    self.model(batch if len(batch) > 1 else batch[0], training=False)
-                else:
-                    parts.clear()
-                    self._run_split(batch)
-                    for (_, range_name), (wrapper, by_replica) in parts.items():
-                        sink(wrapper, range_name,
-                             np.concatenate([by_replica[r] for r in sorted(by_replica)]))
-                samples += batch[0].shape[0]
-        finally:
-            for wrapper in self.wrappers:
-                wrapper.calibration_observer = None
-        return samples
-
-    def _run_split(self, batch):
-        rows = batch[0].shape[0]
-        bounds = np.linspace(0, rows, self.replicas + 1).astype(int)
-
-        def replica_inputs(context):
-            i = context.replica_id_in_sync_group
-            part = [tf.constant(a[bounds[i]:bounds[i + 1]]) for a in batch]
-            return part if len(part) > 1 else part[0]
-
-        inputs = self.strategy.experimental_distribute_values_from_function(replica_inputs)
-        self.strategy.run(lambda x: self.model(x, training=False), args=(inputs,))
-
-
-def _check_finite(wrapper, range_name, values):
-    if not np.all(np.isfinite(values)):
+def _check_finite(wrapper, range_name, finite: bool):
+    if not finite:
         raise ValueError(f"calibration produced NaN or infinite activations at tensor "
                          f"'{wrapper.name}/{range_name}' (layer {wrapper.layer.name!r}); check "
                          "the calibration data and its preprocessing, and that the float model "
@@ -178,6 +122,107 @@ def _usable_range(low, high):
     return (min(center - MIN_RANGE_WIDTH / 2, 0.0), max(center + MIN_RANGE_WIDTH / 2, 0.0)), True
 
 
+class _Calibration:
+    """The passes of one tfq.calibrate call over one model."""
+
+    def __init__(self, model, wrappers, strategy):
+        self.model, self.wrappers, self.strategy = model, wrappers, strategy
+        self.replicas = strategy.num_replicas_in_sync
+        self.owners = {calibration_pass.tensor_key(w, name): (w, name)
+                       for w in wrappers for name in w.range_variables()}
+
+    def _activations_or_reductions(self, batch, traced):
+        """{key: ("values", array)} with several replicas, else {key: ("reduced", dict)}."""
+        if self.replicas > 1:
+            merged = calibration_pass.replica_activations(self.model, self.wrappers,
+                                                          self.strategy, batch)
+            return {key: ("values", values) for key, (_, _, values) in merged.items()}
+        return {key: ("reduced", reduced) for key, reduced in traced()(batch).items()}
+
+    def statistics(self, batches, tensor_observers, with_histogram, ema_decay) -> int:
+        """Streams batches into per-tensor observers; returns the sample count."""
+        def make():
+            # Each tensor's histogram bound, carried from batch to batch in the graph.
+            variables = {key: tf.Variable(0.0, trainable=False) for key in self.owners}
+
+            def reduce(key, values):
+                summary = observers.summarize_batch(values, variables[key],
+                                                    with_histogram=with_histogram)
+                variables[key].assign(summary["bound"])
+                return summary
+            traced = calibration_pass.TracedPass(self.model, self.wrappers, reduce)
+            traced.bounds = variables
+            return traced
+
+        def traced():
+            return calibration_pass.traced_pass(self.model, self.wrappers,
+                                                ("statistics", with_histogram), make)
+
+        if self.replicas == 1:
+            for variable in traced().bounds.values():
+                variable.assign(0.0)
+        samples = 0
+        for batch in batches:
+            for key, (kind, payload) in self._activations_or_reductions(batch, traced).items():
+                wrapper, range_name = self.owners[key]
+                if key not in tensor_observers:
+                    tensor_observers[key] = observers.TensorObserver(ema_decay=ema_decay)
+                observer = tensor_observers[key]
+                if kind == "values":
+                    summary = observers.summarize_batch(tf.constant(payload), observer.bound,
+                                                        with_histogram=with_histogram)
+                    payload = {name: value.numpy() for name, value in summary.items()}
+                _check_finite(wrapper, range_name, bool(payload["finite"]))
+                observer.merge(payload)
+            samples += batch[0].shape[0]
+        return samples
+
+    def errors(self, batches, proposals, candidates):
+        """Per tensor and candidate method: the summed squared error of
+        fake-quantizing the batches' activations with that method's range."""
+        def make():
+            variables = {key: tf.Variable(tf.zeros([len(candidates), 2]), trainable=False)
+                         for key in self.owners}
+
+            def reduce(key, values):
+                wrapper, _ = self.owners[key]
+                return {"errors": _candidate_errors(wrapper.scheme, values, variables[key])}
+            traced = calibration_pass.TracedPass(self.model, self.wrappers, reduce)
+            traced.ranges = variables
+            return traced
+
+        def traced():
+            return calibration_pass.traced_pass(self.model, self.wrappers,
+                                                ("errors", len(candidates)), make)
+
+        ranges = {key: np.array([by_method[m][0] for m in candidates], np.float32)
+                  for key, by_method in proposals.items()}
+        if self.replicas == 1:
+            for key, variable in traced().ranges.items():
+                if key in ranges:
+                    variable.assign(ranges[key])
+        totals = {key: np.zeros(len(candidates)) for key in proposals}
+        samples = 0
+        for batch in batches:
+            for key, (kind, payload) in self._activations_or_reductions(batch, traced).items():
+                if kind == "values":
+                    wrapper, _ = self.owners[key]
+                    payload = {"errors": _candidate_errors(wrapper.scheme, payload,
+                                                           ranges[key]).numpy()}
+                totals[key] += payload["errors"]
+            samples += batch[0].shape[0]
+        return totals, samples
+
+
+def _candidate_errors(scheme, values, ranges):
+    """Summed squared error of fake-quantizing `values` with each (min, max) row of `ranges`."""
+    ranges = tf.convert_to_tensor(ranges, tf.float32)
+    values = tf.convert_to_tensor(values, tf.float32)
+    return tf.stack([tf.reduce_sum(tf.square(
+        scheme.fake_quant_activations(values, ranges[i, 0], ranges[i, 1]) - values))
+        for i in range(ranges.shape[0])])
+
+
 def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_size: int = 32,
               progress: bool = True, **method_options) -> CalibrationResult:
     """Runs `data` through `model` (from tfq.quantize_model) in float, and sets
@@ -190,19 +235,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     if not wrappers:
         raise ValueError(f"model {getattr(model, 'name', model)!r} has no tfq quantization "
                          "wrappers; call tfq.quantize_model(model) first and calibrate its result")
-    observed = _ObservedPass(model, wrappers, _strategy_of(model))
-    tensor_observers: Dict[str, observers.TensorObserver] = {}
-    owners = {}
-
-    def accumulate(wrapper, range_name, values):
-        _check_finite(wrapper, range_name, values)
-        key = f"{wrapper.name}/{range_name}"
-        if key not in tensor_observers:
-            tensor_observers[key] = observers.TensorObserver(
-                ema_decay=method_options.get("ema_decay", 0.9))
-            owners[key] = (wrapper, range_name)
-        tensor_observers[key].update(values)
-
+    passes = _Calibration(model, wrappers, _strategy_of(model))
     held_back = []
 
     def statistics_batches():
@@ -214,7 +247,10 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
             else:
                 yield batch
 
-    samples = observed.run(statistics_batches(), accumulate)
+    tensor_observers: Dict[str, observers.TensorObserver] = {}
+    with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
+    samples = passes.statistics(statistics_batches(), tensor_observers, with_histogram,
+                                ema_decay=method_options.get("ema_decay", 0.9))
     range_options = {k: v for k, v in method_options.items() if k == "percentile"}
     proposals = {key: {m: _usable_range(*observer.range(m, **range_options))
                        for m in candidates}
@@ -227,7 +263,9 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                              f"batch to choose between methods, but the data gave fewer than "
                              f"{AUTO_HOLDOUT_EVERY} batches of {batch_size}: pass more data or "
                              "a smaller batch_size")
-        chosen, held_out = _choose_methods(observed, held_back, proposals, candidates)
+        errors, held_out = passes.errors(held_back, proposals, candidates)
+        # Ties go to the first candidate listed.
+        chosen = {key: candidates[int(np.argmin(totals))] for key, totals in errors.items()}
 
     ranges = {}
     for key, by_method in proposals.items():
@@ -237,29 +275,11 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                           f"{MIN_RANGE_WIDTH}; widened to [{low:.3g}, {high:.3g}] so TFLite's "
                           "int8 kernels can take it. Check the data reaches this layer with "
                           "realistic values.", stacklevel=2)
-        wrapper, range_name = owners[key]
+        wrapper, range_name = passes.owners[key]
         range_min, range_max, initialized = wrapper.range_variables()[range_name]
         range_min.assign(np.float32(low))
         range_max.assign(np.float32(high))
         initialized.assign(1.0)
         ranges[key] = (low, high)
     return CalibrationResult(method=method, ranges=ranges, samples=samples, chosen=chosen,
-                             held_out=held_out, replicas=observed.replicas)
-
-
-def _choose_methods(observed, held_back, proposals, candidates):
-    """Per tensor, the candidate whose range fake-quantizes the held-back
-    activations closest to float (sum of squared errors); ties: first listed."""
-    errors = {key: dict.fromkeys(candidates, 0.0) for key in proposals}
-
-    def measure(wrapper, range_name, values):
-        key = f"{wrapper.name}/{range_name}"
-        for name, ((low, high), _) in proposals[key].items():
-            quantized = wrapper.scheme.fake_quant_activations(values, np.float32(low),
-                                                              np.float32(high))
-            errors[key][name] += float(tf.reduce_sum(tf.square(quantized - values)))
-
-    held_out = observed.run(held_back, measure)
-    chosen = {key: min(candidates, key=lambda name: by_method[name])
-              for key, by_method in errors.items()}
-    return chosen, held_out
+                             held_out=held_out, replicas=passes.replicas)

@@ -1,5 +1,6 @@
 """Calibration observers: streaming statistics of one tensor, and the range
-each calibration method derives from them. Pure numpy; O(bins) state.
+each calibration method derives from them. O(bins) state in numpy; each
+batch is first reduced by `summarize_batch` (TF ops, graph or eager).
 
 Methods:
 - minmax: the absolute min and max seen (what TFLiteConverter records).
@@ -21,11 +22,46 @@ Methods:
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import tensorflow as tf
 
 # Signed bins over [-bound, bound]: folded, a 2048-bin histogram of |x| (TensorRT's).
 HISTOGRAM_BINS = 4096
 METHODS = ("minmax", "ema", "percentile", "entropy", "mse")
+HISTOGRAM_METHODS = ("percentile", "entropy", "mse")
+
+
+def summarize_batch(values, bound, bins: int = HISTOGRAM_BINS, with_histogram: bool = True):
+    """One batch of a tensor reduced to what TensorObserver.merge needs, in TF
+    ops (so calibration passes run in a tf.function): min, max, size, whether
+    all values are finite, the observer's next bound (its current `bound`
+    doubled until it covers the batch; the batch's max |x| if 0) and the
+    signed histogram over [-next bound, next bound]."""
+    values = tf.reshape(values, [-1])
+    bound = tf.cast(bound, values.dtype)
+    low, high = tf.reduce_min(values), tf.reduce_max(values)
+    magnitude = tf.maximum(-low, high)
+    doublings = tf.math.ceil(tf.math.log(magnitude / bound) / np.log(2.0))
+    doublings = tf.maximum(tf.where(tf.math.is_finite(doublings), doublings, 0.0), 0.0)
+    # Fix log rounding so that 2^doublings is the least power of 2 that covers.
+    doublings = tf.where(bound * 2.0**doublings < magnitude, doublings + 1, doublings)
+    doublings = tf.where((doublings > 0) & (bound * 2.0**(doublings - 1) >= magnitude),
+                         doublings - 1, doublings)
+    next_bound = tf.where(bound > 0, bound * 2.0**doublings, magnitude)
+    finite = tf.reduce_all(tf.math.is_finite(values))
+    summary = {"min": low, "max": high, "size": tf.size(values), "finite": finite,
+               "bound": next_bound}
+    if with_histogram:
+        safe = tf.where(next_bound > 0, next_bound, tf.ones_like(next_bound))
+        # HistogramFixedWidth refuses NaN; merge() raises on such a batch anyway.
+        summary["histogram"] = tf.cond(
+            finite,
+            lambda: tf.histogram_fixed_width(values, tf.stack([-safe, safe]), bins,
+                                             dtype=tf.int64),
+            lambda: tf.zeros([bins], tf.int64))
+    return summary
 
 
 class TensorObserver:
@@ -50,13 +86,19 @@ class TensorObserver:
         self.histogram = np.zeros(bins, np.int64)  # over [-bound, bound]
 
     def update(self, values) -> None:
-        values = np.asarray(values, np.float64).ravel()
-        if values.size == 0:
+        """Adds a batch of values (numpy or tensor), summarized eagerly."""
+        values = tf.convert_to_tensor(values)
+        if tf.size(values) == 0:
             return
-        if not np.all(np.isfinite(values)):
+        bound = tf.constant(self.bound, values.dtype)
+        self.merge({k: v.numpy() for k, v in summarize_batch(values, bound, self.bins).items()})
+
+    def merge(self, summary) -> None:
+        """Adds one batch's `summarize_batch` output (as numpy values)."""
+        if not summary["finite"]:
             raise ValueError("calibration data produced NaN or infinite activations; "
                              "check the data (and its preprocessing) for NaN/inf")
-        low, high = float(values.min()), float(values.max())
+        low, high = float(summary["min"]), float(summary["max"])
         self.min, self.max = min(self.min, low), max(self.max, high)
         if self.ema_min is None:
             self.ema_min, self.ema_max = low, high
@@ -64,11 +106,10 @@ class TensorObserver:
             d = self.ema_decay
             self.ema_min = d * self.ema_min + (1 - d) * low
             self.ema_max = d * self.ema_max + (1 - d) * high
-        self.count += values.size
-        self._grow_to(max(abs(low), abs(high)))
-        if self.bound > 0:
-            counts, _ = np.histogram(values, bins=self.bins, range=(-self.bound, self.bound))
-            self.histogram += counts
+        self.count += int(summary["size"])
+        self._grow_to(float(summary["bound"]))
+        if "histogram" in summary and self.bound > 0:
+            self.histogram += summary["histogram"]
 
     def _grow_to(self, magnitude: float) -> None:
         if magnitude <= self.bound:
@@ -127,26 +168,38 @@ class TensorObserver:
         one_sided = self.min >= 0.0 or self.max <= 0.0
         levels = 256 if one_sided else 128
         threshold_bin = kl_threshold_bin(absolute, levels)
-        threshold = threshold_bin * (self.bound / absolute.size)
+        threshold = float(np.linspace(0.0, self.bound, absolute.size + 1)[threshold_bin])
         return max(self.min, -threshold), min(self.max, threshold)
 
     def _mse_range(self):
+        """Grid search over each end shrunk toward 0 (50 steps each). The
+        clipping error of each end comes from prefix sums of w, w*c and w*c^2
+        over the bin centers c, so the whole grid is a few array operations."""
         edges = self._edges()
         centers = (edges[:-1] + edges[1:]) / 2
         weights = self.histogram.astype(np.float64)
+
+        def prefix(values):
+            return np.concatenate([[0.0], np.cumsum(values)])
+        count, first, second = prefix(weights), prefix(weights * centers), \
+            prefix(weights * centers**2)
         factors = np.linspace(0.02, 1.0, 50)
-        best, best_error = (self.min, self.max), np.inf
-        for low in min(self.min, 0.0) * factors:  # each end shrinks on its own
-            for high in max(self.max, 0.0) * factors:
-                if high - low <= 0:
-                    continue
-                scale = (high - low) / 255.0
-                inside = (centers >= low) & (centers <= high)
-                error = (np.sum(weights * (centers - np.clip(centers, low, high)) ** 2)
-                         + weights[inside].sum() * scale**2 / 12.0)
-                if error < best_error:
-                    best, best_error = (float(low), float(high)), error
-        return best
+        lows, highs = min(self.min, 0.0) * factors, max(self.max, 0.0) * factors
+        # sum over c < low of w (c - low)^2, and over c > high of w (c - high)^2
+        below = np.searchsorted(centers, lows, side="left")
+        above = np.searchsorted(centers, highs, side="right")
+        low_error = second[below] - 2 * lows * first[below] + lows**2 * count[below]
+        high_error = ((second[-1] - second[above]) - 2 * highs * (first[-1] - first[above])
+                      + highs**2 * (count[-1] - count[above]))
+        inside = count[-1] - count[below][:, np.newaxis] - (count[-1] - count[above])[np.newaxis]
+        width = highs[np.newaxis, :] - lows[:, np.newaxis]
+        error = (low_error[:, np.newaxis] + high_error[np.newaxis, :]
+                 + inside * (width / 255.0) ** 2 / 12.0)
+        error[width <= 0] = np.inf
+        if not np.isfinite(error).any():
+            return self.min, self.max
+        a, b = np.unravel_index(np.argmin(error), error.shape)
+        return float(lows[a]), float(highs[b])
 
 
 def kl_threshold_bin(histogram: np.ndarray, levels: int = 128, start_bin: int = 128) -> int:
@@ -156,37 +209,54 @@ def kl_threshold_bin(histogram: np.ndarray, levels: int = 128, start_bin: int = 
     pytorch-quantization.
 
     P is bins 0..i-1 with the tail folded into bin i-1. Q merges the i bins
-    into `levels` groups (bin j joins group k when k*i/levels <= j < (k+1)*i/levels)
-    and spreads each group's mass evenly over its nonzero bins.
+    into `levels` groups (bin j joins group k when k*i/levels <= j < (k+1)*i/levels,
+    the edges computed as np.linspace(0, i, levels + 1) computes them) and
+    spreads each group's mass evenly over its nonzero bins.
+
+    All candidates at once, from prefix sums: with T the total count and
+    C(i) the count below bin i,
+        KL = sum_j p_j log p_j - sum_groups (mass_k / T) log(mass_k / (used_k C(i)))
+    minus the tail's share of the last bin's log q.
     """
-    histogram = np.asarray(histogram, np.float64)
-    bins = histogram.size
+    h = np.asarray(histogram, np.float64)
+    bins = h.size
     if bins <= start_bin:
         return bins
-    best_bin, best_divergence = bins, np.inf
-    for i in range(start_bin, bins + 1):
-        head = histogram[:i]
-        reference = head.copy()
-        reference[i - 1] += histogram[i:].sum()
-        nonzero = head != 0
-        groups = np.digitize(np.arange(i), np.linspace(0, i, levels + 1)) - 1
-        group_mass = np.bincount(groups, weights=head, minlength=levels)
-        group_used = np.bincount(groups, weights=nonzero, minlength=levels)
-        per_bin = np.divide(group_mass, group_used, out=np.zeros(levels), where=group_used > 0)
-        expanded = per_bin[groups] * nonzero
-        divergence = _kl_divergence(reference, expanded)
-        if divergence <= best_divergence:
-            best_bin, best_divergence = i, divergence
-    return best_bin
+    candidates, starts, last_group = _kl_groups(bins, levels, start_bin)
+    nonzero = h != 0
+    below = np.concatenate([[0.0], np.cumsum(h)])  # below[j] = sum h[:j]
+    nonzero_below = np.concatenate([[0], np.cumsum(nonzero)])
+    h_log_h = np.concatenate([[0.0], np.cumsum(np.where(nonzero, h * np.log(np.where(nonzero, h, 1)),
+                                                        0.0))])
+    total = below[-1]
+    mass = below[starts[:, 1:]] - below[starts[:, :-1]]
+    used = nonzero_below[starts[:, 1:]] - nonzero_below[starts[:, :-1]]
+    head = below[candidates]  # Q's total mass
+    tail = total - head
+    last = h[candidates - 1]
+    last_p = (last + tail) / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_log_p = ((h_log_h[candidates - 1] - below[candidates - 1] * np.log(total)) / total
+                   + np.where(last_p > 0, last_p * np.log(last_p), 0.0))
+        log_q_group = np.log(mass / (used * head[:, np.newaxis]))
+        p_log_q = np.sum(np.where(mass > 0, mass / total * log_q_group, 0.0), axis=1)
+        last_log_q = log_q_group[np.arange(candidates.size), last_group]
+        p_log_q += np.where((tail > 0) & (last > 0), tail / total * last_log_q, 0.0)
+        divergence = p_log_p - p_log_q
+    divergence[(head == 0) | ((tail > 0) & (last == 0))] = np.inf  # Q empty, or P > 0 where Q = 0
+    last_minimum = candidates.size - 1 - int(np.argmin(divergence[::-1]))
+    return int(candidates[last_minimum])
 
 
-def _kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
-    p_total, q_total = p.sum(), q.sum()
-    if p_total == 0 or q_total == 0:
-        return np.inf
-    p = p / p_total
-    q = q / q_total
-    mask = p > 0
-    if np.any(q[mask] == 0):
-        return np.inf
-    return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
+@functools.lru_cache(maxsize=8)
+def _kl_groups(bins: int, levels: int, start_bin: int):
+    """Data-independent part of kl_threshold_bin: the candidates i, each
+    candidate's group start bins, and the group of its last bin (i-1)."""
+    candidates = np.arange(start_bin, bins + 1)
+    # Group edges exactly as np.linspace(0, i, levels + 1): k * (i / levels), last = i.
+    edges = np.arange(levels + 1)[np.newaxis, :] * (candidates / levels)[:, np.newaxis]
+    edges[:, -1] = candidates
+    starts = np.ceil(edges).astype(np.int64)
+    # The highest group starting at or before bin i-1.
+    last_group = np.sum(starts[:, :-1] <= (candidates - 1)[:, np.newaxis], axis=1) - 1
+    return candidates, starts, last_group

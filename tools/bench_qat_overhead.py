@@ -16,27 +16,14 @@ import time
 
 from absl import app, flags
 
+from models import mobilenet_style
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 5, "Timed epochs per variant (after one warm-up epoch).")
 flags.DEFINE_integer("samples", 2048, "Training images per epoch (32x32x3, random).")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 flags.DEFINE_string("_child", None, "Internal: run the tf_keras measurements and print JSON.")
-
-
-def mobilenet_style(K):
-    """Stem conv + depthwise-separable blocks with BN and ReLU6 + a residual add."""
-    inputs = K.Input((32, 32, 3))
-    x = K.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
-    x = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(x))
-    for filters, strides in [(32, 1), (32, 1), (64, 2), (64, 1)]:
-        y = K.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
-        y = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(y))
-        y = K.layers.Conv2D(filters, 1, use_bias=False)(y)
-        y = K.layers.BatchNormalization()(y)
-        x = K.layers.Add()([x, y]) if x.shape[-1] == filters and strides == 1 else y
-    x = K.layers.GlobalAveragePooling2D()(x)
-    return K.Model(inputs, K.layers.Dense(10)(x))
 
 
 def epoch_times(model, K, epochs, samples, batch_size):
