@@ -72,7 +72,7 @@ def _reference_percentile_range(observer, percentile):
     return max(observer.min, low), min(observer.max, high)
 
 
-def _reference_tensorrt_threshold(histogram, bound, levels):
+def _reference_tensorrt_bin(histogram, levels):
     """TensorRT's entropy calibration written out step by step (after the GTC 2017
     "8-bit inference with TensorRT" slides and NVIDIA's pytorch-quantization):
     thresholds from bin 128, tail folded into the last kept bin, `levels` groups
@@ -93,7 +93,7 @@ def _reference_tensorrt_threshold(histogram, bound, levels):
                            float(np.sum(p[used] * np.log(p[used] / q[used]))))
     divergences = np.asarray(divergences)
     last_minimum = len(divergences) - 1 - int(np.argmin(divergences[::-1]))
-    return np.linspace(0, bound, histogram.size + 1)[128 + last_minimum]
+    return 128 + last_minimum
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
@@ -117,9 +117,20 @@ def test_entropy_threshold_is_tensorrts(rng, distribution):
     folded = observer._absolute_histogram()
     assert folded.size == 2048  # TensorRT's histogram size
     one_sided = values.min() >= 0
-    threshold = _reference_tensorrt_threshold(folded, observer.bound, 256 if one_sided else 128)
+    threshold_bin = _reference_tensorrt_bin(folded, 256 if one_sided else 128)
+    threshold = np.linspace(0, observer.bound, folded.size + 1)[threshold_bin]
     assert observer.range("entropy") == (max(values.min(), -threshold),
                                          min(values.max(), threshold))
+
+
+@pytest.mark.parametrize("levels", [128, 256])
+def test_kl_search_on_sparse_histograms_is_tensorrts(rng, levels):
+    """Gaps (empty bins inside the data) exercise Q's zero bins and infinite KL."""
+    histogram = np.zeros(2048)
+    histogram[:700:3] = rng.integers(1, 1000, size=234)
+    histogram[700:1500:37] = rng.integers(0, 5, size=22)
+    assert observers.kl_threshold_bin(histogram, levels) == _reference_tensorrt_bin(histogram,
+                                                                                     levels)
 
 
 def test_histogram_is_numpys_histogram_of_all_the_data(rng):
@@ -309,7 +320,7 @@ def test_auto_choice_minimizes_the_held_out_error(rng):
     input_key = f"{quantized.layers[0].name}/input"
     errors = {}
     for name in ("minmax", "percentile"):
-        low, high = calibration._usable_range(
+        low, high = calibration.usable_range(
             *_observer_of(data, exclude_every=5, batch=20).range(name, percentile=99.0))[0]
         params = quant_math.fake_quant_params(np.float32(low), np.float32(high))
         codes = np.clip(np.round(held / params.scale[0]) + params.zero_point[0], -128, 127)

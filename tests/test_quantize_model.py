@@ -387,3 +387,37 @@ def test_several_inputs_and_outputs_convert_and_match():
             differences.append(np.abs(tflite_outputs[f"output_{i}"] - keras_q).ravel())
     differences = np.concatenate(differences)
     assert differences.max() <= 2 and np.mean(differences <= 1) >= 0.99
+
+
+
+@pytest.mark.parametrize("dilations,padding", [((2, 2), "VALID"), ((1, 3), "SAME")])
+def test_dilated_conv_gradient_matches_the_zero_inserted_kernel(dilations, padding):
+    """The dilated Conv2D forward trains on every CPU (TF's CPU kernels lack its
+    gradient without oneDNN). Independent oracle: a dilated kernel is the same
+    kernel with zeros inserted between its taps, run undilated. (Stride 1:
+    Keras allows no stride with dilation.)"""
+    from tfq.registry import _conv2d_op
+    rng = np.random.default_rng(5)
+    inputs = tf.constant(rng.normal(size=(2, 11, 10, 3)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(3, 3, 3, 4)), tf.float32)
+    dh, dw = dilations
+    upsampled = np.zeros((2 * dh + 1, 2 * dw + 1, 3, 4), np.float32)
+    upsampled[::dh, ::dw] = kernel.numpy()
+    upsampled = tf.constant(upsampled)
+
+    def run(forward, weights):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([inputs, weights])
+            outputs = forward(weights)
+            loss = tf.reduce_sum(outputs * tf.sin(outputs))  # a non-trivial upstream gradient
+        return [outputs, *tape.gradient(loss, [inputs, weights])]
+
+    outputs, d_inputs, d_kernel = run(
+        lambda k: _conv2d_op(inputs, k, strides=[1, 1], padding=padding, dilations=[dh, dw]),
+        kernel)
+    reference, ref_inputs, ref_upsampled = run(
+        lambda k: tf.nn.conv2d(inputs, k, strides=[1, 1], padding=padding), upsampled)
+    # float32 sums in another order: equal to a few ulps of the magnitudes (~10).
+    np.testing.assert_allclose(outputs, reference, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(d_inputs, ref_inputs, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(d_kernel, ref_upsampled.numpy()[::dh, ::dw], rtol=1e-5, atol=1e-4)

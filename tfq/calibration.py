@@ -76,7 +76,7 @@ def _wrappers(model):
             yield from _wrappers(layer)
 
 
-def _validate(method: str, options: dict) -> Tuple[str, ...]:
+def validate_method(method: str, options: dict) -> Tuple[str, ...]:
     """Checks method and options; returns the candidate methods (auto) or (method,)."""
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; expected one of {METHODS}")
@@ -113,13 +113,20 @@ def _check_finite(wrapper, range_name, finite: bool):
                          "gives finite outputs on it")
 
 
-def _usable_range(low, high):
+def usable_range(low, high):
     """(min, max) with 0 inside and at least MIN_RANGE_WIDTH wide; and whether it was widened."""
     low, high = min(float(low), 0.0), max(float(high), 0.0)
     if high - low >= MIN_RANGE_WIDTH:
         return (low, high), False
     center = (low + high) / 2
     return (min(center - MIN_RANGE_WIDTH / 2, 0.0), max(center + MIN_RANGE_WIDTH / 2, 0.0)), True
+
+
+def warn_widened(tensor: str, low: float, high: float) -> None:
+    warnings.warn(f"tfq.calibrate: tensor {tensor!r} has a calibrated range narrower than "
+                  f"{MIN_RANGE_WIDTH}; widened to [{low:.3g}, {high:.3g}] so TFLite's "
+                  "int8 kernels can take it. Check the data reaches this layer with "
+                  "realistic values.", stacklevel=3)
 
 
 class _Calibration:
@@ -186,7 +193,7 @@ class _Calibration:
 
             def reduce(key, values):
                 wrapper, _ = self.owners[key]
-                return {"errors": _candidate_errors(wrapper.scheme, values, variables[key])}
+                return {"errors": candidate_errors(wrapper.scheme, values, variables[key])}
             traced = calibration_pass.TracedPass(self.model, self.wrappers, reduce)
             traced.ranges = variables
             return traced
@@ -207,14 +214,14 @@ class _Calibration:
             for key, (kind, payload) in self._activations_or_reductions(batch, traced).items():
                 if kind == "values":
                     wrapper, _ = self.owners[key]
-                    payload = {"errors": _candidate_errors(wrapper.scheme, payload,
+                    payload = {"errors": candidate_errors(wrapper.scheme, payload,
                                                            ranges[key]).numpy()}
                 totals[key] += payload["errors"]
             samples += batch[0].shape[0]
         return totals, samples
 
 
-def _candidate_errors(scheme, values, ranges):
+def candidate_errors(scheme, values, ranges):
     """Summed squared error of fake-quantizing `values` with each (min, max) row of `ranges`."""
     ranges = tf.convert_to_tensor(ranges, tf.float32)
     values = tf.convert_to_tensor(values, tf.float32)
@@ -230,7 +237,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     default 0.9), percentile (option `percentile`, default 99.99), entropy,
     mse, or auto (option `methods`, the candidates; default all five).
     Returns the ranges set."""
-    candidates = _validate(method, method_options)
+    candidates = validate_method(method, method_options)
     wrappers = list(_wrappers(model))
     if not wrappers:
         raise ValueError(f"model {getattr(model, 'name', model)!r} has no tfq quantization "
@@ -252,7 +259,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     samples = passes.statistics(statistics_batches(), tensor_observers, with_histogram,
                                 ema_decay=method_options.get("ema_decay", 0.9))
     range_options = {k: v for k, v in method_options.items() if k == "percentile"}
-    proposals = {key: {m: _usable_range(*observer.range(m, **range_options))
+    proposals = {key: {m: usable_range(*observer.range(m, **range_options))
                        for m in candidates}
                  for key, observer in tensor_observers.items()}
 
@@ -271,10 +278,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     for key, by_method in proposals.items():
         (low, high), widened = by_method[chosen.get(key, candidates[0])]
         if widened:
-            warnings.warn(f"tfq.calibrate: tensor {key!r} has a calibrated range narrower than "
-                          f"{MIN_RANGE_WIDTH}; widened to [{low:.3g}, {high:.3g}] so TFLite's "
-                          "int8 kernels can take it. Check the data reaches this layer with "
-                          "realistic values.", stacklevel=2)
+            warn_widened(key, low, high)
         wrapper, range_name = passes.owners[key]
         range_min, range_max, initialized = wrapper.range_variables()[range_name]
         range_min.assign(np.float32(low))

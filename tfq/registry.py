@@ -94,6 +94,32 @@ def _dense(layer, inputs, kernel, options):
     return tf.tensordot(inputs, kernel, axes=[[-1], [0]])
 
 
+def _conv2d_op(inputs, kernel, *, strides, padding, dilations):
+    """tf.nn.conv2d, trainable when dilated on any CPU.
+
+    The forward is one dilated Conv2D, which the converter maps to one
+    CONV_2D (tf.nn.convolution's space-to-batch form would convert to
+    SPACE_TO_BATCH_ND / float CONV_2D / BATCH_TO_SPACE_ND around the
+    fake-quant). Its gradient, which TF's CPU kernels lack for dilations
+    without oneDNN, is taken from the equivalent space-to-batch form.
+    """
+    if all(d == 1 for d in dilations):
+        return tf.nn.conv2d(inputs, kernel, strides=strides, padding=padding)
+
+    @tf.custom_gradient
+    def dilated(inputs, kernel):
+        def gradient(upstream):
+            with tf.GradientTape() as tape:
+                tape.watch([inputs, kernel])
+                outputs = tf.nn.convolution(inputs, kernel, strides=strides, padding=padding,
+                                            dilations=dilations)
+            return tape.gradient(outputs, [inputs, kernel], output_gradients=upstream)
+        return tf.nn.conv2d(inputs, kernel, strides=strides, padding=padding,
+                            dilations=dilations), gradient
+
+    return dilated(inputs, kernel)
+
+
 def _conv2d(layer, inputs, kernel, options):
     _check_channels_last(layer)
     if getattr(layer, "groups", 1) != 1:
@@ -101,8 +127,8 @@ def _conv2d(layer, inputs, kernel, options):
                          "supported by tfq yet; pass it in skip_layers")
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
-    return tf.nn.conv2d(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
-                        dilations=list(layer.dilation_rate))
+    return _conv2d_op(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
+                      dilations=list(layer.dilation_rate))
 
 
 def _conv1d(layer, inputs, kernel, options):
@@ -112,8 +138,8 @@ def _conv1d(layer, inputs, kernel, options):
     kernel = kernel[tf.newaxis]
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
-    outputs = tf.nn.conv2d(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
-                           padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
+    outputs = _conv2d_op(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
+                         padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
     return tf.squeeze(outputs, axis=1)
 
 
