@@ -1,0 +1,199 @@
+"""Full-integer quantization of a generic graph (a SavedModel that does not load
+as Keras): TFLite's calibrate-then-quantize path, with tfq's ranges.
+
+1. TFLiteConverter converts the float graph and lays out its calibration
+   statistics (`_experimental_calibrate_only`) from one sample: this says
+   which tensors TFLite will quantize and so needs a range for.
+2. That float model runs in TFLite's interpreter over the calibration data,
+   every tensor kept; each of those tensors streams into a tfq observer
+   (observers.py) and the calibration method turns it into a range (`auto`
+   holds back every 5th batch and picks, per tensor, the method whose
+   fake-quant of it is closest to float).
+3. The ranges replace TFLite's in the model, which is then quantized: int8
+   by the MLIR quantizer (what TFLiteConverter itself uses for int8), 16x8 by
+   TFLite's calibration quantizer, which reads the ranges from the model when
+   it has logged none of its own (the MLIR quantizer refuses many 16x8 graphs).
+"""
+from __future__ import annotations
+
+import types
+import warnings
+from typing import Dict, Iterable, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from tqdm.auto import tqdm
+
+from tfq import calibration, flatbuffer_edits, observers, schemes
+
+_IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16, "float32": tf.float32}
+
+
+def signature_inputs(saved_model_dir: str, signature: str = "serving_default"):
+    """The SavedModel's serving inputs as data_adapters expects a model's: objects
+    with `.shape` (batch dimension None) and `.name` (the signature's input
+    names, in sorted order), read from saved_model.pb without loading weights."""
+    from tensorflow.python.tools import saved_model_utils  # pylint: disable=import-outside-toplevel
+    try:
+        signatures = saved_model_utils.get_meta_graph_def(saved_model_dir, "serve").signature_def
+    except (RuntimeError, OSError, ValueError) as error:
+        raise ValueError(f"could not read the serving signature of SavedModel "
+                         f"{saved_model_dir!r}: {str(error).splitlines()[0]}") from error
+    if signature not in signatures:
+        raise ValueError(f"SavedModel {saved_model_dir!r} has no {signature!r} signature "
+                         f"(it has {sorted(signatures)}); export it with a serving signature")
+    specs = []
+    for name in sorted(signatures[signature].inputs):
+        info = signatures[signature].inputs[name]
+        if info.tensor_shape.unknown_rank:
+            raise ValueError(f"SavedModel input {name!r} has an unknown rank; export it with "
+                             "a fixed-rank input signature")
+        shape = [None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim]
+        if shape:
+            shape[0] = None
+        specs.append(tf.TensorSpec(shape, tf.dtypes.as_dtype(info.dtype), name=name))
+    return types.SimpleNamespace(inputs=specs)
+
+
+class _FloatRunner:
+    """The float model in TFLite's interpreter, all tensors kept after invoke;
+    inputs (by signature name) resized to each batch, or fed row by row when
+    the model's batch dimension is fixed."""
+
+    def __init__(self, float_model: bytes, input_names: List[str], tensor_indices: Iterable[int]):
+        with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": it is wanted
+            warnings.simplefilter("ignore")
+            self.interpreter = Interpreter(model_content=float_model,
+                                           experimental_preserve_all_tensors=True)
+        by_name = self._signature_inputs()
+        self.inputs = [by_name[name] for name in input_names]
+        self.tensor_indices = list(tensor_indices)
+        self.dynamic_batch = all(d["shape_signature"][0] == -1 for d in self.inputs)
+        self._batch = None
+
+    def _signature_inputs(self) -> dict:
+        signatures = self.interpreter.get_signature_list()
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+        return self.interpreter.get_signature_runner(key).get_input_details()
+
+    def activations(self, batch: List[np.ndarray]):
+        """Yields {tensor index: values} for one or more invokes covering the batch."""
+        rows = batch[0].shape[0]
+        pieces = [batch] if self.dynamic_batch else [[a[i:i + 1] for a in batch]
+                                                     for i in range(rows)]
+        for piece in pieces:
+            if self._batch != piece[0].shape[0]:
+                for detail, array in zip(self.inputs, piece):
+                    self.interpreter.resize_tensor_input(detail["index"], array.shape)
+                self.interpreter.allocate_tensors()
+                self._batch = piece[0].shape[0]
+            for detail, array in zip(self.inputs, piece):
+                self.interpreter.set_tensor(detail["index"], array.astype(detail["dtype"]))
+            self.interpreter.invoke()
+            yield {i: self.interpreter.get_tensor(i) for i in self.tensor_indices}
+
+
+def calibrated_tensors(calibrated_model: bytes) -> Dict[int, str]:
+    """{tensor index: name} of the tensors TFLite recorded a range for (subgraph 0)."""
+    graph = flatbuffer_edits.read(calibrated_model).subgraphs[0]
+    found = {}
+    for index, tensor in enumerate(graph.tensors):
+        quant = tensor.quantization
+        if quant is not None and quant.min is not None and len(quant.min) == 1:
+            found[index] = tensor.name.decode(errors="replace")
+    return found
+
+
+def check_finite(inputs, batch: List[np.ndarray]) -> None:
+    for spec, array in zip(inputs, batch):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"calibration data for input {spec.name!r} holds NaN or infinite "
+                             "values; clean the data (or its preprocessing) first")
+
+
+def calibrated_float_model(converter, inputs, first_batch: List[np.ndarray]) -> bytes:
+    """TFLite's float model with calibration statistics laid out (from one sample)."""
+    check_finite(inputs, first_batch)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: iter(
+        [{spec.name: array[:1] for spec, array in zip(inputs, first_batch)}])
+    converter._experimental_calibrate_only = True  # pylint: disable=protected-access
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(converter.convert())
+
+
+def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.Scheme,
+                   method: str, progress: bool = True,
+                   **method_options) -> Tuple[Dict[int, Tuple[float, float]], dict]:
+    """tfq's ranges for every tensor TFLite wants one for, from `batches` (lists
+    of arrays in `inputs` order); also {tensor name: method} for auto."""
+    candidates = calibration.validate_method(method, method_options)
+    names = calibrated_tensors(calibrated_model)
+    runner = _FloatRunner(calibrated_model, [spec.name for spec in inputs], names)
+    tensor_observers = {i: observers.TensorObserver(ema_decay=method_options.get("ema_decay", 0.9))
+                        for i in names}
+    held_back = []
+    for number, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
+                                        disable=not progress)):
+        if method == "auto" and number % calibration.AUTO_HOLDOUT_EVERY == \
+                calibration.AUTO_HOLDOUT_EVERY - 1:
+            held_back.append(batch)
+            continue
+        check_finite(inputs, batch)
+        for activations in runner.activations(batch):
+            for index, values in activations.items():
+                if not np.all(np.isfinite(values)):
+                    raise ValueError(f"calibration produced NaN or infinite values at tensor "
+                                     f"{names[index]!r}; check the calibration data and its "
+                                     "preprocessing")
+                tensor_observers[index].update(values)
+    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
+    proposals = {index: {m: calibration.usable_range(*observer.range(m, **range_options))
+                         for m in candidates}
+                 for index, observer in tensor_observers.items() if observer.count}
+    chosen = {}
+    if method == "auto":
+        if not held_back:
+            raise ValueError(f"calibration method 'auto' holds back every "
+                             f"{calibration.AUTO_HOLDOUT_EVERY}th batch to choose between "
+                             "methods, but the data gave too few batches: pass more data or a "
+                             "smaller batch size")
+        totals = {index: np.zeros(len(candidates)) for index in proposals}
+        for batch in held_back:
+            for activations in runner.activations(batch):
+                for index in proposals:
+                    candidate_ranges = np.array([proposals[index][m][0] for m in candidates],
+                                                np.float32)
+                    totals[index] += calibration.candidate_errors(
+                        scheme, activations[index], candidate_ranges).numpy()
+        chosen = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
+    ranges = {}
+    for index, by_method in proposals.items():
+        (low, high), widened = by_method[chosen.get(index, candidates[0])]
+        if widened:
+            calibration.warn_widened(names[index], low, high)
+        ranges[index] = (low, high)
+    return ranges, {names[i]: m for i, m in chosen.items()}
+
+
+def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_dtype: str) -> bytes:
+    """The calibrated float model, fully quantized with the ranges it holds."""
+    io_type = _IO_TYPES[io_dtype]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if scheme is schemes.INT16X8:
+            # Per-tensor FULLY_CONNECTED weights (the last flag), like tfq's Keras path.
+            # pylint: disable=import-outside-toplevel,protected-access
+            from tensorflow.lite.python.optimize import calibrator
+            quantizer = calibrator.Calibrator(calibrated_model)
+            return bytes(quantizer._calibrator.QuantizeModel(
+                np.dtype(io_type.as_numpy_dtype).num, np.dtype(io_type.as_numpy_dtype).num,
+                False, np.dtype(np.int16).num, np.dtype(np.int64).num, False, True))
+        from tensorflow.lite.python import convert  # pylint: disable=import-outside-toplevel
+        # As TFLiteConverter calls it (the I/O types given, the body fully
+        # integer), with per-tensor FULLY_CONNECTED weights like tfq's Keras path.
+        return bytes(convert.mlir_quantize(calibrated_model, input_data_type=io_type,
+                                           output_data_type=io_type,
+                                           disable_per_channel_for_dense_layers=True))
