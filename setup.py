@@ -59,7 +59,10 @@ setup(
     name="tfq",
     version="0.1.0",
     description="TensorFlow / TFLite int8 quantization toolkit with a bit-exact C++ delegate",
-    packages=find_packages(include=["tfq", "tfq.*"]),
+    # tools/ (the absl command-line programs) installs as the package tfq_tools.
+    packages=find_packages(include=["tfq", "tfq.*"]) + ["tfq_tools"],
+    package_dir={"tfq_tools": "tools"},
+    entry_points={"console_scripts": ["tfq-convert=tfq_tools.tfq_convert:run"]},
     python_requires=">=3.10",
     install_requires=PINNED_REQUIREMENTS,
     extras_require={"test": TEST_REQUIREMENTS},
