@@ -68,12 +68,12 @@ class CalibrationResult:
         return "\n".join(lines)
 
 
-def _wrappers(model):
+def wrappers_in(model):
     for layer in model.layers:
         if is_wrapper(layer):
             yield layer
         elif hasattr(layer, "layers"):  # a nested model
-            yield from _wrappers(layer)
+            yield from wrappers_in(layer)
 
 
 def validate_method(method: str, options: dict) -> Tuple[str, ...]:
@@ -238,7 +238,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     mse, or auto (option `methods`, the candidates; default all five).
     Returns the ranges set."""
     candidates = validate_method(method, method_options)
-    wrappers = list(_wrappers(model))
+    wrappers = list(wrappers_in(model))
     if not wrappers:
         raise ValueError(f"model {getattr(model, 'name', model)!r} has no tfq quantization "
                          "wrappers; call tfq.quantize_model(model) first and calibrate its result")

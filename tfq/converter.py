@@ -38,25 +38,18 @@ INTEGER_MODES = ("int8", "int16x8")
 def _validate(mode, io_dtype, calibration_method, calibration_options) -> str:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    if io_dtype is None:
-        return IO_DTYPES[mode][0]
-    if io_dtype not in IO_DTYPES[mode]:
+    if io_dtype is not None and io_dtype not in IO_DTYPES[mode]:
         raise ValueError(f"io_dtype {io_dtype!r} is not available in mode {mode!r}; "
                          f"choose one of {', '.join(IO_DTYPES[mode])}")
-    if mode in INTEGER_MODES:
+    if mode in INTEGER_MODES:  # before any model is loaded: fail fast
         calibration.validate_method(calibration_method, calibration_options)
-    return io_dtype
-
-
-def _wrappers(model):
-    from tfq.calibration import _wrappers as all_wrappers  # pylint: disable=import-outside-toplevel
-    return list(all_wrappers(model))
+    return io_dtype or IO_DTYPES[mode][0]
 
 
 def _uncalibrated(model):
     """Names of the tensors of a quantized model that have no range yet."""
     missing = []
-    for wrapper in _wrappers(model):
+    for wrapper in calibration.wrappers_in(model):
         for name, (_, _, initialized) in wrapper.range_variables().items():
             if float(np.asarray(initialized)) == 0.0:
                 missing.append(f"{wrapper.name}/{name}")
@@ -70,7 +63,7 @@ def _integer_keras_model(model, *, scheme, data, method, skip_layers, num_sample
         if skip_layers:
             raise ValueError(f"model {model.name!r} is already quantized; skip_layers applies "
                              "when tfq wraps a float model: pass it to tfq.quantize_model")
-        schemes_used = {w.scheme.name for w in _wrappers(model)}
+        schemes_used = {w.scheme.name for w in calibration.wrappers_in(model)}
         if schemes_used != {scheme.name}:
             raise ValueError(f"model {model.name!r} was quantized with scheme "
                              f"{sorted(schemes_used)}, not {scheme.name!r}: convert it with "
@@ -107,15 +100,19 @@ def _set_float_options(converter, mode):
         converter.target_spec.supported_types = [tf.float16]
 
 
+def _first_line(error: Exception) -> str:
+    """The gist of a TF / converter error (their messages run to pages)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _run(converter) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return bytes(converter.convert())
         except Exception as error:  # the converter raises ConverterError and friends
-            message = str(error).strip().splitlines()
-            raise ValueError("TFLiteConverter failed: "
-                             + (message[0] if message else type(error).__name__)) from error
+            raise ValueError(f"TFLiteConverter failed: {_first_line(error)}") from error
 
 
 def _convert_keras(model, *, mode, io_dtype, data, method, skip_layers, num_samples, batch_size,
@@ -151,9 +148,7 @@ def _convert_saved_model(path, *, mode, io_dtype, data, method, skip_layers, num
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(path)
     except Exception as error:  # TF raises assorted errors on a corrupt SavedModel
-        message = str(error).strip().splitlines()
-        raise ValueError(f"could not load SavedModel {path!r}: "
-                         + (message[0] if message else type(error).__name__)) from error
+        raise ValueError(f"could not load SavedModel {path!r}: {_first_line(error)}") from error
     if mode not in INTEGER_MODES:
         _set_float_options(converter, mode)
         return _run(converter)
@@ -166,9 +161,8 @@ def _convert_saved_model(path, *, mode, io_dtype, data, method, skip_layers, num
     try:
         calibrated = tflite_calibration.calibrated_float_model(converter, inputs.inputs, first)
     except Exception as error:
-        message = str(error).strip().splitlines()
         raise ValueError(f"TFLiteConverter could not convert SavedModel {path!r}: "
-                         + (message[0] if message else type(error).__name__)) from error
+                         f"{_first_line(error)}") from error
 
     def all_batches():
         yield first
@@ -178,7 +172,7 @@ def _convert_saved_model(path, *, mode, io_dtype, data, method, skip_layers, num
                                                   scheme=scheme, method=method,
                                                   progress=progress, **options)
     return tflite_calibration.quantize(flatbuffer_edits.with_ranges(calibrated, ranges),
-                                       scheme=scheme, io_dtype=io_dtype)
+                                       scheme=scheme, io_type=_TF_TYPES[io_dtype])
 
 
 def _check(report: inspection.InspectionReport, *, mode, keras_model, skip_layers):

@@ -27,8 +27,6 @@ from tqdm.auto import tqdm
 
 from tfq import calibration, flatbuffer_edits, observers, schemes
 
-_IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16, "float32": tf.float32}
-
 
 def signature_inputs(saved_model_dir: str, signature: str = "serving_default"):
     """The SavedModel's serving inputs as data_adapters expects a model's: objects
@@ -137,11 +135,11 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     held_back = []
     for number, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
                                         disable=not progress)):
+        check_finite(inputs, batch)
         if method == "auto" and number % calibration.AUTO_HOLDOUT_EVERY == \
                 calibration.AUTO_HOLDOUT_EVERY - 1:
             held_back.append(batch)
             continue
-        check_finite(inputs, batch)
         for activations in runner.activations(batch):
             for index, values in activations.items():
                 if not np.all(np.isfinite(values)):
@@ -178,9 +176,9 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     return ranges, {names[i]: m for i, m in chosen.items()}
 
 
-def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_dtype: str) -> bytes:
-    """The calibrated float model, fully quantized with the ranges it holds."""
-    io_type = _IO_TYPES[io_dtype]
+def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType) -> bytes:
+    """The calibrated float model, fully quantized with the ranges it holds;
+    `io_type` the model's input/output type."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if scheme is schemes.INT16X8:

@@ -49,21 +49,19 @@ def load_calibration_data(path):
         raise UsageError(f"--calibration_data: no file or directory at {path!r}")
     if os.path.isdir(path):
         return path
+    if not path.endswith((".npz", ".npy")):
+        raise UsageError(f"--calibration_data: {path!r} is not an .npz, an .npy or a "
+                         "directory of images")
     try:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-            if not arrays:
-                raise UsageError(f"--calibration_data: {path!r} holds no arrays")
-            return next(iter(arrays.values())) if len(arrays) == 1 else arrays
         if path.endswith(".npy"):
             return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as error:
-        if isinstance(error, UsageError):
-            raise
         raise UsageError(f"--calibration_data: cannot read {path!r}: {error}") from error
-    raise UsageError(f"--calibration_data: {path!r} is not an .npz, an .npy or a directory of "
-                     "images")
+    if not arrays:
+        raise UsageError(f"--calibration_data: {path!r} holds no arrays")
+    return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
 def convert_from_flags():
