@@ -160,15 +160,43 @@ def test_one_sided_tensors_keep_zero_as_their_minimum(rng):
     assert low == 0.0 and 0.5 < high <= relu.max()
 
 
+@pytest.mark.parametrize("method", ["entropy", "mse"])
+def test_exact_zeros_do_not_pull_the_range_in(rng, method):
+    """Zero is exact at any range, so a ReLU's zeros (half its values here, 3/4
+    with the padding) must not move the range. Counted in KL's bin 0 they did:
+    the threshold fell to about 1/8 of the max (0.58 of 4.7 with the padding)."""
+    relu = np.maximum(rng.normal(0, 1, 100000), 0)
+    ranges = []
+    for values in (relu, np.concatenate([relu, np.zeros(3 * relu.size)])):
+        observer = observers.TensorObserver()
+        observer.update(values)  # one batch: the same bound (max |x|) for both
+        assert observer.zeros == np.sum(values == 0)
+        ranges.append(observer.range(method))
+    assert ranges[0] == ranges[1]
+    assert ranges[0][1] > np.quantile(relu[relu > 0], 0.99)
+
+
+def test_all_zero_tensor_keeps_its_range():
+    observer = observers.TensorObserver()
+    observer.update(np.zeros(1000))
+    assert observer.range("entropy") == observer.range("mse") == (0.0, 0.0)
+
+
 def test_mse_prefers_clipping_a_heavy_tail_to_losing_resolution(rng):
     values = np.concatenate([rng.normal(0, 1, size=100000), rng.uniform(8, 20, size=100)])
     low, high = _observer(values).range("mse")
     assert high < 20 and low < -2
 
 
-def test_observer_rejects_nan():
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("size,position", [(2, 1), (33, 0), (200000, 123457), (200000, 199999)])
+def test_observer_rejects_nan_and_inf_anywhere(bad, size, position):
+    """The finite check reads only the batch's min and max: TF's reductions
+    must propagate NaN wherever it sits (vectorized body or remainder)."""
+    values = np.ones(size, np.float32)
+    values[position] = bad
     with pytest.raises(ValueError, match="NaN"):
-        observers.TensorObserver().update(np.array([1.0, np.nan]))
+        observers.TensorObserver().update(values)
 
 
 def _cnn():

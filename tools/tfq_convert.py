@@ -1,7 +1,7 @@
 """tfq-convert: a SavedModel, .keras or .h5 model -> a full-integer .tflite.
 
     tfq-convert --input=saved_model_dir --output=model.tflite --mode=int8 \
-        --calibration_data=calibration.npz --calibration_method=entropy \
+        --calibration_data=calibration.npz --calibration_method=percentile \
         --num_calibration_samples=500 --io_dtype=int8 --report=report.json
 
 Calibration data: an .npz (one array, or one array per model input named
