@@ -129,6 +129,18 @@ bool OpEnabled(const DelegateOptions& options, const char* name) {
   return options.deny_ops.count(name) == 0;
 }
 
+// A node whose op parses may still be unrunnable at the model's shapes (an
+// input depth that does not fit the filter, a window larger than the
+// input): prepare it once on those shapes, so it is declined, not claimed
+// only to fail in the partition's prepare.
+bool RunsWithCurrentShapes(TfLiteContext* context, DelegatedOp* op, std::string* why) {
+  PartitionTensors shapes(context);
+  for (int t : op->input_tensors()) {
+    if (t >= 0) shapes.set_shape(t, ShapeOf(context->tensors[t].dims));
+  }
+  return op->Prepare(&shapes, why);
+}
+
 }  // namespace
 
 Delegate::Delegate(const DelegateOptions& options) : options_(options) {
@@ -179,11 +191,15 @@ TfLiteStatus Delegate::Prepare(TfLiteContext* context) {
                " is not supported by tfq";
     } else if (!OpEnabled(options_, support->name)) {
       reason = std::string(support->name) + " is excluded by allow_ops/deny_ops";
-    } else if (!support->parse(NodeView(context, node, registration), &reason)) {
-      reason = std::string(support->name) + " " + reason;
     } else {
-      claimed.push_back(node_index);
-      continue;
+      std::unique_ptr<DelegatedOp> op =
+          support->parse(NodeView(context, node, registration), &reason);
+      if (op == nullptr) {
+        reason = std::string(support->name) + " " + reason;
+      } else if (RunsWithCurrentShapes(context, op.get(), &reason)) {
+        claimed.push_back(node_index);
+        continue;
+      }
     }
     const std::string line = "node " + std::to_string(node_index) + ": " + reason;
     Log(options_.log_level, LogLevel::kVerbose, "declined %s", line.c_str());

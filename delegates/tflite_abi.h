@@ -234,11 +234,39 @@ typedef struct TfLiteFullyConnectedParams {
   TfLiteType quantized_bias_type;
 } TfLiteFullyConnectedParams;
 
+typedef enum TfLitePadding {
+  kTfLitePaddingUnknown = 0,
+  kTfLitePaddingSame = 1,
+  kTfLitePaddingValid = 2,
+} TfLitePadding;
+
+typedef struct TfLiteConvParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  TfLiteFusedActivation activation;
+  int dilation_width_factor;
+  int dilation_height_factor;
+  TfLiteType quantized_bias_type;
+} TfLiteConvParams;
+
+typedef struct TfLiteDepthwiseConvParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  int depth_multiplier;  // redundant with the shapes; TFLite ignores it
+  TfLiteFusedActivation activation;
+  int dilation_width_factor;
+  int dilation_height_factor;
+} TfLiteDepthwiseConvParams;
+
 }  // extern "C"
 
 // Builtin operator codes (schema BuiltinOperator) of the ops tfq knows.
 namespace tfq {
 enum BuiltinOperator : int32_t {
+  kBuiltinConv2D = 3,
+  kBuiltinDepthwiseConv2D = 4,
   kBuiltinFullyConnected = 9,
   kBuiltinDelegate = 51,
 };
@@ -296,5 +324,11 @@ static_assert(sizeof(TfLiteFullyConnectedParams) == 16,
               "TfLiteFullyConnectedParams size");
 static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "TfLiteFullyConnectedParams::keep_num_dims");
+static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
+static_assert(offsetof(TfLiteConvParams, dilation_width_factor) == 16,
+              "TfLiteConvParams::dilation_width_factor");
+static_assert(sizeof(TfLiteDepthwiseConvParams) == 28, "TfLiteDepthwiseConvParams size");
+static_assert(offsetof(TfLiteDepthwiseConvParams, activation) == 16,
+              "TfLiteDepthwiseConvParams::activation");
 
 #endif  // TFQ_DELEGATES_TFLITE_ABI_H_

@@ -26,6 +26,7 @@ _TENSOR_TYPES = {np.dtype(np.float32): schema.TensorType.FLOAT32,
 # schema.BuiltinOptions member for each op's options class.
 _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnectedOptions,
                   "Conv2DOptionsT": schema.BuiltinOptions.Conv2DOptions,
+                  "DepthwiseConv2DOptionsT": schema.BuiltinOptions.DepthwiseConv2DOptions,
                   "AddOptionsT": schema.BuiltinOptions.AddOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}

@@ -1,0 +1,93 @@
+#include "delegates/kernels/conv.h"
+
+#include <algorithm>
+
+namespace tfq {
+namespace kernels {
+namespace {
+
+int8_t Requantize(int32_t acc, int channel, const ConvQuantization& quantization) {
+  int32_t value = MultiplyByQuantizedMultiplier(acc, quantization.multipliers[channel]);
+  value += quantization.output_zero_point;
+  return static_cast<int8_t>(
+      std::min(std::max(value, quantization.output_min), quantization.output_max));
+}
+
+}  // namespace
+
+void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
+                         const ConvQuantization& quantization, const int8_t* input,
+                         const int8_t* filter, const int32_t* bias, int8_t* output) {
+  const int groups = g.input_depth / filter_input_depth;
+  const int outputs_per_group = g.output_depth / groups;
+  for (int b = 0; b < g.batches; ++b) {
+    for (int oy = 0; oy < g.output_height; ++oy) {
+      const int y0 = oy * g.stride_height - g.pad_top;
+      for (int ox = 0; ox < g.output_width; ++ox) {
+        const int x0 = ox * g.stride_width - g.pad_left;
+        for (int oc = 0; oc < g.output_depth; ++oc) {
+          const int first_input_channel = (oc / outputs_per_group) * filter_input_depth;
+          // The op's check bounds taps x depth so this sum cannot overflow.
+          int32_t acc = 0;
+          for (int fy = 0; fy < g.filter_height; ++fy) {
+            const int y = y0 + fy * g.dilation_height;
+            if (y < 0 || y >= g.input_height) continue;
+            for (int fx = 0; fx < g.filter_width; ++fx) {
+              const int x = x0 + fx * g.dilation_width;
+              if (x < 0 || x >= g.input_width) continue;
+              const int8_t* pixel =
+                  input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) *
+                              g.input_depth + first_input_channel;
+              const int8_t* taps =
+                  filter + ((static_cast<int64_t>(oc) * g.filter_height + fy) * g.filter_width +
+                            fx) * filter_input_depth;
+              for (int ic = 0; ic < filter_input_depth; ++ic) {
+                acc += (static_cast<int32_t>(pixel[ic]) - quantization.input_zero_point) *
+                       taps[ic];
+              }
+            }
+          }
+          if (bias != nullptr) acc += bias[oc];
+          output[((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
+                     g.output_depth + oc] = Requantize(acc, oc, quantization);
+        }
+      }
+    }
+  }
+}
+
+void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
+                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int8_t* output) {
+  for (int b = 0; b < g.batches; ++b) {
+    for (int oy = 0; oy < g.output_height; ++oy) {
+      const int y0 = oy * g.stride_height - g.pad_top;
+      for (int ox = 0; ox < g.output_width; ++ox) {
+        const int x0 = ox * g.stride_width - g.pad_left;
+        for (int oc = 0; oc < g.output_depth; ++oc) {
+          const int ic = oc / depth_multiplier;
+          int32_t acc = 0;
+          for (int fy = 0; fy < g.filter_height; ++fy) {
+            const int y = y0 + fy * g.dilation_height;
+            if (y < 0 || y >= g.input_height) continue;
+            for (int fx = 0; fx < g.filter_width; ++fx) {
+              const int x = x0 + fx * g.dilation_width;
+              if (x < 0 || x >= g.input_width) continue;
+              const int32_t value = input[((static_cast<int64_t>(b) * g.input_height + y) *
+                                               g.input_width + x) * g.input_depth + ic];
+              acc += (value - quantization.input_zero_point) *
+                     filter[(static_cast<int64_t>(fy) * g.filter_width + fx) * g.output_depth +
+                            oc];
+            }
+          }
+          if (bias != nullptr) acc += bias[oc];
+          output[((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
+                     g.output_depth + oc] = Requantize(acc, oc, quantization);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace tfq

@@ -1,0 +1,56 @@
+// int8 CONV_2D and DEPTHWISE_CONV_2D on plain NHWC arrays (no TFLite types).
+//
+//   acc = bias[c] + sum over taps inside the input of
+//         (input - input_zero_point) * filter
+//   out = clamp(MultiplyByQuantizedMultiplier(acc, multiplier[c]) + output_zero_point)
+//
+// TFLite's reference arithmetic (reference_integer_ops ConvPerChannel and
+// DepthwiseConvPerChannel): taps that fall in the padding are skipped, and
+// per-tensor weights use the same per-channel path with one multiplier
+// repeated. multiplier[c] = QuantizeMultiplier(s_in * s_w[c] / s_out) in double.
+#ifndef TFQ_DELEGATES_KERNELS_CONV_H_
+#define TFQ_DELEGATES_KERNELS_CONV_H_
+
+#include <cstdint>
+
+#include "delegates/kernels/fixed_point.h"
+
+namespace tfq {
+namespace kernels {
+
+struct ConvGeometry {
+  int batches;
+  int input_height, input_width, input_depth;
+  int filter_height, filter_width;
+  int output_height, output_width, output_depth;
+  int stride_height, stride_width;
+  int dilation_height, dilation_width;
+  int pad_top, pad_left;  // taps start at out * stride - pad
+};
+
+struct ConvQuantization {
+  int32_t input_zero_point;
+  int32_t output_zero_point;
+  int32_t output_min;  // fused activation clamp, within [-128, 127]
+  int32_t output_max;
+  const QuantizedMultiplier* multipliers;  // [output_depth]
+};
+
+// filter: [output_depth][filter_height][filter_width][filter_input_depth]. A
+// filter shallower than the input makes a grouped convolution: output
+// channel c reads input channels of group c / (output_depth / groups).
+// bias: [output_depth] or nullptr.
+void Conv2DInt8Reference(const ConvGeometry& geometry, int filter_input_depth,
+                         const ConvQuantization& quantization, const int8_t* input,
+                         const int8_t* filter, const int32_t* bias, int8_t* output);
+
+// filter: [1][filter_height][filter_width][output_depth]; output channel
+// c = input channel * depth_multiplier + m reads input channel c / depth_multiplier.
+void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multiplier,
+                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int8_t* output);
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_CONV_H_

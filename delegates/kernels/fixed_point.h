@@ -1,0 +1,46 @@
+// TFLite's fixed-point rescale, as both 2.21 wheels build it (gemmlowp's
+// double rounding). Conv, depthwise conv, ADD, MUL and MEAN rescale their
+// int32 accumulators this way in the reference kernels; FULLY_CONNECTED does
+// not (float64, see fully_connected.h).
+#ifndef TFQ_DELEGATES_KERNELS_FIXED_POINT_H_
+#define TFQ_DELEGATES_KERNELS_FIXED_POINT_H_
+
+#include <cstdint>
+
+namespace tfq {
+namespace kernels {
+
+// A real multiplier as a Q31 significand and a power-of-two exponent:
+// real ~= significand * 2^(shift - 31).
+struct QuantizedMultiplier {
+  int32_t significand = 0;
+  int shift = 0;
+};
+
+// TFLite's QuantizeMultiplier: frexp, round half away from zero to Q31, a
+// significand that rounds up to 2^31 is halved, and shifts below -31 give 0.
+// `multiplier` must be finite and >= 0.
+QuantizedMultiplier QuantizeMultiplier(double multiplier);
+
+// round(a * b / 2^31) with ties toward +infinity (gemmlowp's nudge, then C's
+// truncating division); INT32_MIN * INT32_MIN saturates.
+int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b);
+
+// x / 2^exponent rounded half away from zero (0 <= exponent <= 31).
+int32_t RoundingDivideByPowerOfTwo(int32_t x, int exponent);
+
+// x * significand * 2^(shift - 31): shift left first (the caller guarantees
+// x * 2^shift fits in int32), then the doubling high multiply, then the
+// rounding right shift.
+inline int32_t MultiplyByQuantizedMultiplier(int32_t x, QuantizedMultiplier m) {
+  const int left = m.shift > 0 ? m.shift : 0;
+  const int right = m.shift > 0 ? 0 : -m.shift;
+  return RoundingDivideByPowerOfTwo(
+      SaturatingRoundingDoublingHighMul(static_cast<int32_t>(
+          static_cast<uint32_t>(x) << left), m.significand), right);
+}
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_FIXED_POINT_H_

@@ -1,0 +1,189 @@
+#include "delegates/ops/conv_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "delegates/ops/activation_range.h"
+
+namespace tfq {
+namespace {
+
+// TFLite's ComputeOutSize and ComputePaddingWithOffset: SAME pads the odd
+// pixel at the end; VALID never pads.
+int OutputSize(int padding, int input_size, int filter_size, int stride, int dilation) {
+  const int effective = (filter_size - 1) * dilation + 1;
+  if (padding == kTfLitePaddingSame) return (input_size + stride - 1) / stride;
+  return (input_size + stride - effective) / stride;
+}
+
+int PaddingBefore(int input_size, int filter_size, int stride, int dilation, int output_size) {
+  const int effective = (filter_size - 1) * dilation + 1;
+  const int total = std::max((output_size - 1) * stride + effective - input_size, 0);
+  return total / 2;
+}
+
+}  // namespace
+
+const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(2, 3, 1, why)) return nullptr;
+  if (node.node().builtin_data == nullptr) {
+    *why = "has no builtin options";
+    return nullptr;
+  }
+  const TfLiteTensor* filter = node.input(1);
+  if (filter == nullptr) {
+    *why = "has no filter tensor";
+    return nullptr;
+  }
+  if (!CheckType(*node.input(0), "input", kTfLiteInt8, why) ||
+      !CheckType(*filter, "filter", kTfLiteInt8, why) ||
+      !CheckType(*node.output(0), "output", kTfLiteInt8, why) ||
+      !CheckConstant(*filter, "filter", why) || !CheckRank(*filter, "filter", 4, why)) {
+    return nullptr;
+  }
+  return filter;
+}
+
+bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilation_height,
+                    int dilation_width, ConvWindow* window, std::string* why) {
+  if (padding != kTfLitePaddingSame && padding != kTfLitePaddingValid) {
+    *why = "padding " + std::to_string(padding) + " is neither SAME nor VALID";
+    return false;
+  }
+  if (stride_height < 1 || stride_width < 1 || dilation_height < 1 || dilation_width < 1) {
+    *why = "strides " + std::to_string(stride_height) + "x" + std::to_string(stride_width) +
+           " and dilations " + std::to_string(dilation_height) + "x" +
+           std::to_string(dilation_width) + " must all be >= 1";
+    return false;
+  }
+  *window = {padding, stride_height, stride_width, dilation_height, dilation_width};
+  return true;
+}
+
+bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimension,
+                      int activation, ConvPlan* plan, std::string* why) {
+  const TfLiteTensor& input = *node.input(0);
+  const TfLiteTensor& filter = *node.input(1);
+  const TfLiteTensor* bias = node.num_inputs() == 3 ? node.input(2) : nullptr;
+  const TfLiteTensor& output = *node.output(0);
+  plan->input = node.input_index(0);
+  plan->filter = node.input_index(1);
+  plan->output = node.output_index(0);
+  if (bias != nullptr) {
+    if (!CheckType(*bias, "bias", kTfLiteInt32, why) || !CheckConstant(*bias, "bias", why) ||
+        !CheckRank(*bias, "bias", 1, why)) {
+      return false;
+    }
+    if (bias->dims->data[0] != plan->output_depth) {
+      *why = std::string(op) + " bias has " + std::to_string(bias->dims->data[0]) +
+             " values for " + std::to_string(plan->output_depth) + " output channels";
+      return false;
+    }
+    plan->bias = node.input_index(2);
+    plan->bias_data = bias->data.i32;
+  }
+  plan->filter_data = filter.data.int8;
+
+  TensorQuantization in_q, w_q, out_q;
+  if (!ReadQuantization(input, "input", false, 0, &in_q, why) ||
+      !ReadQuantization(filter, "filter", true, channel_dimension, &w_q, why) ||
+      !ReadQuantization(output, "output", false, 0, &out_q, why) ||
+      !CheckSymmetric(w_q, "filter", why)) {
+    return false;
+  }
+  if (w_q.per_channel() && static_cast<int>(w_q.scales.size()) != plan->output_depth) {
+    *why = std::string(op) + " filter has " + std::to_string(w_q.scales.size()) +
+           " scales for " + std::to_string(plan->output_depth) + " output channels";
+    return false;
+  }
+  plan->input_zero_point = in_q.zero_points[0];
+  plan->output_zero_point = out_q.zero_points[0];
+  if (!QuantizedActivationRange(activation, out_q.scales[0], out_q.zero_points[0], -128, 127,
+                                &plan->output_min, &plan->output_max, why)) {
+    return false;
+  }
+
+  // Bounds that keep the kernel's int32 arithmetic defined (TFLite's is not
+  // beyond them): |acc| <= taps * 255 * 127 + max|bias| < 2^31, the left
+  // shift of a multiplier >= 1 keeps it in int32, and so does the result.
+  int64_t max_abs_bias = 0;
+  for (int c = 0; bias != nullptr && c < plan->output_depth; ++c) {
+    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan->bias_data[c]));
+  }
+  const double taps = static_cast<double>(plan->filter_height) * plan->filter_width *
+                      plan->filter_input_depth;
+  const double max_abs_acc = taps * 255.0 * 127.0 + static_cast<double>(max_abs_bias);
+  if (max_abs_acc >= 2147483647.0) {
+    *why = std::string(op) + " filter of " + std::to_string(static_cast<int64_t>(taps)) +
+           " taps and its bias could overflow the int32 accumulator";
+    return false;
+  }
+  plan->multipliers.resize(plan->output_depth);
+  for (int c = 0; c < plan->output_depth; ++c) {
+    const double multiplier = static_cast<double>(in_q.scales[0]) *
+                              static_cast<double>(w_q.scales[w_q.per_channel() ? c : 0]) /
+                              static_cast<double>(out_q.scales[0]);
+    const kernels::QuantizedMultiplier quantized = kernels::QuantizeMultiplier(multiplier);
+    const double shifted = max_abs_acc * std::ldexp(1.0, std::max(quantized.shift, 0));
+    if (!(shifted < 2147483647.0) || !(max_abs_acc * multiplier < 2147483647.0 - 256.0)) {
+      *why = std::string(op) + " rescale factor " + std::to_string(multiplier) +
+             " of output channel " + std::to_string(c) + " could overflow int32";
+      return false;
+    }
+    plan->multipliers[c] = quantized;
+  }
+  return true;
+}
+
+bool ConvGeometryFor(const ConvPlan& plan, const Shape& input, int input_depth_divisor,
+                     kernels::ConvGeometry* g, std::string* why) {
+  if (input.size() != 4) {
+    *why = "input shape " + ShapeToString(input) + " is not NHWC (rank 4)";
+    return false;
+  }
+  const ConvWindow& w = plan.window;
+  g->batches = input[0];
+  g->input_height = input[1];
+  g->input_width = input[2];
+  g->input_depth = input[3];
+  if (g->input_depth <= 0 || g->input_depth % input_depth_divisor != 0) {
+    *why = "input depth " + std::to_string(g->input_depth) + " does not fit the filter (" +
+           std::to_string(input_depth_divisor) + " channels per group)";
+    return false;
+  }
+  g->filter_height = plan.filter_height;
+  g->filter_width = plan.filter_width;
+  g->output_depth = plan.output_depth;
+  g->stride_height = w.stride_height;
+  g->stride_width = w.stride_width;
+  g->dilation_height = w.dilation_height;
+  g->dilation_width = w.dilation_width;
+  g->output_height = OutputSize(w.padding, g->input_height, g->filter_height, w.stride_height,
+                                w.dilation_height);
+  g->output_width = OutputSize(w.padding, g->input_width, g->filter_width, w.stride_width,
+                               w.dilation_width);
+  if (g->batches <= 0 || g->output_height <= 0 || g->output_width <= 0) {
+    *why = "input shape " + ShapeToString(input) + " gives an empty output";
+    return false;
+  }
+  g->pad_top = PaddingBefore(g->input_height, g->filter_height, w.stride_height,
+                             w.dilation_height, g->output_height);
+  g->pad_left = PaddingBefore(g->input_width, g->filter_width, w.stride_width,
+                              w.dilation_width, g->output_width);
+  return true;
+}
+
+bool ConvOpBase::PrepareGeometry(PartitionTensors* tensors, int input_depth_divisor,
+                                 std::string* why) {
+  if (!ConvGeometryFor(plan_, tensors->shape(plan_.input), input_depth_divisor, &geometry_,
+                       why)) {
+    *why = std::string(op_name_) + " " + *why;
+    return false;
+  }
+  tensors->set_shape(plan_.output, {geometry_.batches, geometry_.output_height,
+                                    geometry_.output_width, geometry_.output_depth});
+  return true;
+}
+
+}  // namespace tfq

@@ -1,0 +1,67 @@
+// DEPTHWISE_CONV_2D, int8 input/filter/output, int32 bias: TFLite glue.
+#include "delegates/kernels/conv.h"
+#include "delegates/ops/conv_common.h"
+#include "delegates/ops/op_table.h"
+
+namespace tfq {
+namespace {
+
+class DepthwiseConv2DOp : public ConvOpBase {
+ public:
+  explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {}
+
+  bool Prepare(PartitionTensors* tensors, std::string* why) override {
+    if (!PrepareGeometry(tensors, 1, why)) return false;
+    // Like TFLite, the multiplier comes from the shapes, not the options.
+    if (plan_.output_depth % geometry_.input_depth != 0) {
+      *why = "DEPTHWISE_CONV_2D has " + std::to_string(plan_.output_depth) +
+             " output channels for " + std::to_string(geometry_.input_depth) +
+             " input channels";
+      return false;
+    }
+    depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
+    return true;
+  }
+
+  void Invoke(PartitionTensors* tensors) override {
+    kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(),
+                                          tensors->data_as<int8_t>(plan_.input),
+                                          plan_.filter_data, plan_.bias_data,
+                                          tensors->data_as<int8_t>(plan_.output));
+  }
+
+ private:
+  int depth_multiplier_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<DelegatedOp> ParseDepthwiseConv2D(const NodeView& node, std::string* why) {
+  const TfLiteTensor* filter = CheckConvNode(node, why);
+  if (filter == nullptr) return nullptr;
+  const auto* params = static_cast<const TfLiteDepthwiseConvParams*>(node.node().builtin_data);
+  ConvPlan plan;
+  if (!ReadConvWindow(params->padding, params->stride_height, params->stride_width,
+                      params->dilation_height_factor, params->dilation_width_factor,
+                      &plan.window, why)) {
+    return nullptr;
+  }
+  if (filter->dims->data[0] != 1) {
+    *why = "filter shape " + ShapeToString(ShapeOf(filter->dims)) + " is not [1, h, w, c]";
+    return nullptr;
+  }
+  plan.filter_height = filter->dims->data[1];
+  plan.filter_width = filter->dims->data[2];
+  plan.output_depth = filter->dims->data[3];
+  plan.filter_input_depth = 1;  // each output channel reads one input channel
+  if (plan.output_depth <= 0 || plan.filter_height <= 0 || plan.filter_width <= 0) {
+    *why = "filter has an empty shape";
+    return nullptr;
+  }
+  if (!ParseConvTensors(node, "DEPTHWISE_CONV_2D", 3, params->activation, &plan, why)) {
+    return nullptr;
+  }
+  return std::make_unique<DepthwiseConv2DOp>(std::move(plan));
+}
+
+}  // namespace tfq

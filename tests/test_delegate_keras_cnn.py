@@ -1,0 +1,99 @@
+"""A converted Keras CNN (Conv2D+BN+ReLU6, DepthwiseConv2D with a depth
+multiplier, dilated and strided convs, a residual Add, pooling, Dense): the
+tfq delegate claims every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED node,
+the rest stay on TFLite's reference kernels, and the whole model's outputs
+equal BUILTIN_REF's on random inputs, element for element."""
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import OpResolverType
+
+import tfq
+from tests import interpreters
+
+DELEGATED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def _cnn():
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((20, 20, 3))
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
+    y = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(16, 1)(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.Conv2D(24, 3, dilation_rate=2, padding="valid", activation="relu")(x)
+    x = keras.layers.DepthwiseConv2D(5, strides=2, padding="valid")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
+def _int8_tflite(model, *, samples, seed):
+    """Stock TFLiteConverter full-integer PTQ, calibrated on uniform [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    shape = (1, *model.input_shape[1:])
+
+    def representative_dataset():
+        for _ in range(samples):
+            yield [rng.uniform(-1, 1, size=shape).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return converter.convert()
+
+
+@pytest.fixture(scope="module")
+def cnn_tflite():
+    return _int8_tflite(_cnn(), samples=30, seed=5)
+
+
+def test_cnn_is_delegated_and_exact(rng, cnn_tflite):
+    ops = [op["op"] for op in tfq.inspect(cnn_tflite).to_dict()["ops"]]
+    expected_claims = sum(op in DELEGATED_OPS for op in ops)
+    assert expected_claims >= 6, ops
+    delegate = tfq.delegate.load()
+    interpreter = tfq.Interpreter(model_content=cnn_tflite, delegate=delegate,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    reference = interpreters.reference(cnn_tflite)
+    for batch in (1, 3):
+        x = rng.integers(-128, 128, size=(batch, 20, 20, 3), dtype=np.int8)
+        expected = interpreters.run(reference, x)[0]
+        actual = interpreters.run(interpreter, x)[0]
+        np.testing.assert_array_equal(actual, expected)
+    total, claimed = delegate.last_claim()
+    assert (total, claimed) == (len(ops), expected_claims), delegate.declined_nodes()
+    for line in delegate.declined_nodes():
+        assert "is not supported by tfq" in line, line
+
+
+@pytest.mark.heavy
+def test_mobilenet_v2_224_conv_nodes_delegated_and_exact(rng):
+    """keras.applications MobileNetV2 (weights=None, 224x224, logits out: a
+    softmax on random-weight logits has a scale BUILTIN_REF aborts on, see
+    the notes), calibrated on random data. Every CONV_2D, DEPTHWISE_CONV_2D
+    and FULLY_CONNECTED node is delegated; its 10 ADD nodes and the MEAN stay
+    on TFLite until the delegate has those ops. Output == BUILTIN_REF."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3),
+                                           classifier_activation=None)
+    tflite_model = _int8_tflite(model, samples=8, seed=0)
+    ops = [op["op"] for op in tfq.inspect(tflite_model).to_dict()["ops"]]
+    delegate = tfq.delegate.load()
+    interpreter = tfq.Interpreter(model_content=tflite_model, delegate=delegate,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    x = rng.integers(-128, 128, size=(1, 224, 224, 3), dtype=np.int8)
+    np.testing.assert_array_equal(interpreters.run(interpreter, x)[0],
+                                  interpreters.run(interpreters.reference(tflite_model), x)[0])
+    claimed = sum(op in DELEGATED_OPS for op in ops)
+    assert claimed == 53 and delegate.last_claim() == (len(ops), claimed)
+    not_delegated = sorted({op for op in ops if op not in DELEGATED_OPS})
+    assert not_delegated == ["ADD", "MEAN"], not_delegated
