@@ -234,6 +234,12 @@ typedef struct TfLiteFullyConnectedParams {
   TfLiteType quantized_bias_type;
 } TfLiteFullyConnectedParams;
 
+// TfLiteAddParams and TfLiteSubParams have this layout.
+typedef struct TfLiteAddSubParams {
+  TfLiteFusedActivation activation;
+  bool pot_scale_int16;  // int16 only
+} TfLiteAddSubParams;
+
 typedef enum TfLitePadding {
   kTfLitePaddingUnknown = 0,
   kTfLitePaddingSame = 1,
@@ -265,9 +271,11 @@ typedef struct TfLiteDepthwiseConvParams {
 // Builtin operator codes (schema BuiltinOperator) of the ops tfq knows.
 namespace tfq {
 enum BuiltinOperator : int32_t {
+  kBuiltinAdd = 0,
   kBuiltinConv2D = 3,
   kBuiltinDepthwiseConv2D = 4,
   kBuiltinFullyConnected = 9,
+  kBuiltinSub = 41,
   kBuiltinDelegate = 51,
 };
 }  // namespace tfq
@@ -325,6 +333,7 @@ static_assert(sizeof(TfLiteFullyConnectedParams) == 16,
 static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "TfLiteFullyConnectedParams::keep_num_dims");
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
+static_assert(sizeof(TfLiteAddSubParams) == 8, "TfLiteAddParams / TfLiteSubParams size");
 static_assert(offsetof(TfLiteConvParams, dilation_width_factor) == 16,
               "TfLiteConvParams::dilation_width_factor");
 static_assert(sizeof(TfLiteDepthwiseConvParams) == 28, "TfLiteDepthwiseConvParams size");

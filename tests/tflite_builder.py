@@ -28,6 +28,7 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "Conv2DOptionsT": schema.BuiltinOptions.Conv2DOptions,
                   "DepthwiseConv2DOptionsT": schema.BuiltinOptions.DepthwiseConv2DOptions,
                   "AddOptionsT": schema.BuiltinOptions.AddOptions,
+                  "SubOptionsT": schema.BuiltinOptions.SubOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}
 

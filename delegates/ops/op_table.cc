@@ -4,9 +4,11 @@ namespace tfq {
 
 const std::vector<OpSupport>& SupportedOps() {
   static const std::vector<OpSupport> kOps = {
+      {"ADD", kBuiltinAdd, &ParseAdd},
       {"CONV_2D", kBuiltinConv2D, &ParseConv2D},
       {"DEPTHWISE_CONV_2D", kBuiltinDepthwiseConv2D, &ParseDepthwiseConv2D},
       {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
+      {"SUB", kBuiltinSub, &ParseSub},
   };
   return kOps;
 }

@@ -1,0 +1,36 @@
+// int8 ADD and SUB with broadcasting, on plain arrays (no TFLite types).
+//
+// TFLite's reference arithmetic (reference_integer_ops Add and
+// BroadcastAdd6DSlow; SUB alike): each input, offset by its zero point, is
+// shifted left by 20 bits and rescaled to twice the larger input scale; the
+// two are added (subtracted) in int32 and rescaled to the output:
+//   v_i = MBQM((q_i - zp_i) << 20, m_i)
+//   out = clamp(MBQM(v_1 +- v_2, m_out) + zp_out)
+// with m_i = s_i / (2 max(s_1, s_2)), m_out = 2 max(s_1, s_2) / (2^20 s_out).
+#ifndef TFQ_DELEGATES_KERNELS_ADD_SUB_H_
+#define TFQ_DELEGATES_KERNELS_ADD_SUB_H_
+
+#include <cstdint>
+
+#include "delegates/kernels/broadcast.h"
+#include "delegates/kernels/fixed_point.h"
+
+namespace tfq {
+namespace kernels {
+
+constexpr int kAddSubLeftShift = 20;
+
+struct AddSubQuantization {
+  int32_t input1_zero_point, input2_zero_point, output_zero_point;
+  QuantizedMultiplier input1_multiplier, input2_multiplier, output_multiplier;  // shifts <= 0
+  int32_t output_min, output_max;  // fused activation clamp, within [-128, 127]
+  bool subtract;
+};
+
+void AddSubInt8Reference(const AddSubQuantization& quantization, const BroadcastShape& shape,
+                         const int8_t* input1, const int8_t* input2, int8_t* output);
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_ADD_SUB_H_
