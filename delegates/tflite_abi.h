@@ -240,6 +240,10 @@ typedef struct TfLiteAddSubParams {
   bool pot_scale_int16;  // int16 only
 } TfLiteAddSubParams;
 
+typedef struct TfLiteReducerParams {
+  bool keep_dims;
+} TfLiteReducerParams;
+
 typedef enum TfLitePadding {
   kTfLitePaddingUnknown = 0,
   kTfLitePaddingSame = 1,
@@ -275,6 +279,7 @@ enum BuiltinOperator : int32_t {
   kBuiltinConv2D = 3,
   kBuiltinDepthwiseConv2D = 4,
   kBuiltinFullyConnected = 9,
+  kBuiltinMean = 40,
   kBuiltinSub = 41,
   kBuiltinDelegate = 51,
 };
@@ -333,6 +338,7 @@ static_assert(sizeof(TfLiteFullyConnectedParams) == 16,
 static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "TfLiteFullyConnectedParams::keep_num_dims");
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
+static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
 static_assert(sizeof(TfLiteAddSubParams) == 8, "TfLiteAddParams / TfLiteSubParams size");
 static_assert(offsetof(TfLiteConvParams, dilation_width_factor) == 16,
               "TfLiteConvParams::dilation_width_factor");

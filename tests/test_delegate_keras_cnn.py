@@ -1,8 +1,8 @@
 """A converted Keras CNN (Conv2D+BN+ReLU6, DepthwiseConv2D with a depth
 multiplier, dilated and strided convs, a residual Add, pooling, Dense): the
-tfq delegate claims every CONV_2D, DEPTHWISE_CONV_2D, ADD and FULLY_CONNECTED node,
-the rest stay on TFLite's reference kernels, and the whole model's outputs
-equal BUILTIN_REF's on random inputs, element for element."""
+tfq delegate claims every node of the kinds it supports, the rest stay on
+TFLite's reference kernels, and the whole model's outputs equal BUILTIN_REF's
+on random inputs, element for element."""
 import warnings
 
 import keras
@@ -14,7 +14,7 @@ from ai_edge_litert.interpreter import OpResolverType
 import tfq
 from tests import interpreters
 
-DELEGATED_OPS = ("ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SUB")
+DELEGATED_OPS = ("ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "SUB")
 
 
 def _cnn():
@@ -76,24 +76,18 @@ def test_cnn_is_delegated_and_exact(rng, cnn_tflite):
 
 
 @pytest.mark.heavy
-def test_mobilenet_v2_224_delegated_but_mean_and_exact(rng):
+def test_mobilenet_v2_224_wholly_delegated_and_exact(rng):
     """keras.applications MobileNetV2 (weights=None, 224x224, logits out: a
     softmax on random-weight logits has a scale BUILTIN_REF aborts on, see
-    the notes), calibrated on random data. Every CONV_2D, DEPTHWISE_CONV_2D,
-    ADD and FULLY_CONNECTED node is delegated; its MEAN stays on TFLite until
-    the delegate has that op. Output == BUILTIN_REF."""
+    the notes), calibrated on random data. All 64 nodes are delegated
+    (claim_all: any declined node fails the test). Output == BUILTIN_REF."""
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3),
                                            classifier_activation=None)
     tflite_model = _int8_tflite(model, samples=8, seed=0)
     ops = [op["op"] for op in tfq.inspect(tflite_model).to_dict()["ops"]]
-    delegate = tfq.delegate.load()
-    interpreter = tfq.Interpreter(model_content=tflite_model, delegate=delegate,
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter, delegate = interpreters.tfq_litert(tflite_model)
     x = rng.integers(-128, 128, size=(1, 224, 224, 3), dtype=np.int8)
     np.testing.assert_array_equal(interpreters.run(interpreter, x)[0],
                                   interpreters.run(interpreters.reference(tflite_model), x)[0])
-    claimed = sum(op in DELEGATED_OPS for op in ops)
-    assert claimed == 63 and delegate.last_claim() == (len(ops), claimed)
-    not_delegated = sorted({op for op in ops if op not in DELEGATED_OPS})
-    assert not_delegated == ["MEAN"], not_delegated
+    assert len(ops) == 64 and delegate.last_claim() == (64, 64)

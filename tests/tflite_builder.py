@@ -29,6 +29,7 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "DepthwiseConv2DOptionsT": schema.BuiltinOptions.DepthwiseConv2DOptions,
                   "AddOptionsT": schema.BuiltinOptions.AddOptions,
                   "SubOptionsT": schema.BuiltinOptions.SubOptions,
+                  "ReducerOptionsT": schema.BuiltinOptions.ReducerOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}
 

@@ -8,6 +8,7 @@ const std::vector<OpSupport>& SupportedOps() {
       {"CONV_2D", kBuiltinConv2D, &ParseConv2D},
       {"DEPTHWISE_CONV_2D", kBuiltinDepthwiseConv2D, &ParseDepthwiseConv2D},
       {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
+      {"MEAN", kBuiltinMean, &ParseMean},
       {"SUB", kBuiltinSub, &ParseSub},
   };
   return kOps;

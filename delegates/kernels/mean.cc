@@ -1,0 +1,56 @@
+#include "delegates/kernels/mean.h"
+
+#include <algorithm>
+
+namespace tfq {
+namespace kernels {
+
+QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t reduced_elements) {
+  int k = 0;  // floor(log2 N)
+  while ((reduced_elements >> (k + 1)) != 0) ++k;
+  k = std::min(std::min(k, 32), 31 + scale_ratio.shift);
+  QuantizedMultiplier result;
+  result.significand = static_cast<int32_t>(
+      (static_cast<int64_t>(scale_ratio.significand) << k) / reduced_elements);
+  result.shift = scale_ratio.shift - k;
+  return result;
+}
+
+void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                       int32_t input_zero_point, int32_t output_zero_point,
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output) {
+  const int rank = static_cast<int>(input_shape.size());
+  // Output strides over the input's dimensions: 0 along the reduced ones.
+  std::vector<int64_t> output_strides(rank, 0);
+  int64_t outputs = 1, inputs = 1, reduced_elements = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    inputs *= input_shape[d];
+    if (reduced[d]) {
+      reduced_elements *= input_shape[d];
+    } else {
+      output_strides[d] = outputs;
+      outputs *= input_shape[d];
+    }
+  }
+  std::vector<int32_t> sums(static_cast<size_t>(outputs), 0);
+  std::vector<int> counter(rank, 0);
+  int64_t out = 0;
+  for (int64_t in = 0; in < inputs; ++in) {
+    sums[out] += input[in];  // the op's check bounds N so this cannot overflow
+    for (int d = rank - 1; d >= 0; --d) {  // odometer over the input shape
+      out += output_strides[d];
+      if (++counter[d] < input_shape[d]) break;
+      out -= output_strides[d] * input_shape[d];
+      counter[d] = 0;
+    }
+  }
+  for (int64_t o = 0; o < outputs; ++o) {
+    const int32_t centered =
+        static_cast<int32_t>(sums[o] - static_cast<int64_t>(input_zero_point) * reduced_elements);
+    const int32_t value = MultiplyByQuantizedMultiplier(centered, multiplier) + output_zero_point;
+    output[o] = static_cast<int8_t>(std::min(std::max(value, -128), 127));
+  }
+}
+
+}  // namespace kernels
+}  // namespace tfq

@@ -1,0 +1,32 @@
+// int8 MEAN over any set of axes, on plain arrays (no TFLite types).
+//
+// TFLite's reference arithmetic (reference_ops::QuantizedMeanOrSum): the raw
+// int8 values are summed in int32, the input zero point is removed as
+// zp_in * N, and one fixed-point rescale folds both s_in / s_out and 1 / N:
+//   (M, s) = QuantizeMultiplier(s_in / s_out)
+//   k = min(floor(log2 N), 32, 31 + s);  M' = (M << k) / N;  s' = s - k
+//   out = clamp(MBQM(sum - zp_in * N, M', s') + zp_out, -128, 127)
+#ifndef TFQ_DELEGATES_KERNELS_MEAN_H_
+#define TFQ_DELEGATES_KERNELS_MEAN_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "delegates/kernels/fixed_point.h"
+
+namespace tfq {
+namespace kernels {
+
+// The rescale for N reduced elements per output (N >= 1).
+QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t reduced_elements);
+
+// input_shape: any rank; reduced[d] says whether dimension d is averaged.
+// The output holds the kept dimensions in order.
+void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                       int32_t input_zero_point, int32_t output_zero_point,
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output);
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_MEAN_H_
