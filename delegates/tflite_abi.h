@@ -240,6 +240,23 @@ typedef struct TfLiteAddSubParams {
   bool pot_scale_int16;  // int16 only
 } TfLiteAddSubParams;
 
+typedef struct TfLitePaddingValues {
+  int width;
+  int height;
+  int width_offset;
+  int height_offset;
+} TfLitePaddingValues;
+
+typedef struct TfLitePoolParams {
+  int padding;  // TfLitePadding
+  int stride_width;
+  int stride_height;
+  int filter_width;
+  int filter_height;
+  TfLiteFusedActivation activation;
+  TfLitePaddingValues computed_padding;  // TFLite's own kernel state
+} TfLitePoolParams;
+
 typedef struct TfLiteReducerParams {
   bool keep_dims;
 } TfLiteReducerParams;
@@ -276,12 +293,16 @@ typedef struct TfLiteDepthwiseConvParams {
 namespace tfq {
 enum BuiltinOperator : int32_t {
   kBuiltinAdd = 0,
+  kBuiltinAveragePool2D = 1,
   kBuiltinConv2D = 3,
   kBuiltinDepthwiseConv2D = 4,
   kBuiltinFullyConnected = 9,
+  kBuiltinMaxPool2D = 17,
+  kBuiltinPad = 34,
   kBuiltinMean = 40,
   kBuiltinSub = 41,
   kBuiltinDelegate = 51,
+  kBuiltinPadV2 = 60,
 };
 }  // namespace tfq
 
@@ -339,6 +360,8 @@ static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "TfLiteFullyConnectedParams::keep_num_dims");
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
 static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
+static_assert(sizeof(TfLitePoolParams) == 40, "TfLitePoolParams size");
+static_assert(offsetof(TfLitePoolParams, activation) == 20, "TfLitePoolParams::activation");
 static_assert(sizeof(TfLiteAddSubParams) == 8, "TfLiteAddParams / TfLiteSubParams size");
 static_assert(offsetof(TfLiteConvParams, dilation_width_factor) == 16,
               "TfLiteConvParams::dilation_width_factor");

@@ -43,3 +43,14 @@ def run(interpreter, *inputs: np.ndarray) -> list[np.ndarray]:
         interpreter.set_tensor(detail["index"], value)
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def declined(model: bytes) -> list[str]:
+    """The delegate's reasons for the nodes of `model` it did not claim.
+    TFLite may refuse such a node itself afterwards; that is not an error here."""
+    delegate = tfq.delegate.load()
+    try:
+        tfq.Interpreter(model_content=model, delegate=delegate).allocate_tensors()
+    except (RuntimeError, ValueError):
+        pass
+    return delegate.declined_nodes()

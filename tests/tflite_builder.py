@@ -30,6 +30,9 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "AddOptionsT": schema.BuiltinOptions.AddOptions,
                   "SubOptionsT": schema.BuiltinOptions.SubOptions,
                   "ReducerOptionsT": schema.BuiltinOptions.ReducerOptions,
+                  "Pool2DOptionsT": schema.BuiltinOptions.Pool2DOptions,
+                  "PadOptionsT": schema.BuiltinOptions.PadOptions,
+                  "PadV2OptionsT": schema.BuiltinOptions.PadV2Options,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}
 

@@ -5,10 +5,14 @@ namespace tfq {
 const std::vector<OpSupport>& SupportedOps() {
   static const std::vector<OpSupport> kOps = {
       {"ADD", kBuiltinAdd, &ParseAdd},
+      {"AVERAGE_POOL_2D", kBuiltinAveragePool2D, &ParseAveragePool2D},
       {"CONV_2D", kBuiltinConv2D, &ParseConv2D},
       {"DEPTHWISE_CONV_2D", kBuiltinDepthwiseConv2D, &ParseDepthwiseConv2D},
       {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
+      {"MAX_POOL_2D", kBuiltinMaxPool2D, &ParseMaxPool2D},
       {"MEAN", kBuiltinMean, &ParseMean},
+      {"PAD", kBuiltinPad, &ParsePad},
+      {"PADV2", kBuiltinPadV2, &ParsePadV2},
       {"SUB", kBuiltinSub, &ParseSub},
   };
   return kOps;

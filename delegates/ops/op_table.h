@@ -32,8 +32,12 @@ std::vector<std::string> SupportedOpNames();
 
 // Per-op parse functions (ops/<op>.cc).
 std::unique_ptr<DelegatedOp> ParseAdd(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseMaxPool2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseMean(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParsePad(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParsePadV2(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseSub(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseAveragePool2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseConv2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseDepthwiseConv2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::string* why);

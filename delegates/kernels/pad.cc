@@ -1,0 +1,36 @@
+#include "delegates/kernels/pad.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tfq {
+namespace kernels {
+
+void PadInt8(const std::vector<int>& input_shape, const std::vector<int>& before,
+             const std::vector<int>& after, int8_t fill, const int8_t* input, int8_t* output) {
+  const int rank = static_cast<int>(input_shape.size());
+  std::vector<int64_t> output_strides(rank, 1);
+  int64_t outputs = 1, inputs = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    output_strides[d] = outputs;
+    outputs *= before[d] + input_shape[d] + after[d];
+    inputs *= input_shape[d];
+  }
+  std::memset(output, fill, static_cast<size_t>(outputs));
+  if (inputs == 0) return;
+  // Copy the input row by row (the innermost dimension is contiguous).
+  const int row = rank == 0 ? 1 : input_shape[rank - 1];
+  std::vector<int> counter(rank, 0);
+  for (int64_t in = 0; in < inputs; in += row) {
+    int64_t out = rank == 0 ? 0 : before[rank - 1];
+    for (int d = 0; d + 1 < rank; ++d) out += (counter[d] + before[d]) * output_strides[d];
+    std::memcpy(output + out, input + in, static_cast<size_t>(row));
+    for (int d = rank - 2; d >= 0; --d) {  // odometer over all but the innermost dimension
+      if (++counter[d] < input_shape[d]) break;
+      counter[d] = 0;
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace tfq
