@@ -257,6 +257,16 @@ typedef struct TfLitePoolParams {
   TfLitePaddingValues computed_padding;  // TFLite's own kernel state
 } TfLitePoolParams;
 
+typedef struct TfLiteReshapeParams {
+  int32_t shape[8];  // legacy: used when there is no shape tensor
+  int num_dimensions;
+} TfLiteReshapeParams;
+
+typedef struct TfLiteSqueezeParams {
+  int32_t squeeze_dims[8];
+  int num_squeeze_dims;
+} TfLiteSqueezeParams;
+
 typedef struct TfLiteReducerParams {
   bool keep_dims;
 } TfLiteReducerParams;
@@ -298,9 +308,11 @@ enum BuiltinOperator : int32_t {
   kBuiltinDepthwiseConv2D = 4,
   kBuiltinFullyConnected = 9,
   kBuiltinMaxPool2D = 17,
+  kBuiltinReshape = 22,
   kBuiltinPad = 34,
   kBuiltinMean = 40,
   kBuiltinSub = 41,
+  kBuiltinSqueeze = 43,
   kBuiltinDelegate = 51,
   kBuiltinPadV2 = 60,
 };
@@ -360,6 +372,8 @@ static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "TfLiteFullyConnectedParams::keep_num_dims");
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
 static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
+static_assert(sizeof(TfLiteReshapeParams) == 36, "TfLiteReshapeParams size");
+static_assert(sizeof(TfLiteSqueezeParams) == 36, "TfLiteSqueezeParams size");
 static_assert(sizeof(TfLitePoolParams) == 40, "TfLitePoolParams size");
 static_assert(offsetof(TfLitePoolParams, activation) == 20, "TfLitePoolParams::activation");
 static_assert(sizeof(TfLiteAddSubParams) == 8, "TfLiteAddParams / TfLiteSubParams size");

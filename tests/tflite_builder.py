@@ -33,6 +33,8 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "Pool2DOptionsT": schema.BuiltinOptions.Pool2DOptions,
                   "PadOptionsT": schema.BuiltinOptions.PadOptions,
                   "PadV2OptionsT": schema.BuiltinOptions.PadV2Options,
+                  "ReshapeOptionsT": schema.BuiltinOptions.ReshapeOptions,
+                  "SqueezeOptionsT": schema.BuiltinOptions.SqueezeOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}
 

@@ -13,6 +13,8 @@ const std::vector<OpSupport>& SupportedOps() {
       {"MEAN", kBuiltinMean, &ParseMean},
       {"PAD", kBuiltinPad, &ParsePad},
       {"PADV2", kBuiltinPadV2, &ParsePadV2},
+      {"RESHAPE", kBuiltinReshape, &ParseReshape},
+      {"SQUEEZE", kBuiltinSqueeze, &ParseSqueeze},
       {"SUB", kBuiltinSub, &ParseSub},
   };
   return kOps;

@@ -1,0 +1,148 @@
+// RESHAPE and SQUEEZE of int8 tensors: the bytes are copied unchanged (as
+// TFLite does, whatever the quantization); only the shape is computed.
+#include <cstring>
+
+#include "delegates/ops/op_table.h"
+
+namespace tfq {
+namespace {
+
+// How an op derives its output shape from its input shape.
+using ShapeRule = bool (*)(const std::vector<int>& rule, const Shape& input, Shape* output,
+                           std::string* why);
+
+class CopyOp : public DelegatedOp {
+ public:
+  CopyOp(const char* op_name, int input, int output, std::vector<int> rule, ShapeRule shape_rule)
+      : op_name_(op_name), input_(input), output_(output), rule_(std::move(rule)),
+        shape_rule_(shape_rule) {}
+
+  bool Prepare(PartitionTensors* tensors, std::string* why) override {
+    const Shape& input = tensors->shape(input_);
+    Shape output;
+    if (!shape_rule_(rule_, input, &output, why)) {
+      *why = std::string(op_name_) + " " + *why;
+      return false;
+    }
+    bytes_ = NumElements(input);
+    tensors->set_shape(output_, output);
+    return true;
+  }
+
+  void Invoke(PartitionTensors* tensors) override {
+    void* output = tensors->data(output_);
+    const void* input = tensors->data(input_);
+    if (output != input) std::memmove(output, input, static_cast<size_t>(bytes_));
+  }
+
+  std::vector<int> input_tensors() const override { return {input_}; }
+  std::vector<int> output_tensors() const override { return {output_}; }
+
+ private:
+  const char* op_name_;
+  int input_, output_;
+  std::vector<int> rule_;
+  ShapeRule shape_rule_;
+  int64_t bytes_ = 0;
+};
+
+// RESHAPE: the requested shape with at most one -1 stretched to fit.
+bool ReshapedShape(const std::vector<int>& requested, const Shape& input, Shape* output,
+                   std::string* why) {
+  int stretch = -1;
+  int64_t known = 1;
+  for (size_t d = 0; d < requested.size(); ++d) {
+    if (requested[d] == -1 && stretch < 0) {
+      stretch = static_cast<int>(d);
+    } else if (requested[d] < 0) {
+      *why = "shape " + ShapeToString(requested) + " has a negative size other than one -1";
+      return false;
+    } else {
+      known *= requested[d];
+    }
+  }
+  *output = requested;
+  const int64_t elements = NumElements(input);
+  if (stretch >= 0) {
+    if (known == 0 || elements % known != 0) {
+      *why = "cannot stretch shape " + ShapeToString(requested) + " to " +
+             std::to_string(elements) + " elements";
+      return false;
+    }
+    (*output)[stretch] = static_cast<int>(elements / known);
+  } else if (known != elements) {
+    *why = "shape " + ShapeToString(requested) + " does not hold the input's " +
+           std::to_string(elements) + " elements";
+    return false;
+  }
+  return true;
+}
+
+// SQUEEZE: drops the listed size-1 dimensions (negative counts from the
+// end), or every size-1 dimension when none is listed.
+bool SqueezedShape(const std::vector<int>& dims, const Shape& input, Shape* output,
+                   std::string* why) {
+  const int rank = static_cast<int>(input.size());
+  std::vector<bool> drop(rank, dims.empty());
+  for (int dim : dims) {
+    const int resolved = dim < 0 ? dim + rank : dim;
+    if (resolved < 0 || resolved >= rank || input[resolved] != 1) {
+      *why = "dimension " + std::to_string(dim) + " of input shape " + ShapeToString(input) +
+             " is not of size 1";
+      return false;
+    }
+    drop[resolved] = true;
+  }
+  output->clear();
+  for (int d = 0; d < rank; ++d) {
+    if (!(drop[d] && input[d] == 1)) output->push_back(input[d]);
+  }
+  return true;
+}
+
+bool CheckInt8Copy(const NodeView& node, std::string* why) {
+  return CheckType(*node.input(0), "input", kTfLiteInt8, why) &&
+         CheckType(*node.output(0), "output", kTfLiteInt8, why);
+}
+
+}  // namespace
+
+std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(1, 2, 1, why) || node.input(0) == nullptr || !CheckInt8Copy(node, why)) {
+    if (why->empty()) *why = "has an omitted input";
+    return nullptr;
+  }
+  std::vector<int> requested;
+  const TfLiteTensor* shape = node.num_inputs() == 2 ? node.input(1) : nullptr;
+  if (shape != nullptr) {
+    // A shape computed at run time (Keras 3's dynamic batch) stays on TFLite.
+    if (!CheckType(*shape, "shape", kTfLiteInt32, why) || !CheckConstant(*shape, "shape", why) ||
+        !CheckRank(*shape, "shape", 1, why)) {
+      return nullptr;
+    }
+    requested.assign(shape->data.i32, shape->data.i32 + shape->dims->data[0]);
+  } else {
+    const auto* params = static_cast<const TfLiteReshapeParams*>(node.node().builtin_data);
+    if (params == nullptr || params->num_dimensions < 0 || params->num_dimensions > 8) {
+      *why = "has neither a shape tensor nor a valid shape option";
+      return nullptr;
+    }
+    requested.assign(params->shape, params->shape + params->num_dimensions);
+  }
+  return std::make_unique<CopyOp>("RESHAPE", node.input_index(0), node.output_index(0),
+                                  std::move(requested), &ReshapedShape);
+}
+
+std::unique_ptr<DelegatedOp> ParseSqueeze(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(1, 1, 1, why) || !CheckInt8Copy(node, why)) return nullptr;
+  const auto* params = static_cast<const TfLiteSqueezeParams*>(node.node().builtin_data);
+  if (params == nullptr || params->num_squeeze_dims < 0 || params->num_squeeze_dims > 8) {
+    *why = "has no valid squeeze_dims option";
+    return nullptr;
+  }
+  std::vector<int> dims(params->squeeze_dims, params->squeeze_dims + params->num_squeeze_dims);
+  return std::make_unique<CopyOp>("SQUEEZE", node.input_index(0), node.output_index(0),
+                                  std::move(dims), &SqueezedShape);
+}
+
+}  // namespace tfq
