@@ -257,6 +257,19 @@ typedef struct TfLitePoolParams {
   TfLitePaddingValues computed_padding;  // TFLite's own kernel state
 } TfLitePoolParams;
 
+typedef struct TfLiteConcatenationParams {
+  int axis;
+  TfLiteFusedActivation activation;
+} TfLiteConcatenationParams;
+
+typedef struct TfLiteMulParams {
+  TfLiteFusedActivation activation;
+} TfLiteMulParams;
+
+typedef struct TfLiteLeakyReluParams {
+  float alpha;
+} TfLiteLeakyReluParams;
+
 typedef struct TfLiteReshapeParams {
   int32_t shape[8];  // legacy: used when there is no shape tensor
   int num_dimensions;
@@ -304,17 +317,28 @@ namespace tfq {
 enum BuiltinOperator : int32_t {
   kBuiltinAdd = 0,
   kBuiltinAveragePool2D = 1,
+  kBuiltinConcatenation = 2,
   kBuiltinConv2D = 3,
   kBuiltinDepthwiseConv2D = 4,
+  kBuiltinDequantize = 6,
   kBuiltinFullyConnected = 9,
+  kBuiltinLogistic = 14,
   kBuiltinMaxPool2D = 17,
+  kBuiltinMul = 18,
+  kBuiltinRelu = 19,
+  kBuiltinReluN1To1 = 20,
+  kBuiltinRelu6 = 21,
   kBuiltinReshape = 22,
+  kBuiltinTanh = 28,
   kBuiltinPad = 34,
   kBuiltinMean = 40,
   kBuiltinSub = 41,
   kBuiltinSqueeze = 43,
   kBuiltinDelegate = 51,
   kBuiltinPadV2 = 60,
+  kBuiltinLeakyRelu = 98,
+  kBuiltinQuantize = 114,
+  kBuiltinHardSwish = 117,
 };
 }  // namespace tfq
 
@@ -373,6 +397,8 @@ static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
 static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
 static_assert(sizeof(TfLiteReshapeParams) == 36, "TfLiteReshapeParams size");
+static_assert(sizeof(TfLiteConcatenationParams) == 8, "TfLiteConcatenationParams size");
+static_assert(sizeof(TfLiteLeakyReluParams) == 4, "TfLiteLeakyReluParams size");
 static_assert(sizeof(TfLiteSqueezeParams) == 36, "TfLiteSqueezeParams size");
 static_assert(sizeof(TfLitePoolParams) == 40, "TfLitePoolParams size");
 static_assert(offsetof(TfLitePoolParams, activation) == 20, "TfLitePoolParams::activation");

@@ -14,8 +14,11 @@ from ai_edge_litert.interpreter import OpResolverType
 import tfq
 from tests import interpreters
 
-DELEGATED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-                 "MAX_POOL_2D", "MEAN", "PAD", "PADV2", "SUB")
+# The int8 ops the delegate claims (delegates/ops/op_table.cc).
+DELEGATED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
+                 "DEQUANTIZE", "FULLY_CONNECTED", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC",
+                 "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "QUANTIZE", "RELU", "RELU6",
+                 "RELU_N1_TO_1", "RESHAPE", "SQUEEZE", "SUB", "TANH")
 
 
 def _cnn():

@@ -34,6 +34,10 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "PadOptionsT": schema.BuiltinOptions.PadOptions,
                   "PadV2OptionsT": schema.BuiltinOptions.PadV2Options,
                   "ReshapeOptionsT": schema.BuiltinOptions.ReshapeOptions,
+                  "LeakyReluOptionsT": schema.BuiltinOptions.LeakyReluOptions,
+                  "MulOptionsT": schema.BuiltinOptions.MulOptions,
+                  "ConcatenationOptionsT": schema.BuiltinOptions.ConcatenationOptions,
+                  "HardSwishOptionsT": schema.BuiltinOptions.HardSwishOptions,
                   "SqueezeOptionsT": schema.BuiltinOptions.SqueezeOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}

@@ -3,6 +3,7 @@
 
 #include "delegates/kernels/add_sub.h"
 #include "delegates/ops/activation_range.h"
+#include "delegates/ops/broadcast_shapes.h"
 #include "delegates/ops/op_table.h"
 
 namespace tfq {
@@ -16,15 +17,7 @@ class AddSubOp : public DelegatedOp {
         quantization_(quantization) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
-    const Shape& shape1 = tensors->shape(input1_);
-    const Shape& shape2 = tensors->shape(input2_);
-    if (!kernels::Broadcast(shape1, shape2, &shape_)) {
-      *why = std::string(op_name_) + " input shapes " + ShapeToString(shape1) + " and " +
-             ShapeToString(shape2) + " do not broadcast (rank <= 6)";
-      return false;
-    }
-    tensors->set_shape(output_, Shape(shape_.dims, shape_.dims + shape_.rank));
-    return true;
+    return PrepareBroadcast(tensors, op_name_, input1_, input2_, output_, &shape_, why);
   }
 
   void Invoke(PartitionTensors* tensors) override {

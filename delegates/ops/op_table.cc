@@ -6,16 +6,27 @@ const std::vector<OpSupport>& SupportedOps() {
   static const std::vector<OpSupport> kOps = {
       {"ADD", kBuiltinAdd, &ParseAdd},
       {"AVERAGE_POOL_2D", kBuiltinAveragePool2D, &ParseAveragePool2D},
+      {"CONCATENATION", kBuiltinConcatenation, &ParseConcatenation},
       {"CONV_2D", kBuiltinConv2D, &ParseConv2D},
       {"DEPTHWISE_CONV_2D", kBuiltinDepthwiseConv2D, &ParseDepthwiseConv2D},
+      {"DEQUANTIZE", kBuiltinDequantize, &ParseDequantize},
       {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
+      {"HARD_SWISH", kBuiltinHardSwish, &ParseHardSwish},
+      {"LEAKY_RELU", kBuiltinLeakyRelu, &ParseLeakyRelu},
+      {"LOGISTIC", kBuiltinLogistic, &ParseLogistic},
       {"MAX_POOL_2D", kBuiltinMaxPool2D, &ParseMaxPool2D},
       {"MEAN", kBuiltinMean, &ParseMean},
+      {"MUL", kBuiltinMul, &ParseMul},
       {"PAD", kBuiltinPad, &ParsePad},
       {"PADV2", kBuiltinPadV2, &ParsePadV2},
+      {"QUANTIZE", kBuiltinQuantize, &ParseQuantize},
+      {"RELU", kBuiltinRelu, &ParseRelu},
+      {"RELU6", kBuiltinRelu6, &ParseRelu6},
+      {"RELU_N1_TO_1", kBuiltinReluN1To1, &ParseReluN1To1},
       {"RESHAPE", kBuiltinReshape, &ParseReshape},
       {"SQUEEZE", kBuiltinSqueeze, &ParseSqueeze},
       {"SUB", kBuiltinSub, &ParseSub},
+      {"TANH", kBuiltinTanh, &ParseTanh},
   };
   return kOps;
 }

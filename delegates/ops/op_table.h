@@ -32,6 +32,17 @@ std::vector<std::string> SupportedOpNames();
 
 // Per-op parse functions (ops/<op>.cc).
 std::unique_ptr<DelegatedOp> ParseAdd(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseConcatenation(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseDequantize(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseHardSwish(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseLeakyRelu(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseLogistic(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseMul(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseQuantize(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseRelu(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseReluN1To1(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseRelu6(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseTanh(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseMaxPool2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseMean(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParsePad(const NodeView& node, std::string* why);
