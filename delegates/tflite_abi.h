@@ -270,6 +270,20 @@ typedef struct TfLiteLeakyReluParams {
   float alpha;
 } TfLiteLeakyReluParams;
 
+// TfLiteResizeBilinearParams and TfLiteResizeNearestNeighborParams.
+typedef struct TfLiteResizeParams {
+  bool align_corners;
+  bool half_pixel_centers;
+} TfLiteResizeParams;
+
+typedef struct TfLiteTransposeConvParams {
+  int padding;  // TfLitePadding
+  int stride_width;
+  int stride_height;
+  TfLiteFusedActivation activation;
+  TfLiteType quantized_bias_type;
+} TfLiteTransposeConvParams;
+
 typedef struct TfLiteReshapeParams {
   int32_t shape[8];  // legacy: used when there is no shape tensor
   int num_dimensions;
@@ -329,6 +343,7 @@ enum BuiltinOperator : int32_t {
   kBuiltinReluN1To1 = 20,
   kBuiltinRelu6 = 21,
   kBuiltinReshape = 22,
+  kBuiltinResizeBilinear = 23,
   kBuiltinTanh = 28,
   kBuiltinPad = 34,
   kBuiltinMean = 40,
@@ -336,6 +351,8 @@ enum BuiltinOperator : int32_t {
   kBuiltinSqueeze = 43,
   kBuiltinDelegate = 51,
   kBuiltinPadV2 = 60,
+  kBuiltinTransposeConv = 67,
+  kBuiltinResizeNearestNeighbor = 97,
   kBuiltinLeakyRelu = 98,
   kBuiltinQuantize = 114,
   kBuiltinHardSwish = 117,
@@ -399,6 +416,8 @@ static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
 static_assert(sizeof(TfLiteReshapeParams) == 36, "TfLiteReshapeParams size");
 static_assert(sizeof(TfLiteConcatenationParams) == 8, "TfLiteConcatenationParams size");
 static_assert(sizeof(TfLiteLeakyReluParams) == 4, "TfLiteLeakyReluParams size");
+static_assert(sizeof(TfLiteResizeParams) == 2, "TfLiteResize*Params size");
+static_assert(sizeof(TfLiteTransposeConvParams) == 20, "TfLiteTransposeConvParams size");
 static_assert(sizeof(TfLiteSqueezeParams) == 36, "TfLiteSqueezeParams size");
 static_assert(sizeof(TfLitePoolParams) == 40, "TfLitePoolParams size");
 static_assert(offsetof(TfLitePoolParams, activation) == 20, "TfLitePoolParams::activation");

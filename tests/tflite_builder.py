@@ -38,6 +38,10 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "MulOptionsT": schema.BuiltinOptions.MulOptions,
                   "ConcatenationOptionsT": schema.BuiltinOptions.ConcatenationOptions,
                   "HardSwishOptionsT": schema.BuiltinOptions.HardSwishOptions,
+                  "ResizeBilinearOptionsT": schema.BuiltinOptions.ResizeBilinearOptions,
+                  "ResizeNearestNeighborOptionsT":
+                      schema.BuiltinOptions.ResizeNearestNeighborOptions,
+                  "TransposeConvOptionsT": schema.BuiltinOptions.TransposeConvOptions,
                   "SqueezeOptionsT": schema.BuiltinOptions.SqueezeOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}

@@ -89,5 +89,47 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
   }
 }
 
+void TransposeConv2DInt8Reference(const ConvGeometry& g, const ConvQuantization& quantization,
+                                  const int8_t* input, const int8_t* filter, const int32_t* bias,
+                                  int32_t* scratch, int8_t* output) {
+  const int64_t outputs =
+      static_cast<int64_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+  std::fill(scratch, scratch + outputs, 0);
+  for (int b = 0; b < g.batches; ++b) {
+    for (int iy = 0; iy < g.input_height; ++iy) {
+      for (int ix = 0; ix < g.input_width; ++ix) {
+        const int8_t* pixel =
+            input + ((static_cast<int64_t>(b) * g.input_height + iy) * g.input_width + ix) *
+                        g.input_depth;
+        for (int fy = 0; fy < g.filter_height; ++fy) {
+          const int oy = iy * g.stride_height - g.pad_top + fy;
+          if (oy < 0 || oy >= g.output_height) continue;
+          for (int fx = 0; fx < g.filter_width; ++fx) {
+            const int ox = ix * g.stride_width - g.pad_left + fx;
+            if (ox < 0 || ox >= g.output_width) continue;
+            int32_t* sums = scratch + ((static_cast<int64_t>(b) * g.output_height + oy) *
+                                           g.output_width + ox) * g.output_depth;
+            for (int oc = 0; oc < g.output_depth; ++oc) {
+              const int8_t* taps =
+                  filter + ((static_cast<int64_t>(oc) * g.filter_height + fy) * g.filter_width +
+                            fx) * g.input_depth;
+              int32_t acc = 0;
+              for (int ic = 0; ic < g.input_depth; ++ic) {
+                acc += (static_cast<int32_t>(pixel[ic]) - quantization.input_zero_point) *
+                       taps[ic];
+              }
+              sums[oc] += acc;  // the op's check bounds the total below 2^31
+            }
+          }
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < outputs; ++i) {
+    const int oc = static_cast<int>(i % g.output_depth);
+    output[i] = Requantize(scratch[i] + (bias != nullptr ? bias[oc] : 0), oc, quantization);
+  }
+}
+
 }  // namespace kernels
 }  // namespace tfq

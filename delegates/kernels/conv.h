@@ -50,6 +50,17 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
                                   const ConvQuantization& quantization, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int8_t* output);
 
+// TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
+// scatters into the outputs its filter covers (out = in * stride - pad +
+// tap), summed in int32 `scratch` [batches * output pixels * output_depth];
+// then bias, the per-channel rescale and the clamp as above.
+// filter: [output_depth][filter_height][filter_width][input_depth]; the
+// geometry's dilations are 1 and pad_top / pad_left are TFLite's.
+void TransposeConv2DInt8Reference(const ConvGeometry& geometry,
+                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int32_t* scratch,
+                                  int8_t* output);
+
 }  // namespace kernels
 }  // namespace tfq
 

@@ -62,13 +62,13 @@ bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilati
 }
 
 bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimension,
-                      int activation, ConvPlan* plan, std::string* why) {
-  const TfLiteTensor& input = *node.input(0);
-  const TfLiteTensor& filter = *node.input(1);
-  const TfLiteTensor* bias = node.num_inputs() == 3 ? node.input(2) : nullptr;
+                      int activation, ConvPlan* plan, std::string* why, ConvSlots slots) {
+  const TfLiteTensor& input = *node.input(slots.input);
+  const TfLiteTensor& filter = *node.input(slots.filter);
+  const TfLiteTensor* bias = node.num_inputs() > slots.bias ? node.input(slots.bias) : nullptr;
   const TfLiteTensor& output = *node.output(0);
-  plan->input = node.input_index(0);
-  plan->filter = node.input_index(1);
+  plan->input = node.input_index(slots.input);
+  plan->filter = node.input_index(slots.filter);
   plan->output = node.output_index(0);
   if (bias != nullptr) {
     if (!CheckType(*bias, "bias", kTfLiteInt32, why) || !CheckConstant(*bias, "bias", why) ||
@@ -80,7 +80,7 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
              " values for " + std::to_string(plan->output_depth) + " output channels";
       return false;
     }
-    plan->bias = node.input_index(2);
+    plan->bias = node.input_index(slots.bias);
     plan->bias_data = bias->data.i32;
   }
   plan->filter_data = filter.data.int8;

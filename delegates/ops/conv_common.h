@@ -47,8 +47,14 @@ bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilati
 // tensor, optional constant int32 bias) and fills `plan`; the caller has set
 // plan->filter_height/width, filter_input_depth and output_depth from the
 // filter's shape.
+// `slots`: the node's input positions of input, filter and bias
+// (TRANSPOSE_CONV orders them differently).
+struct ConvSlots {
+  int input = 0, filter = 1, bias = 2;
+};
 bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimension,
-                      int activation, ConvPlan* plan, std::string* why);
+                      int activation, ConvPlan* plan, std::string* why,
+                      ConvSlots slots = ConvSlots());
 
 // The geometry for an NHWC input shape, or false (with `why`) when the input
 // is not rank 4, has the wrong depth for the filter, or gives an empty output.

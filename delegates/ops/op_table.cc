@@ -24,9 +24,12 @@ const std::vector<OpSupport>& SupportedOps() {
       {"RELU6", kBuiltinRelu6, &ParseRelu6},
       {"RELU_N1_TO_1", kBuiltinReluN1To1, &ParseReluN1To1},
       {"RESHAPE", kBuiltinReshape, &ParseReshape},
+      {"RESIZE_BILINEAR", kBuiltinResizeBilinear, &ParseResizeBilinear},
+      {"RESIZE_NEAREST_NEIGHBOR", kBuiltinResizeNearestNeighbor, &ParseResizeNearestNeighbor},
       {"SQUEEZE", kBuiltinSqueeze, &ParseSqueeze},
       {"SUB", kBuiltinSub, &ParseSub},
       {"TANH", kBuiltinTanh, &ParseTanh},
+      {"TRANSPOSE_CONV", kBuiltinTransposeConv, &ParseTransposeConv},
   };
   return kOps;
 }
