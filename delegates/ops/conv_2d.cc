@@ -44,15 +44,7 @@ std::unique_ptr<DelegatedOp> ParseConv2D(const NodeView& node, std::string* why)
                       &plan.window, why)) {
     return nullptr;
   }
-  plan.output_depth = filter->dims->data[0];
-  plan.filter_height = filter->dims->data[1];
-  plan.filter_width = filter->dims->data[2];
-  plan.filter_input_depth = filter->dims->data[3];
-  if (plan.output_depth <= 0 || plan.filter_height <= 0 || plan.filter_width <= 0 ||
-      plan.filter_input_depth <= 0) {
-    *why = "filter has an empty shape";
-    return nullptr;
-  }
+  if (!ReadOhwiFilterShape(*filter, &plan, why)) return nullptr;
   if (!ParseConvTensors(node, "CONV_2D", 0, params->activation, &plan, why)) return nullptr;
   return std::make_unique<Conv2DOp>(std::move(plan));
 }

@@ -45,6 +45,19 @@ const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why) {
   return filter;
 }
 
+bool ReadOhwiFilterShape(const TfLiteTensor& filter, ConvPlan* plan, std::string* why) {
+  plan->output_depth = filter.dims->data[0];
+  plan->filter_height = filter.dims->data[1];
+  plan->filter_width = filter.dims->data[2];
+  plan->filter_input_depth = filter.dims->data[3];
+  if (plan->output_depth <= 0 || plan->filter_height <= 0 || plan->filter_width <= 0 ||
+      plan->filter_input_depth <= 0) {
+    *why = "filter shape " + ShapeToString(ShapeOf(filter.dims)) + " is empty";
+    return false;
+  }
+  return true;
+}
+
 bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilation_height,
                     int dilation_width, ConvWindow* window, std::string* why) {
   if (padding != kTfLitePaddingSame && padding != kTfLitePaddingValid) {

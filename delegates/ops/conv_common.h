@@ -38,6 +38,10 @@ struct ConvPlan {
 // filter. Returns the filter, or nullptr with `why`.
 const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why);
 
+// Reads an [output_depth, height, width, input_depth] filter's shape into
+// `plan` (CONV_2D and TRANSPOSE_CONV); false if any dimension is empty.
+bool ReadOhwiFilterShape(const TfLiteTensor& filter, ConvPlan* plan, std::string* why);
+
 // Checks the window (strides and dilations >= 1, SAME or VALID) and reads it.
 bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilation_height,
                     int dilation_width, ConvWindow* window, std::string* why);

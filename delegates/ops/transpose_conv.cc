@@ -88,13 +88,8 @@ std::unique_ptr<DelegatedOp> ParseTransposeConv(const NodeView& node, std::strin
                       &plan.window, why)) {
     return nullptr;
   }
-  plan.output_depth = filter->dims->data[0];
-  plan.filter_height = filter->dims->data[1];
-  plan.filter_width = filter->dims->data[2];
-  plan.filter_input_depth = filter->dims->data[3];
-  if (plan.output_depth <= 0 || plan.filter_height <= 0 || plan.filter_width <= 0 ||
-      plan.filter_input_depth <= 0 || shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 ||
-      shape[3] != plan.output_depth) {
+  if (!ReadOhwiFilterShape(*filter, &plan, why)) return nullptr;
+  if (shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 || shape[3] != plan.output_depth) {
     *why = "filter shape " + ShapeToString(ShapeOf(filter->dims)) + " and output_shape " +
            ShapeToString(shape) + " do not fit";
     return nullptr;
