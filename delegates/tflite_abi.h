@@ -266,6 +266,10 @@ typedef struct TfLiteMulParams {
   TfLiteFusedActivation activation;
 } TfLiteMulParams;
 
+typedef struct TfLiteSoftmaxParams {
+  float beta;
+} TfLiteSoftmaxParams;
+
 typedef struct TfLiteLeakyReluParams {
   float alpha;
 } TfLiteLeakyReluParams;
@@ -344,6 +348,7 @@ enum BuiltinOperator : int32_t {
   kBuiltinRelu6 = 21,
   kBuiltinReshape = 22,
   kBuiltinResizeBilinear = 23,
+  kBuiltinSoftmax = 25,
   kBuiltinTanh = 28,
   kBuiltinPad = 34,
   kBuiltinMean = 40,

@@ -18,7 +18,8 @@ from tests import interpreters
 DELEGATED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D",
                  "DEQUANTIZE", "FULLY_CONNECTED", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC",
                  "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "QUANTIZE", "RELU", "RELU6",
-                 "RELU_N1_TO_1", "RESHAPE", "SQUEEZE", "SUB", "TANH")
+                 "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
+                 "SOFTMAX", "SQUEEZE", "SUB", "TANH", "TRANSPOSE_CONV")
 
 
 def _cnn():

@@ -42,6 +42,7 @@ _OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnected
                   "ResizeNearestNeighborOptionsT":
                       schema.BuiltinOptions.ResizeNearestNeighborOptions,
                   "TransposeConvOptionsT": schema.BuiltinOptions.TransposeConvOptions,
+                  "SoftmaxOptionsT": schema.BuiltinOptions.SoftmaxOptions,
                   "SqueezeOptionsT": schema.BuiltinOptions.SqueezeOptions,
                   "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
                   "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}

@@ -26,6 +26,7 @@ const std::vector<OpSupport>& SupportedOps() {
       {"RESHAPE", kBuiltinReshape, &ParseReshape},
       {"RESIZE_BILINEAR", kBuiltinResizeBilinear, &ParseResizeBilinear},
       {"RESIZE_NEAREST_NEIGHBOR", kBuiltinResizeNearestNeighbor, &ParseResizeNearestNeighbor},
+      {"SOFTMAX", kBuiltinSoftmax, &ParseSoftmax},
       {"SQUEEZE", kBuiltinSqueeze, &ParseSqueeze},
       {"SUB", kBuiltinSub, &ParseSub},
       {"TANH", kBuiltinTanh, &ParseTanh},

@@ -32,6 +32,7 @@ std::vector<std::string> SupportedOpNames();
 
 // Per-op parse functions (ops/<op>.cc).
 std::unique_ptr<DelegatedOp> ParseAdd(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseSoftmax(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseTransposeConv(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseResizeBilinear(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseResizeNearestNeighbor(const NodeView& node, std::string* why);
