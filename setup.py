@@ -48,7 +48,7 @@ delegate = Extension(
     include_dirs=["."],
     language="c++",
     # -g0 after the interpreter's own flags (pyenv adds -g): keep the .so small.
-    extra_compile_args=["-std=c++17", "-O2", "-g0", "-fvisibility=hidden",
+    extra_compile_args=["-std=c++17", "-O3", "-g0", "-fvisibility=hidden",
                         "-Wall", "-Wextra", "-Wno-unused-parameter"],
     extra_link_args=["-pthread", f"-Wl,--version-script={EXPORTS_MAP}",
                      "-Wl,--no-undefined", "-s"],

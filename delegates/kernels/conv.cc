@@ -1,6 +1,9 @@
 #include "delegates/kernels/conv.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "delegates/kernels/dot.h"
 
 namespace tfq {
 namespace kernels {
@@ -84,6 +87,91 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
           output[((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
                      g.output_depth + oc] = Requantize(acc, oc, quantization);
         }
+      }
+    }
+  }
+}
+
+void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t* sums) {
+  for (int c = 0; c < output_depth; ++c) {
+    sums[c] = SumInt8(filter + static_cast<int64_t>(c) * filter_size, filter_size);
+  }
+}
+
+void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
+                         const int8_t* input, const int8_t* filter, const int32_t* filter_sums,
+                         const int32_t* bias, int8_t* patch, int8_t* output) {
+  const int depth = g.input_depth;
+  const int patch_size = g.filter_height * g.filter_width * depth;
+  // A 1x1 window at stride 1 reads each input pixel as it lies: no copy.
+  const bool pointwise = g.filter_height == 1 && g.filter_width == 1 && g.stride_height == 1 &&
+                         g.stride_width == 1 && g.pad_top == 0 && g.pad_left == 0;
+  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
+  for (int b = 0; b < g.batches; ++b) {
+    for (int oy = 0; oy < g.output_height; ++oy) {
+      const int y0 = oy * g.stride_height - g.pad_top;
+      for (int ox = 0; ox < g.output_width; ++ox) {
+        const int x0 = ox * g.stride_width - g.pad_left;
+        const int8_t* row = patch;
+        if (pointwise) {
+          row = input + ((static_cast<int64_t>(b) * g.input_height + oy) * g.input_width + ox) *
+                            depth;
+        } else {
+          int8_t* slot = patch;
+          for (int fy = 0; fy < g.filter_height; ++fy) {
+            const int y = y0 + fy * g.dilation_height;
+            for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
+              const int x = x0 + fx * g.dilation_width;
+              if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
+                std::memset(slot, fill, static_cast<size_t>(depth));
+              } else {
+                std::memcpy(slot,
+                            input + ((static_cast<int64_t>(b) * g.input_height + y) *
+                                         g.input_width + x) * depth,
+                            static_cast<size_t>(depth));
+              }
+            }
+          }
+        }
+        int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
+                                    g.output_width + ox) * g.output_depth;
+        for (int oc = 0; oc < g.output_depth; ++oc) {
+          int32_t acc = DotInt8(row, filter + static_cast<int64_t>(oc) * patch_size, patch_size) -
+                        quantization.input_zero_point * filter_sums[oc];
+          if (bias != nullptr) acc += bias[oc];
+          out[oc] = Requantize(acc, oc, quantization);
+        }
+      }
+    }
+  }
+}
+
+void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
+                                  const int8_t* input, const int8_t* filter, const int32_t* bias,
+                                  int32_t* acc, int8_t* output) {
+  const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  for (int b = 0; b < g.batches; ++b) {
+    for (int oy = 0; oy < g.output_height; ++oy) {
+      const int y0 = oy * g.stride_height - g.pad_top;
+      for (int ox = 0; ox < g.output_width; ++ox) {
+        const int x0 = ox * g.stride_width - g.pad_left;
+        for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0;
+        for (int fy = 0; fy < g.filter_height; ++fy) {
+          const int y = y0 + fy * g.dilation_height;
+          if (y < 0 || y >= g.input_height) continue;
+          for (int fx = 0; fx < g.filter_width; ++fx) {
+            const int x = x0 + fx * g.dilation_width;
+            if (x < 0 || x >= g.input_width) continue;
+            MultiplyAccumulateInt8(
+                input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) *
+                            depth,
+                quantization.input_zero_point,
+                filter + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth, depth, acc);
+          }
+        }
+        int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
+                                    g.output_width + ox) * depth;
+        for (int c = 0; c < depth; ++c) out[c] = Requantize(acc[c], c, quantization);
       }
     }
   }

@@ -50,6 +50,25 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
                                   const ConvQuantization& quantization, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int8_t* output);
 
+// The same results, faster (kernels/dot.h's clones): the input zero point
+// is folded out of the inner loop as zp * sum(filter), so each output is one
+// int8 dot product over an im2col row (padding taps hold the zero point and
+// add nothing). Groups must be 1. filter_sums[c] = sum of filter c; `patch`
+// holds filter_height * filter_width * input_depth bytes.
+void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
+                         const int8_t* input, const int8_t* filter, const int32_t* filter_sums,
+                         const int32_t* bias, int8_t* patch, int8_t* output);
+
+// Depth multiplier 1: each tap is one multiply-accumulate across the row of
+// channels into `acc` (input_depth int32s).
+void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
+                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int32_t* acc,
+                                  int8_t* output);
+
+// Sums of each output channel's filter, for the optimized conv.
+void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t* sums);
+
 // TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
 // scatters into the outputs its filter covers (out = in * stride - pad +
 // tap), summed in int32 `scratch` [batches * output pixels * output_depth];

@@ -8,7 +8,12 @@ namespace {
 
 class Conv2DOp : public ConvOpBase {
  public:
-  explicit Conv2DOp(ConvPlan plan) : ConvOpBase("CONV_2D", std::move(plan)) {}
+  explicit Conv2DOp(ConvPlan plan) : ConvOpBase("CONV_2D", std::move(plan)) {
+    filter_sums_.resize(plan_.output_depth);
+    kernels::FilterSums(plan_.filter_data, plan_.output_depth,
+                        plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
+                        filter_sums_.data());
+  }
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     if (!PrepareGeometry(tensors, plan_.filter_input_depth, why)) return false;
@@ -18,14 +23,28 @@ class Conv2DOp : public ConvOpBase {
              " output channels for " + std::to_string(groups) + " groups";
       return false;
     }
+    grouped_ = groups > 1;
+    patch_.resize(static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
+                  plan_.filter_input_depth);
     return true;
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(),
-                                 tensors->data_as<int8_t>(plan_.input), plan_.filter_data,
-                                 plan_.bias_data, tensors->data_as<int8_t>(plan_.output));
+    const int8_t* input = tensors->data_as<int8_t>(plan_.input);
+    int8_t* output = tensors->data_as<int8_t>(plan_.output);
+    if (grouped_) {
+      kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
+                                   plan_.filter_data, plan_.bias_data, output);
+    } else {
+      kernels::Conv2DInt8Optimized(geometry_, quantization(), input, plan_.filter_data,
+                                   filter_sums_.data(), plan_.bias_data, patch_.data(), output);
+    }
   }
+
+ private:
+  bool grouped_ = false;
+  std::vector<int32_t> filter_sums_;
+  std::vector<int8_t> patch_;  // one im2col row
 };
 
 }  // namespace

@@ -20,18 +20,25 @@ class DepthwiseConv2DOp : public ConvOpBase {
       return false;
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
+    acc_.resize(static_cast<size_t>(plan_.output_depth));
     return true;
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(),
-                                          tensors->data_as<int8_t>(plan_.input),
-                                          plan_.filter_data, plan_.bias_data,
-                                          tensors->data_as<int8_t>(plan_.output));
+    const int8_t* input = tensors->data_as<int8_t>(plan_.input);
+    int8_t* output = tensors->data_as<int8_t>(plan_.output);
+    if (depth_multiplier_ == 1) {
+      kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), input, plan_.filter_data,
+                                            plan_.bias_data, acc_.data(), output);
+    } else {
+      kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
+                                            plan_.filter_data, plan_.bias_data, output);
+    }
   }
 
  private:
   int depth_multiplier_ = 1;
+  std::vector<int32_t> acc_;  // one output pixel's channels
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "delegates/kernels/conv.h"
 #include "delegates/kernels/fully_connected.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/op_table.h"
@@ -20,6 +21,7 @@ struct FullyConnectedPlan {
   std::vector<double> multipliers;  // per output channel
   const int8_t* weight_data = nullptr;
   const int32_t* bias_data = nullptr;
+  std::vector<int32_t> weight_sums;  // per output channel, for the zero-point fold
 };
 
 class FullyConnectedOp : public DelegatedOp {
@@ -56,10 +58,10 @@ class FullyConnectedOp : public DelegatedOp {
     const kernels::FullyConnectedQuantization quantization{
         plan_.input_zero_point, plan_.output_zero_point, plan_.output_min,
         plan_.output_max, plan_.multipliers.data()};
-    kernels::FullyConnectedInt8Reference(shape, quantization,
+    kernels::FullyConnectedInt8Optimized(shape, quantization,
                                          tensors->data_as<int8_t>(plan_.input),
-                                         plan_.weight_data, plan_.bias_data,
-                                         tensors->data_as<int8_t>(plan_.output));
+                                         plan_.weight_data, plan_.weight_sums.data(),
+                                         plan_.bias_data, tensors->data_as<int8_t>(plan_.output));
   }
 
   std::vector<int> input_tensors() const override { return {plan_.input}; }
@@ -179,6 +181,9 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
     }
     plan.multipliers[o] = multiplier;
   }
+  plan.weight_sums.resize(plan.output_depth);
+  kernels::FilterSums(plan.weight_data, plan.output_depth, plan.input_depth,
+                      plan.weight_sums.data());
   return std::make_unique<FullyConnectedOp>(std::move(plan));
 }
 

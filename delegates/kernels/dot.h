@@ -1,0 +1,27 @@
+// The inner loops the optimized int8 kernels spend their time in, compiled
+// for the CPU found at load: GCC target clones (AVX2 and baseline x86-64) on
+// x86, plain code elsewhere. Integer sums are exact in any order, so every
+// clone gives the same result as the scalar reference.
+#ifndef TFQ_DELEGATES_KERNELS_DOT_H_
+#define TFQ_DELEGATES_KERNELS_DOT_H_
+
+#include <cstdint>
+
+namespace tfq {
+namespace kernels {
+
+// sum_i a[i] * b[i] in int32 (callers bound n so it cannot overflow).
+int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
+
+// sum_i a[i] in int32.
+int32_t SumInt8(const int8_t* a, int n);
+
+// acc[c] += (input[c] - zero_point) * filter[c] for c < n (one depthwise tap
+// over a row of channels).
+void MultiplyAccumulateInt8(const int8_t* input, int32_t zero_point, const int8_t* filter,
+                            int n, int32_t* acc);
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_DOT_H_

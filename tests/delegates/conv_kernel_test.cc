@@ -1,0 +1,135 @@
+// The optimized conv, depthwise and fully-connected kernels (zero point
+// folded out, dot products in kernels/dot.h's clones) against the scalar
+// references, on random shapes, windows and zero points including -128 and
+// 127. Tolerance 0. (The Python tests compare the ops with BUILTIN_REF.)
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "delegates/kernels/conv.h"
+#include "delegates/kernels/fully_connected.h"
+
+namespace tfq {
+namespace kernels {
+namespace {
+
+std::vector<int8_t> RandomInt8(std::mt19937* rng, size_t n, int low = -128) {
+  std::uniform_int_distribution<int> values(low, 127);
+  std::vector<int8_t> out(n);
+  for (auto& v : out) v = static_cast<int8_t>(values(*rng));
+  return out;
+}
+
+struct Case {
+  ConvGeometry geometry;
+  ConvQuantization quantization;
+  std::vector<QuantizedMultiplier> multipliers;
+  std::vector<int32_t> bias;
+};
+
+Case RandomCase(std::mt19937* rng, bool depthwise) {
+  std::uniform_int_distribution<int> small(1, 4), size(1, 9), depth(1, 40), stride(1, 2);
+  std::uniform_int_distribution<int> zero_point(-128, 127);
+  Case c;
+  ConvGeometry& g = c.geometry;
+  g.batches = small(*rng) > 3 ? 2 : 1;
+  g.input_height = size(*rng);
+  g.input_width = size(*rng);
+  g.input_depth = depth(*rng);
+  g.filter_height = small(*rng);
+  g.filter_width = small(*rng);
+  g.output_depth = depthwise ? g.input_depth : depth(*rng);
+  g.stride_height = stride(*rng);
+  g.stride_width = stride(*rng);
+  g.dilation_height = stride(*rng);
+  g.dilation_width = 1;
+  g.pad_top = std::uniform_int_distribution<int>(0, g.filter_height - 1)(*rng);
+  g.pad_left = std::uniform_int_distribution<int>(0, g.filter_width - 1)(*rng);
+  g.output_height = (g.input_height + 2 * g.pad_top - 1) / g.stride_height + 1;
+  g.output_width = (g.input_width + 2 * g.pad_left - 1) / g.stride_width + 1;
+  for (int i = 0; i < g.output_depth; ++i) {
+    c.multipliers.push_back(
+        QuantizeMultiplier(std::uniform_real_distribution<double>(1e-4, 0.01)(*rng)));
+    c.bias.push_back(std::uniform_int_distribution<int32_t>(-40000, 40000)(*rng));
+  }
+  const int32_t zps[] = {-128, 127, zero_point(*rng)};
+  c.quantization = {zps[std::uniform_int_distribution<int>(0, 2)(*rng)],
+                    zero_point(*rng), -128, 127, nullptr};
+  return c;
+}
+
+TEST(ConvKernels, OptimizedMatchesReference) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 300; ++trial) {
+    Case c = RandomCase(&rng, false);
+    c.quantization.multipliers = c.multipliers.data();
+    const ConvGeometry& g = c.geometry;
+    const int patch = g.filter_height * g.filter_width * g.input_depth;
+    auto input = RandomInt8(&rng, static_cast<size_t>(g.batches) * g.input_height *
+                                      g.input_width * g.input_depth);
+    auto filter = RandomInt8(&rng, static_cast<size_t>(g.output_depth) * patch, -127);
+    std::vector<int32_t> sums(g.output_depth);
+    FilterSums(filter.data(), g.output_depth, patch, sums.data());
+    const size_t outputs =
+        static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+    std::vector<int8_t> expected(outputs), actual(outputs), scratch(patch);
+    const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
+    Conv2DInt8Reference(g, g.input_depth, c.quantization, input.data(), filter.data(), bias,
+                        expected.data());
+    Conv2DInt8Optimized(g, c.quantization, input.data(), filter.data(), sums.data(), bias,
+                        scratch.data(), actual.data());
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
+TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
+  std::mt19937 rng(4);
+  for (int trial = 0; trial < 300; ++trial) {
+    Case c = RandomCase(&rng, true);
+    c.quantization.multipliers = c.multipliers.data();
+    const ConvGeometry& g = c.geometry;
+    auto input = RandomInt8(&rng, static_cast<size_t>(g.batches) * g.input_height *
+                                      g.input_width * g.input_depth);
+    auto filter = RandomInt8(&rng, static_cast<size_t>(g.filter_height) * g.filter_width *
+                                       g.output_depth, -127);
+    const size_t outputs =
+        static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+    std::vector<int8_t> expected(outputs), actual(outputs);
+    std::vector<int32_t> acc(g.output_depth);
+    const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
+    DepthwiseConv2DInt8Reference(g, 1, c.quantization, input.data(), filter.data(), bias,
+                                 expected.data());
+    DepthwiseConv2DInt8Optimized(g, c.quantization, input.data(), filter.data(), bias,
+                                 acc.data(), actual.data());
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
+TEST(FullyConnectedKernels, OptimizedMatchesReference) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    const FullyConnectedShape shape{1 + trial % 3, 1 + (trial * 7) % 300, 1 + trial % 33};
+    std::vector<double> multipliers(shape.output_depth);
+    for (auto& m : multipliers) m = std::uniform_real_distribution<double>(1e-5, 0.01)(rng);
+    const int32_t zero_points[] = {-128, 127, 5};
+    const FullyConnectedQuantization q{zero_points[trial % 3], -3, -128, 127,
+                                       multipliers.data()};
+    auto input = RandomInt8(&rng, static_cast<size_t>(shape.batches) * shape.input_depth);
+    auto weights = RandomInt8(&rng, static_cast<size_t>(shape.output_depth) * shape.input_depth,
+                              -127);
+    std::vector<int32_t> bias(shape.output_depth, 1234), sums(shape.output_depth);
+    FilterSums(weights.data(), shape.output_depth, shape.input_depth, sums.data());
+    std::vector<int8_t> expected(static_cast<size_t>(shape.batches) * shape.output_depth);
+    std::vector<int8_t> actual(expected.size());
+    FullyConnectedInt8Reference(shape, q, input.data(), weights.data(), bias.data(),
+                                expected.data());
+    FullyConnectedInt8Optimized(shape, q, input.data(), weights.data(), sums.data(),
+                                bias.data(), actual.data());
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
+}  // namespace
+}  // namespace kernels
+}  // namespace tfq
