@@ -135,7 +135,19 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
         }
         int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
                                     g.output_width + ox) * g.output_depth;
-        for (int oc = 0; oc < g.output_depth; ++oc) {
+        int oc = 0;
+        for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
+          const int8_t* filters[4];
+          for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
+          int32_t dots[4];
+          DotInt8x4(row, filters, patch_size, dots);
+          for (int k = 0; k < 4; ++k) {
+            int32_t acc = dots[k] - quantization.input_zero_point * filter_sums[oc + k];
+            if (bias != nullptr) acc += bias[oc + k];
+            out[oc + k] = Requantize(acc, oc + k, quantization);
+          }
+        }
+        for (; oc < g.output_depth; ++oc) {
           int32_t acc = DotInt8(row, filter + static_cast<int64_t>(oc) * patch_size, patch_size) -
                         quantization.input_zero_point * filter_sums[oc];
           if (bias != nullptr) acc += bias[oc];

@@ -1,5 +1,9 @@
 #include "delegates/kernels/dot.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 // One clone per ISA, picked by the loader (ifunc) from the CPU's features.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TFQ_CLONES __attribute__((target_clones("avx2", "default")))
@@ -16,6 +20,61 @@ TFQ_CLONES int32_t DotInt8(const int8_t* a, const int8_t* b, int n) {
     acc += static_cast<int16_t>(a[i]) * static_cast<int16_t>(b[i]);
   }
   return acc;
+}
+
+namespace {
+
+void DotInt8x4Portable(const int8_t* row, const int8_t* const filters[4], int n,
+                       int32_t out[4]) {
+  for (int k = 0; k < 4; ++k) out[k] = DotInt8(row, filters[k], n);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) int32_t HorizontalSum(__m256i v) {
+  const __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i pairs = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4E));
+  return _mm_cvtsi128_si32(_mm_add_epi32(pairs, _mm_shuffle_epi32(pairs, 0xB1)));
+}
+
+// 16 int8 -> int16 lanes, then vpmaddwd: exact int32 pair sums.
+__attribute__((target("avx2"))) void DotInt8x4Avx2(const int8_t* row,
+                                                   const int8_t* const filters[4], int n,
+                                                   int32_t out[4]) {
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i x = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+    for (int k = 0; k < 4; ++k) {
+      const __m256i w = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(filters[k] + i)));
+      acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(x, w));
+    }
+  }
+  for (int k = 0; k < 4; ++k) {
+    int32_t sum = HorizontalSum(acc[k]);
+    for (int j = i; j < n; ++j) sum += static_cast<int16_t>(row[j]) * filters[k][j];
+    out[k] = sum;
+  }
+}
+#endif
+
+using DotInt8x4Fn = void (*)(const int8_t*, const int8_t* const[4], int, int32_t[4]);
+
+DotInt8x4Fn ChooseDotInt8x4() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return &DotInt8x4Avx2;
+#endif
+  return &DotInt8x4Portable;
+}
+
+}  // namespace
+
+void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]) {
+  static const DotInt8x4Fn chosen = ChooseDotInt8x4();  // once per process, thread-safe
+  chosen(row, filters, n, out);
 }
 
 TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {

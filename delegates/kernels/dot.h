@@ -13,6 +13,10 @@ namespace kernels {
 // sum_i a[i] * b[i] in int32 (callers bound n so it cannot overflow).
 int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 
+// The dot products of one row with 4 filters at once (the row is read once):
+// out[k] = sum_i row[i] * filters[k][i]. AVX2 when the CPU has it.
+void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]);
+
 // sum_i a[i] in int32.
 int32_t SumInt8(const int8_t* a, int n);
 
