@@ -1,7 +1,6 @@
 #include "delegates/kernels/fixed_point.h"
 
 #include <cmath>
-#include <limits>
 
 namespace tfq {
 namespace kernels {
@@ -23,23 +22,6 @@ QuantizedMultiplier QuantizeMultiplier(double multiplier) {
   result.significand = static_cast<int32_t>(fixed);
   result.shift = shift;
   return result;
-}
-
-int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
-  if (a == b && a == std::numeric_limits<int32_t>::min()) {
-    return std::numeric_limits<int32_t>::max();
-  }
-  const int64_t product = static_cast<int64_t>(a) * static_cast<int64_t>(b);
-  const int64_t nudge = product >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-  // C++ division truncates toward zero, as gemmlowp relies on.
-  return static_cast<int32_t>((product + nudge) / (1LL << 31));
-}
-
-int32_t RoundingDivideByPowerOfTwo(int32_t x, int exponent) {
-  const int32_t mask = static_cast<int32_t>((1LL << exponent) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
 }  // namespace kernels

@@ -6,6 +6,7 @@
 #define TFQ_DELEGATES_KERNELS_FIXED_POINT_H_
 
 #include <cstdint>
+#include <limits>
 
 namespace tfq {
 namespace kernels {
@@ -22,12 +23,26 @@ struct QuantizedMultiplier {
 // `multiplier` must be finite and >= 0.
 QuantizedMultiplier QuantizeMultiplier(double multiplier);
 
+// Inline: every kernel calls these once or more per output element.
+
 // round(a * b / 2^31) with ties toward +infinity (gemmlowp's nudge, then C's
 // truncating division); INT32_MIN * INT32_MIN saturates.
-int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b);
+inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
+  if (a == b && a == std::numeric_limits<int32_t>::min()) {
+    return std::numeric_limits<int32_t>::max();
+  }
+  const int64_t product = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int64_t nudge = product >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+  return static_cast<int32_t>((product + nudge) / (1LL << 31));
+}
 
 // x / 2^exponent rounded half away from zero (0 <= exponent <= 31).
-int32_t RoundingDivideByPowerOfTwo(int32_t x, int exponent);
+inline int32_t RoundingDivideByPowerOfTwo(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((1LL << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
 
 // x * significand * 2^(shift - 31): shift left first (the caller guarantees
 // x * 2^shift fits in int32), then the doubling high multiply, then the

@@ -14,16 +14,15 @@ class AddSubOp : public DelegatedOp {
   AddSubOp(const char* op_name, int input1, int input2, int output,
            kernels::AddSubQuantization quantization)
       : op_name_(op_name), input1_(input1), input2_(input2), output_(output),
-        quantization_(quantization) {}
+        kernel_(quantization) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     return PrepareBroadcast(tensors, op_name_, input1_, input2_, output_, &shape_, why);
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    kernels::AddSubInt8Reference(quantization_, shape_, tensors->data_as<int8_t>(input1_),
-                                 tensors->data_as<int8_t>(input2_),
-                                 tensors->data_as<int8_t>(output_));
+    kernel_.Run(shape_, tensors->data_as<int8_t>(input1_), tensors->data_as<int8_t>(input2_),
+                tensors->data_as<int8_t>(output_));
   }
 
   std::vector<int> input_tensors() const override { return {input1_, input2_}; }
@@ -32,7 +31,7 @@ class AddSubOp : public DelegatedOp {
  private:
   const char* op_name_;
   int input1_, input2_, output_;
-  kernels::AddSubQuantization quantization_;
+  kernels::AddSubInt8Optimized kernel_;  // its tables built once, at parse
   kernels::BroadcastShape shape_;
 };
 
