@@ -62,7 +62,8 @@ setup(
     # tools/ (the absl command-line programs) installs as the package tfq_tools.
     packages=find_packages(include=["tfq", "tfq.*"]) + ["tfq_tools"],
     package_dir={"tfq_tools": "tools"},
-    entry_points={"console_scripts": ["tfq-convert=tfq_tools.tfq_convert:run"]},
+    entry_points={"console_scripts": ["tfq-convert=tfq_tools.tfq_convert:run",
+                                     "tfq-bench=tfq_tools.tfq_bench:run"]},
     python_requires=">=3.10",
     install_requires=PINNED_REQUIREMENTS,
     extras_require={"test": TEST_REQUIREMENTS},

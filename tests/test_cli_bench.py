@@ -1,0 +1,41 @@
+"""tfq-bench as a user runs it: a subprocess on a one-op int8 model. It times
+builtin, XNNPACK and tfq per thread count, checks the tfq output against
+BUILTIN_REF, writes JSON; bad input gives exit 1 and one line. (Timings are
+only printed, never asserted: the benchmarks own speed claims.)"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.test_delegate_conv import conv_model
+
+TFQ_BENCH = os.path.join(os.path.dirname(sys.executable), "tfq-bench")
+
+
+def _run(*flags):
+    return subprocess.run([TFQ_BENCH, *flags], capture_output=True, text=True, timeout=300)
+
+
+def test_bench_times_all_three_and_checks_exactness(tmp_path):
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(conv_model(np.random.default_rng(3), input_shape=(1, 16, 16, 8),
+                                 output_depth=16))
+    report = tmp_path / "bench.json"
+    result = _run(f"--model={model}", "--num_threads=1,2", "--runs=3", f"--json={report}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tfq output identical to BUILTIN_REF" in result.stdout
+    results = json.loads(report.read_text())
+    assert results["tfq_identical_to_builtin_ref"] is True
+    assert set(results["by_threads"]) == {"1", "2"}
+    for row in results["by_threads"].values():
+        assert set(row["median_ms"]) == {"builtin", "xnnpack", "tfq"}
+        assert all(ms > 0 for ms in row["median_ms"].values())
+        assert row["tfq_nodes_claimed"] == [1, 1]
+
+
+def test_bad_input_is_one_line(tmp_path):
+    result = _run(f"--model={tmp_path / 'missing.tflite'}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("tfq-bench: error: --model: no")
