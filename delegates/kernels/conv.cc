@@ -99,8 +99,9 @@ void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t
 }
 
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
-                         const int8_t* input, const int8_t* filter, const int32_t* filter_sums,
-                         const int32_t* bias, int8_t* patch, int8_t* output) {
+                         const RowRequantizer& requantizer, const int8_t* input,
+                         const int8_t* filter, const int32_t* filter_sums, const int32_t* bias,
+                         int8_t* patch, int32_t* acc, int8_t* output) {
   const int depth = g.input_depth;
   const int patch_size = g.filter_height * g.filter_width * depth;
   // A 1x1 window at stride 1 reads each input pixel as it lies: no copy.
@@ -140,27 +141,26 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
           const int8_t* filters[4];
           for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
           int32_t dots[4];
-          DotInt8x4(row, filters, patch_size, dots);
-          for (int k = 0; k < 4; ++k) {
-            int32_t acc = dots[k] - quantization.input_zero_point * filter_sums[oc + k];
-            if (bias != nullptr) acc += bias[oc + k];
-            out[oc + k] = Requantize(acc, oc + k, quantization);
-          }
+          DotInt8x4(row, filters, filter_sums + oc, patch_size, dots);
+          for (int k = 0; k < 4; ++k) acc[oc + k] = dots[k];
         }
         for (; oc < g.output_depth; ++oc) {
-          int32_t acc = DotInt8(row, filter + static_cast<int64_t>(oc) * patch_size, patch_size) -
-                        quantization.input_zero_point * filter_sums[oc];
-          if (bias != nullptr) acc += bias[oc];
-          out[oc] = Requantize(acc, oc, quantization);
+          acc[oc] = DotInt8(row, filter + static_cast<int64_t>(oc) * patch_size, patch_size);
         }
+        for (oc = 0; oc < g.output_depth; ++oc) {
+          acc[oc] += (bias != nullptr ? bias[oc] : 0) -
+                     quantization.input_zero_point * filter_sums[oc];
+        }
+        requantizer.Run(acc, 0, g.output_depth, out);
       }
     }
   }
 }
 
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
-                                  const int8_t* input, const int8_t* filter, const int32_t* bias,
-                                  int32_t* acc, int8_t* output) {
+                                  const RowRequantizer& requantizer, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int32_t* acc,
+                                  int8_t* output) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
   for (int b = 0; b < g.batches; ++b) {
     for (int oy = 0; oy < g.output_height; ++oy) {
@@ -183,7 +183,7 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
         }
         int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
                                     g.output_width + ox) * depth;
-        for (int c = 0; c < depth; ++c) out[c] = Requantize(acc[c], c, quantization);
+        requantizer.Run(acc, 0, depth, out);
       }
     }
   }

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "delegates/kernels/fixed_point.h"
+#include "delegates/kernels/requantize.h"
 
 namespace tfq {
 namespace kernels {
@@ -55,14 +56,18 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // int8 dot product over an im2col row (padding taps hold the zero point and
 // add nothing). Groups must be 1. filter_sums[c] = sum of filter c; `patch`
 // holds filter_height * filter_width * input_depth bytes.
+// `requantizer` holds quantization's multipliers and clamp; `acc` holds
+// output_depth int32s.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
-                         const int8_t* input, const int8_t* filter, const int32_t* filter_sums,
-                         const int32_t* bias, int8_t* patch, int8_t* output);
+                         const RowRequantizer& requantizer, const int8_t* input,
+                         const int8_t* filter, const int32_t* filter_sums, const int32_t* bias,
+                         int8_t* patch, int32_t* acc, int8_t* output);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s).
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
-                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const ConvQuantization& quantization,
+                                  const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
                                   int8_t* output);
 

@@ -14,8 +14,11 @@ namespace kernels {
 int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 
 // The dot products of one row with 4 filters at once (the row is read once):
-// out[k] = sum_i row[i] * filters[k][i]. AVX2 when the CPU has it.
-void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]);
+// out[k] = sum_i row[i] * filters[k][i]. AVX-512 VNNI or AVX2 when the CPU
+// has it (chosen once per process).
+// filter_sums[k] = sum_i filters[k][i] (precomputed: the VNNI path needs it).
+void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t filter_sums[4],
+               int n, int32_t out[4]);
 
 // sum_i a[i] in int32.
 int32_t SumInt8(const int8_t* a, int n);

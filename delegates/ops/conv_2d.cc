@@ -26,6 +26,7 @@ class Conv2DOp : public ConvOpBase {
     grouped_ = groups > 1;
     patch_.resize(static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                   plan_.filter_input_depth);
+    acc_.resize(static_cast<size_t>(plan_.output_depth));
     return true;
   }
 
@@ -36,8 +37,9 @@ class Conv2DOp : public ConvOpBase {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
                                    plan_.filter_data, plan_.bias_data, output);
     } else {
-      kernels::Conv2DInt8Optimized(geometry_, quantization(), input, plan_.filter_data,
-                                   filter_sums_.data(), plan_.bias_data, patch_.data(), output);
+      kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                   plan_.filter_data, filter_sums_.data(), plan_.bias_data,
+                                   patch_.data(), acc_.data(), output);
     }
   }
 
@@ -45,6 +47,7 @@ class Conv2DOp : public ConvOpBase {
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
   std::vector<int8_t> patch_;  // one im2col row
+  std::vector<int32_t> acc_;   // one output pixel's channels
 };
 
 }  // namespace

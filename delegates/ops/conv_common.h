@@ -69,7 +69,10 @@ bool ConvGeometryFor(const ConvPlan& plan, const Shape& input, int input_depth_d
 // quantization, and the geometry + output shape for the current input.
 class ConvOpBase : public DelegatedOp {
  public:
-  ConvOpBase(const char* op_name, ConvPlan plan) : op_name_(op_name), plan_(std::move(plan)) {}
+  ConvOpBase(const char* op_name, ConvPlan plan)
+      : op_name_(op_name), plan_(std::move(plan)),
+        requantizer_(plan_.multipliers, plan_.output_zero_point, plan_.output_min,
+                     plan_.output_max) {}
   std::vector<int> input_tensors() const override { return {plan_.input}; }
   std::vector<int> output_tensors() const override { return {plan_.output}; }
 
@@ -83,6 +86,7 @@ class ConvOpBase : public DelegatedOp {
 
   const char* op_name_;
   ConvPlan plan_;
+  kernels::RowRequantizer requantizer_;  // plan_'s rescale, vectorized
   kernels::ConvGeometry geometry_{};
 };
 

@@ -28,8 +28,9 @@ class DepthwiseConv2DOp : public ConvOpBase {
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
     if (depth_multiplier_ == 1) {
-      kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), input, plan_.filter_data,
-                                            plan_.bias_data, acc_.data(), output);
+      kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                            plan_.filter_data, plan_.bias_data, acc_.data(),
+                                            output);
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
                                             plan_.filter_data, plan_.bias_data, output);

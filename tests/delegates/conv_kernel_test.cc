@@ -74,11 +74,14 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
     std::vector<int8_t> expected(outputs), actual(outputs), scratch(patch);
+    std::vector<int32_t> acc(g.output_depth);
+    const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
+                                     c.quantization.output_min, c.quantization.output_max);
     const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
     Conv2DInt8Reference(g, g.input_depth, c.quantization, input.data(), filter.data(), bias,
                         expected.data());
-    Conv2DInt8Optimized(g, c.quantization, input.data(), filter.data(), sums.data(), bias,
-                        scratch.data(), actual.data());
+    Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                        sums.data(), bias, scratch.data(), acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
   }
 }
@@ -100,8 +103,10 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
     const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
     DepthwiseConv2DInt8Reference(g, 1, c.quantization, input.data(), filter.data(), bias,
                                  expected.data());
-    DepthwiseConv2DInt8Optimized(g, c.quantization, input.data(), filter.data(), bias,
-                                 acc.data(), actual.data());
+    const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
+                                     c.quantization.output_min, c.quantization.output_max);
+    DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                 bias, acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
   }
 }

@@ -1,0 +1,91 @@
+#include "delegates/kernels/requantize.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace tfq {
+namespace kernels {
+namespace {
+
+struct RowArgs {
+  const int32_t* acc;
+  const int32_t *significands, *left_shifts, *right_shifts;
+  int32_t zero_point, low, high;
+  int n;
+  int8_t* out;
+};
+
+void RunPortable(const RowArgs& a) {
+  for (int c = 0; c < a.n; ++c) {
+    const QuantizedMultiplier m{a.significands[c], a.left_shifts[c] - a.right_shifts[c]};
+    const int32_t value = MultiplyByQuantizedMultiplier(a.acc[c], m) + a.zero_point;
+    a.out[c] = static_cast<int8_t>(std::min(std::max(value, a.low), a.high));
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw"))) void RunAvx512(const RowArgs& a) {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
+  const __m512i zero_point = _mm512_set1_epi32(a.zero_point);
+  const __m512i low = _mm512_set1_epi32(a.low), high = _mm512_set1_epi32(a.high);
+  for (int c = 0; c < a.n; c += 16) {
+    const __mmask16 lanes = a.n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (a.n - c)) - 1);
+    const __m512i x = _mm512_sllv_epi32(_mm512_maskz_loadu_epi32(lanes, a.acc + c),
+                                        _mm512_maskz_loadu_epi32(lanes, a.left_shifts + c));
+    const __m512i m = _mm512_maskz_loadu_epi32(lanes, a.significands + c);
+    // Doubling high multiply, even and odd lanes as int64.
+    const __m512i even = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
+    const __m512i odd = _mm512_srai_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
+                         nudge), 31);
+    const __m512i high_mul = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even,
+                                                     _mm512_slli_epi64(odd, 32));
+    // Rounding divide by 2^right, half away from zero.
+    const __m512i right = _mm512_maskz_loadu_epi32(lanes, a.right_shifts + c);
+    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+    const __m512i remainder = _mm512_and_si512(high_mul, mask);
+    const __m512i threshold = _mm512_add_epi32(_mm512_srai_epi32(mask, 1),
+                                               _mm512_srli_epi32(high_mul, 31));
+    __m512i value = _mm512_srav_epi32(high_mul, right);
+    value = _mm512_mask_add_epi32(value, _mm512_cmpgt_epi32_mask(remainder, threshold), value,
+                                  one);
+    value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
+    _mm512_mask_cvtepi32_storeu_epi8(a.out + c, lanes, value);
+  }
+}
+#endif
+
+using RunFn = void (*)(const RowArgs&);
+
+RunFn Choose() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return &RunAvx512;
+#endif
+  return &RunPortable;
+}
+
+}  // namespace
+
+RowRequantizer::RowRequantizer(const std::vector<QuantizedMultiplier>& multipliers,
+                               int32_t output_zero_point, int32_t output_min, int32_t output_max)
+    : output_zero_point_(output_zero_point), output_min_(output_min), output_max_(output_max) {
+  for (const QuantizedMultiplier& m : multipliers) {
+    significands_.push_back(m.significand);
+    left_shifts_.push_back(m.shift > 0 ? m.shift : 0);
+    right_shifts_.push_back(m.shift > 0 ? 0 : -m.shift);
+  }
+}
+
+void RowRequantizer::Run(const int32_t* acc, int first, int n, int8_t* out) const {
+  static const RunFn chosen = Choose();  // once per process, thread-safe
+  chosen({acc, significands_.data() + first, left_shifts_.data() + first,
+          right_shifts_.data() + first, output_zero_point_, output_min_, output_max_, n, out});
+}
+
+}  // namespace kernels
+}  // namespace tfq

@@ -1,0 +1,34 @@
+// The per-channel fixed-point rescale of a row of int32 accumulators to
+// int8 (TFLite's MultiplyByQuantizedMultiplier + zero point + clamp), the
+// last step of conv and depthwise conv. AVX-512 when the CPU has it: the
+// doubling high multiply is (a * b + 2^30) >> 31 in int64 (gemmlowp's nudge
+// and truncating division give exactly that floor), the rounding shift is
+// per lane.
+#ifndef TFQ_DELEGATES_KERNELS_REQUANTIZE_H_
+#define TFQ_DELEGATES_KERNELS_REQUANTIZE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "delegates/kernels/fixed_point.h"
+
+namespace tfq {
+namespace kernels {
+
+class RowRequantizer {
+ public:
+  RowRequantizer() = default;
+  RowRequantizer(const std::vector<QuantizedMultiplier>& multipliers, int32_t output_zero_point,
+                 int32_t output_min, int32_t output_max);
+  // out[c] = clamp(MBQM(acc[c], multiplier[first + c]) + zp) for c < n.
+  void Run(const int32_t* acc, int first, int n, int8_t* out) const;
+
+ private:
+  std::vector<int32_t> significands_, left_shifts_, right_shifts_;
+  int32_t output_zero_point_ = 0, output_min_ = -128, output_max_ = 127;
+};
+
+}  // namespace kernels
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_KERNELS_REQUANTIZE_H_
