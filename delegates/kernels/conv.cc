@@ -108,51 +108,62 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
   const bool pointwise = g.filter_height == 1 && g.filter_width == 1 && g.stride_height == 1 &&
                          g.stride_width == 1 && g.pad_top == 0 && g.pad_left == 0;
   const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
-  for (int b = 0; b < g.batches; ++b) {
-    for (int oy = 0; oy < g.output_height; ++oy) {
-      const int y0 = oy * g.stride_height - g.pad_top;
-      for (int ox = 0; ox < g.output_width; ++ox) {
-        const int x0 = ox * g.stride_width - g.pad_left;
-        const int8_t* row = patch;
-        if (pointwise) {
-          row = input + ((static_cast<int64_t>(b) * g.input_height + oy) * g.input_width + ox) *
-                            depth;
+  // The im2col row of output pixel `pixel` (flattened over batch, y, x).
+  auto row_of = [&](int64_t pixel, int8_t* slot) -> const int8_t* {
+    const int ox = static_cast<int>(pixel % g.output_width);
+    const int oy = static_cast<int>((pixel / g.output_width) % g.output_height);
+    const int64_t b = pixel / (static_cast<int64_t>(g.output_width) * g.output_height);
+    if (pointwise) {
+      return input + ((b * g.input_height + oy) * g.input_width + ox) * depth;
+    }
+    const int y0 = oy * g.stride_height - g.pad_top, x0 = ox * g.stride_width - g.pad_left;
+    int8_t* start = slot;
+    for (int fy = 0; fy < g.filter_height; ++fy) {
+      const int y = y0 + fy * g.dilation_height;
+      for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
+        const int x = x0 + fx * g.dilation_width;
+        if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
+          std::memset(slot, fill, static_cast<size_t>(depth));
         } else {
-          int8_t* slot = patch;
-          for (int fy = 0; fy < g.filter_height; ++fy) {
-            const int y = y0 + fy * g.dilation_height;
-            for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
-              const int x = x0 + fx * g.dilation_width;
-              if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
-                std::memset(slot, fill, static_cast<size_t>(depth));
-              } else {
-                std::memcpy(slot,
-                            input + ((static_cast<int64_t>(b) * g.input_height + y) *
-                                         g.input_width + x) * depth,
-                            static_cast<size_t>(depth));
-              }
-            }
-          }
+          std::memcpy(slot, input + ((b * g.input_height + y) * g.input_width + x) * depth,
+                      static_cast<size_t>(depth));
         }
-        int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
-                                    g.output_width + ox) * g.output_depth;
-        int oc = 0;
-        for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
-          const int8_t* filters[4];
-          for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
-          int32_t dots[4];
-          DotInt8x4(row, filters, filter_sums + oc, patch_size, dots);
-          for (int k = 0; k < 4; ++k) acc[oc + k] = dots[k];
-        }
-        for (; oc < g.output_depth; ++oc) {
-          acc[oc] = DotInt8(row, filter + static_cast<int64_t>(oc) * patch_size, patch_size);
-        }
-        for (oc = 0; oc < g.output_depth; ++oc) {
-          acc[oc] += (bias != nullptr ? bias[oc] : 0) -
-                     quantization.input_zero_point * filter_sums[oc];
-        }
-        requantizer.Run(acc, 0, g.output_depth, out);
       }
+    }
+    return start;
+  };
+  const int64_t pixels = static_cast<int64_t>(g.batches) * g.output_height * g.output_width;
+  // Blocks of 4 output pixels x 4 filters: each loaded chunk serves 4 products.
+  for (int64_t first = 0; first < pixels; first += 4) {
+    const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
+    const int8_t* rows[4];
+    for (int r = 0; r < 4; ++r) {
+      rows[r] = r < count ? row_of(first + r, patch + static_cast<int64_t>(r) * patch_size)
+                          : rows[count - 1];
+    }
+    int oc = 0;
+    for (; oc + 4 <= g.output_depth; oc += 4) {
+      const int8_t* filters[4];
+      for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
+      int32_t dots[4][4];
+      DotInt8Block4x4(rows, filters, filter_sums + oc, patch_size, dots);
+      for (int r = 0; r < count; ++r) {
+        for (int k = 0; k < 4; ++k) acc[r * g.output_depth + oc + k] = dots[r][k];
+      }
+    }
+    for (; oc < g.output_depth; ++oc) {
+      for (int r = 0; r < count; ++r) {
+        acc[r * g.output_depth + oc] =
+            DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
+      }
+    }
+    for (int r = 0; r < count; ++r) {
+      int32_t* pixel_acc = acc + r * g.output_depth;
+      for (oc = 0; oc < g.output_depth; ++oc) {
+        pixel_acc[oc] += (bias != nullptr ? bias[oc] : 0) -
+                         quantization.input_zero_point * filter_sums[oc];
+      }
+      requantizer.Run(pixel_acc, 0, g.output_depth, output + (first + r) * g.output_depth);
     }
   }
 }

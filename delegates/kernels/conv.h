@@ -54,10 +54,10 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // The same results, faster (kernels/dot.h's clones): the input zero point
 // is folded out of the inner loop as zp * sum(filter), so each output is one
 // int8 dot product over an im2col row (padding taps hold the zero point and
-// add nothing). Groups must be 1. filter_sums[c] = sum of filter c; `patch`
-// holds filter_height * filter_width * input_depth bytes.
-// `requantizer` holds quantization's multipliers and clamp; `acc` holds
-// output_depth int32s.
+// add nothing). Groups must be 1. filter_sums[c] = sum of filter c.
+// Output pixels go in blocks of 4 (kernels/dot.h's DotInt8Block4x4).
+// `requantizer` holds quantization's multipliers and clamp; `patch` holds 4
+// im2col rows, `acc` 4 * output_depth int32s.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const int32_t* filter_sums, const int32_t* bias,

@@ -80,7 +80,49 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void DotInt8x4Vnni(
   }
   for (int k = 0; k < 4; ++k) out[k] = _mm512_reduce_add_epi32(acc[k]) - 128 * filter_sums[k];
 }
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void DotInt8Block4x4Vnni(
+    const int8_t* const rows[4], const int8_t* const filters[4], const int32_t filter_sums[4],
+    int n, int32_t out[4][4]) {
+  const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc[4][4];
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 4; ++k) acc[r][k] = _mm512_setzero_si512();
+  }
+  for (int i = 0; i < n; i += 64) {
+    const __mmask64 mask = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    __m512i w[4];
+    for (int k = 0; k < 4; ++k) w[k] = _mm512_maskz_loadu_epi8(mask, filters[k] + i);
+    for (int r = 0; r < 4; ++r) {
+      const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, rows[r] + i), sign);
+      for (int k = 0; k < 4; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], x, w[k]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 4; ++k) {
+      out[r][k] = _mm512_reduce_add_epi32(acc[r][k]) - 128 * filter_sums[k];
+    }
+  }
+}
 #endif
+
+void DotInt8Block4x4Rows(const int8_t* const rows[4], const int8_t* const filters[4],
+                         const int32_t filter_sums[4], int n, int32_t out[4][4]) {
+  for (int r = 0; r < 4; ++r) DotInt8x4(rows[r], filters, filter_sums, n, out[r]);
+}
+
+using DotInt8Block4x4Fn = void (*)(const int8_t* const[4], const int8_t* const[4],
+                                   const int32_t[4], int, int32_t[4][4]);
+
+DotInt8Block4x4Fn ChooseDotInt8Block4x4() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
+    return &DotInt8Block4x4Vnni;
+  }
+#endif
+  return &DotInt8Block4x4Rows;
+}
 
 using DotInt8x4Fn = void (*)(const int8_t*, const int8_t* const[4], const int32_t[4], int,
                              int32_t[4]);
@@ -102,6 +144,12 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t 
                int n, int32_t out[4]) {
   static const DotInt8x4Fn chosen = ChooseDotInt8x4();  // once per process, thread-safe
   chosen(row, filters, filter_sums, n, out);
+}
+
+void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4],
+                     const int32_t filter_sums[4], int n, int32_t out[4][4]) {
+  static const DotInt8Block4x4Fn chosen = ChooseDotInt8Block4x4();
+  chosen(rows, filters, filter_sums, n, out);
 }
 
 TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {

@@ -20,6 +20,12 @@ int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t filter_sums[4],
                int n, int32_t out[4]);
 
+// 4 rows x 4 filters: out[r][k] = sum_i rows[r][i] * filters[k][i]; each
+// loaded chunk of a row or a filter serves 4 dot products. Rows may repeat
+// (for a partial block).
+void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4],
+                     const int32_t filter_sums[4], int n, int32_t out[4][4]);
+
 // sum_i a[i] in int32.
 int32_t SumInt8(const int8_t* a, int n);
 

@@ -24,9 +24,9 @@ class Conv2DOp : public ConvOpBase {
       return false;
     }
     grouped_ = groups > 1;
-    patch_.resize(static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
+    patch_.resize(4 * static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                   plan_.filter_input_depth);
-    acc_.resize(static_cast<size_t>(plan_.output_depth));
+    acc_.resize(4 * static_cast<size_t>(plan_.output_depth));
     return true;
   }
 
@@ -46,8 +46,8 @@ class Conv2DOp : public ConvOpBase {
  private:
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
-  std::vector<int8_t> patch_;  // one im2col row
-  std::vector<int32_t> acc_;   // one output pixel's channels
+  std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
+  std::vector<int32_t> acc_;   // their channels
 };
 
 }  // namespace

@@ -73,8 +73,8 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     FilterSums(filter.data(), g.output_depth, patch, sums.data());
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
-    std::vector<int8_t> expected(outputs), actual(outputs), scratch(patch);
-    std::vector<int32_t> acc(g.output_depth);
+    std::vector<int8_t> expected(outputs), actual(outputs), scratch(4 * patch);
+    std::vector<int32_t> acc(4 * g.output_depth);
     const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                      c.quantization.output_min, c.quantization.output_max);
     const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
