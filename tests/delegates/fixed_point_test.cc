@@ -4,13 +4,16 @@
 // rounded half up, then the power-of-two division rounded half away from
 // zero). The Python tests compare whole ops with TFLite BUILTIN_REF.
 #include "delegates/kernels/fixed_point.h"
+#include "delegates/kernels/requantize.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <vector>
 
 namespace tfq {
 namespace kernels {
@@ -73,6 +76,38 @@ TEST(FixedPoint, MatchesTheDefinitionOnRandomValues) {
     const int64_t expected = RoundHalfAwayDivide(high, static_cast<__int128>(1) << -m.shift);
     ASSERT_EQ(MultiplyByQuantizedMultiplier(x, m), expected)
         << "x=" << x << " significand=" << m.significand << " shift=" << m.shift;
+  }
+}
+
+// The row requantizer (AVX-512 on CPUs that have it) == the scalar rescale,
+// over multipliers from 2^-31 to 2^7 (right shifts up to 31, left shifts up
+// to 7), accumulators that keep x * 2^left in int32, every zero point and
+// clamp, and row lengths around the 16-lane width.
+TEST(RowRequantizer, MatchesTheScalarRescale) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> exponents(-31.0, 7.0);
+  std::uniform_int_distribution<int32_t> zero_points(-128, 127);
+  for (int n : {1, 15, 16, 17, 31, 33, 100}) {
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<QuantizedMultiplier> multipliers(n);
+      std::vector<int32_t> acc(n);
+      for (int c = 0; c < n; ++c) {
+        multipliers[c] = QuantizeMultiplier(std::pow(2.0, exponents(rng)));
+        const int left = multipliers[c].shift > 0 ? multipliers[c].shift : 0;
+        const int32_t bound = (int32_t{1} << (30 - left)) - 1;
+        acc[c] = std::uniform_int_distribution<int32_t>(-bound, bound)(rng);
+      }
+      const int32_t zero_point = zero_points(rng);
+      const int32_t low = trial % 2 ? -128 : zero_point, high = trial % 3 ? 127 : 100;
+      const RowRequantizer requantizer(multipliers, zero_point, low, high);
+      std::vector<int8_t> actual(n);
+      requantizer.Run(acc.data(), 0, n, actual.data());
+      for (int c = 0; c < n; ++c) {
+        const int32_t value = MultiplyByQuantizedMultiplier(acc[c], multipliers[c]) + zero_point;
+        ASSERT_EQ(actual[c], static_cast<int8_t>(std::min(std::max(value, low), high)))
+            << "n=" << n << " c=" << c << " acc=" << acc[c] << " shift=" << multipliers[c].shift;
+      }
+    }
   }
 }
 
