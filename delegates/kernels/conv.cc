@@ -100,8 +100,9 @@ void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t
 
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
-                         const int8_t* filter, const int32_t* filter_sums, const int32_t* bias,
-                         int8_t* patch, int32_t* acc, int8_t* output) {
+                         const int8_t* filter, const std::vector<int8_t>& packed,
+                         const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
+                         int32_t* acc, int8_t* output) {
   const int depth = g.input_depth;
   const int patch_size = g.filter_height * g.filter_width * depth;
   // A 1x1 window at stride 1 reads each input pixel as it lies: no copy.
@@ -142,6 +143,10 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                           : rows[count - 1];
     }
     int oc = 0;
+    if (!packed.empty()) {
+      PackedDot4Rows(rows, packed, filter_sums, g.output_depth, patch_size, acc, g.output_depth);
+      oc = g.output_depth;
+    }
     for (; oc + 4 <= g.output_depth; oc += 4) {
       const int8_t* filters[4];
       for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;

@@ -12,6 +12,7 @@
 #define TFQ_DELEGATES_KERNELS_CONV_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "delegates/kernels/fixed_point.h"
 #include "delegates/kernels/requantize.h"
@@ -58,10 +59,12 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // Output pixels go in blocks of 4 (kernels/dot.h's DotInt8Block4x4).
 // `requantizer` holds quantization's multipliers and clamp; `patch` holds 4
 // im2col rows, `acc` 4 * output_depth int32s.
+// `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
-                         const int8_t* filter, const int32_t* filter_sums, const int32_t* bias,
-                         int8_t* patch, int32_t* acc, int8_t* output);
+                         const int8_t* filter, const std::vector<int8_t>& packed,
+                         const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
+                         int32_t* acc, int8_t* output);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s).

@@ -1,5 +1,7 @@
 #include "delegates/kernels/dot.h"
 
+#include <cstring>
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
@@ -151,6 +153,81 @@ void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4]
   static const DotInt8Block4x4Fn chosen = ChooseDotInt8Block4x4();
   chosen(rows, filters, filter_sums, n, out);
 }
+
+bool PackedDotAvailable() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
+std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
+  const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
+  std::vector<int8_t> packed(static_cast<size_t>(groups) * quads * 64, 0);
+  for (int c = 0; c < output_depth; ++c) {
+    for (int i = 0; i < n; ++i) {
+      packed[((static_cast<size_t>(c / 16) * quads + i / 4) * 16 + c % 16) * 4 + i % 4] =
+          filters[static_cast<int64_t>(c) * n + i];
+    }
+  }
+  return packed;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+// 4 input bytes from row + 4 * quad, sign-flipped to unsigned, zero bytes
+// past n (their packed weights are 0, but the row may end there).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline __m512i Broadcast4(
+    const int8_t* row, int quad, int n) {
+  uint32_t bytes = 0;
+  const int start = 4 * quad;
+  if (n - start >= 4) {
+    std::memcpy(&bytes, row + start, 4);  // a plain 32-bit load
+  } else {
+    for (int i = start; i < n; ++i) {
+      bytes |= static_cast<uint32_t>(static_cast<uint8_t>(row[i])) << (8 * (i - start));
+    }
+  }
+  return _mm512_set1_epi32(static_cast<int32_t>(bytes ^ 0x80808080u));
+}
+
+}  // namespace
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDot4Rows(
+    const int8_t* const rows[4], const std::vector<int8_t>& packed, const int32_t* filter_sums,
+    int output_depth, int n, int32_t* out, int out_stride) {
+  const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
+  for (int g = 0; g < groups; ++g) {
+    const int8_t* weights = packed.data() + static_cast<size_t>(g) * quads * 64;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int q = 0; q < quads; ++q) {
+      const __m512i w = _mm512_loadu_si512(weights + static_cast<size_t>(q) * 64);
+      acc0 = _mm512_dpbusd_epi32(acc0, Broadcast4(rows[0], q, n), w);
+      acc1 = _mm512_dpbusd_epi32(acc1, Broadcast4(rows[1], q, n), w);
+      acc2 = _mm512_dpbusd_epi32(acc2, Broadcast4(rows[2], q, n), w);
+      acc3 = _mm512_dpbusd_epi32(acc3, Broadcast4(rows[3], q, n), w);
+    }
+    // Take back the 128 * sum(filter) the sign flip added; store the valid lanes.
+    const int first = 16 * g;
+    const __mmask16 lanes = output_depth - first >= 16
+                                ? __mmask16(0xFFFF)
+                                : __mmask16((1u << (output_depth - first)) - 1);
+    const __m512i correction = _mm512_slli_epi32(
+        _mm512_maskz_loadu_epi32(lanes, filter_sums + first), 7);
+    __m512i results[4] = {acc0, acc1, acc2, acc3};
+    for (int r = 0; r < 4; ++r) {
+      _mm512_mask_storeu_epi32(out + static_cast<int64_t>(r) * out_stride + first, lanes,
+                               _mm512_sub_epi32(results[r], correction));
+    }
+  }
+}
+#else
+void PackedDot4Rows(const int8_t* const[4], const std::vector<int8_t>&, const int32_t*, int,
+                    int, int32_t*, int) {}
+#endif
 
 TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {
   int32_t acc = 0;

@@ -6,6 +6,7 @@
 #define TFQ_DELEGATES_KERNELS_DOT_H_
 
 #include <cstdint>
+#include <vector>
 
 namespace tfq {
 namespace kernels {
@@ -25,6 +26,18 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t 
 // (for a partial block).
 void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4],
                      const int32_t filter_sums[4], int n, int32_t out[4][4]);
+
+// AVX-512 VNNI with filters packed once: output channels in the 16 int32
+// lanes, 4 consecutive taps per lane, so one vpdpbusd of 4 broadcast input
+// bytes advances 16 dot products and no horizontal sum is needed.
+bool PackedDotAvailable();  // the CPU has AVX-512 VNNI (+BW)
+// filters [output_depth][n] -> ceil(output_depth/16) x ceil(n/4) x 64 bytes.
+std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
+// out[r * out_stride + c] = sum_i rows[r][i] * filter_c[i] for 4 rows and
+// every channel c < output_depth (rows may repeat).
+void PackedDot4Rows(const int8_t* const rows[4], const std::vector<int8_t>& packed,
+                    const int32_t* filter_sums, int output_depth, int n, int32_t* out,
+                    int out_stride);
 
 // sum_i a[i] in int32.
 int32_t SumInt8(const int8_t* a, int n);

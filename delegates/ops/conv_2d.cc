@@ -1,5 +1,6 @@
 // CONV_2D, int8 input/filter/output, int32 bias: TFLite glue.
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
 
@@ -13,6 +14,11 @@ class Conv2DOp : public ConvOpBase {
     kernels::FilterSums(plan_.filter_data, plan_.output_depth,
                         plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
                         filter_sums_.data());
+    if (kernels::PackedDotAvailable()) {
+      packed_ = kernels::PackFilters(
+          plan_.filter_data, plan_.output_depth,
+          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+    }
   }
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
@@ -38,7 +44,8 @@ class Conv2DOp : public ConvOpBase {
                                    plan_.filter_data, plan_.bias_data, output);
     } else {
       kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                   plan_.filter_data, filter_sums_.data(), plan_.bias_data,
+                                   plan_.filter_data, packed_, filter_sums_.data(),
+                                   plan_.bias_data,
                                    patch_.data(), acc_.data(), output);
     }
   }
@@ -46,6 +53,7 @@ class Conv2DOp : public ConvOpBase {
  private:
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
+  std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
   std::vector<int32_t> acc_;   // their channels
 };

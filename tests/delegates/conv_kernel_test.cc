@@ -4,10 +4,12 @@
 // 127. Tolerance 0. (The Python tests compare the ops with BUILTIN_REF.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/dot.h"
 #include "delegates/kernels/fully_connected.h"
 
 namespace tfq {
@@ -80,9 +82,16 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
     Conv2DInt8Reference(g, g.input_depth, c.quantization, input.data(), filter.data(), bias,
                         expected.data());
-    Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+    Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
                         sums.data(), bias, scratch.data(), acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    if (PackedDotAvailable()) {  // and the packed-filter path
+      std::fill(actual.begin(), actual.end(), 0);
+      Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                          PackFilters(filter.data(), g.output_depth, patch), sums.data(), bias,
+                          scratch.data(), acc.data(), actual.data());
+      ASSERT_EQ(expected, actual) << "packed, trial " << trial;
+    }
   }
 }
 
