@@ -223,6 +223,19 @@ class _Calibration:
         return totals, samples
 
 
+def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> dict:
+    """{key: {method: (usable (min, max), widened)}} for every observer and
+    candidate method."""
+    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
+
+    def propose(observer):
+        return {m: usable_range(*observer.range(m, **range_options)) for m in candidates}
+    # The range searches are numpy on O(bins) arrays, which release the GIL:
+    # one thread per core halves entropy's and auto's fixed cost.
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+        return dict(zip(tensor_observers, pool.map(propose, tensor_observers.values())))
+
+
 def candidate_errors(scheme, values, ranges):
     """Summed squared error of fake-quantizing `values` with each (min, max) row of `ranges`."""
     ranges = tf.convert_to_tensor(ranges, tf.float32)
@@ -260,14 +273,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
     samples = passes.statistics(statistics_batches(), tensor_observers, with_histogram,
                                 ema_decay=method_options.get("ema_decay", 0.9))
-    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
-
-    def propose(observer):
-        return {m: usable_range(*observer.range(m, **range_options)) for m in candidates}
-    # The range searches are numpy on O(bins) arrays, which release the GIL:
-    # one thread per core halves entropy's and auto's fixed cost.
-    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
-        proposals = dict(zip(tensor_observers, pool.map(propose, tensor_observers.values())))
+    proposals = propose_ranges(tensor_observers, candidates, method_options)
 
     chosen, held_out = {}, 0
     if method == "auto":

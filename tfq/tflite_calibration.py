@@ -147,10 +147,9 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                                      f"{names[index]!r}; check the calibration data and its "
                                      "preprocessing")
                 tensor_observers[index].update(values)
-    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
-    proposals = {index: {m: calibration.usable_range(*observer.range(m, **range_options))
-                         for m in candidates}
-                 for index, observer in tensor_observers.items() if observer.count}
+    proposals = calibration.propose_ranges(
+        {index: observer for index, observer in tensor_observers.items() if observer.count},
+        candidates, method_options)
     chosen = {}
     if method == "auto":
         if not held_back:
