@@ -92,12 +92,6 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
   }
 }
 
-void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t* sums) {
-  for (int c = 0; c < output_depth; ++c) {
-    sums[c] = SumInt8(filter + static_cast<int64_t>(c) * filter_size, filter_size);
-  }
-}
-
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
@@ -134,7 +128,7 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
     return start;
   };
   const int64_t pixels = static_cast<int64_t>(g.batches) * g.output_height * g.output_width;
-  // Blocks of 4 output pixels x 4 filters: each loaded chunk serves 4 products.
+  // Blocks of 4 output pixels: with packed filters each weight load serves all 4.
   for (int64_t first = 0; first < pixels; first += 4) {
     const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
     const int8_t* rows[4];
@@ -142,29 +136,28 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
       rows[r] = r < count ? row_of(first + r, patch + static_cast<int64_t>(r) * patch_size)
                           : rows[count - 1];
     }
-    int oc = 0;
     if (!packed.empty()) {
       PackedDot4Rows(rows, packed, filter_sums, g.output_depth, patch_size, acc, g.output_depth);
-      oc = g.output_depth;
-    }
-    for (; oc + 4 <= g.output_depth; oc += 4) {
-      const int8_t* filters[4];
-      for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
-      int32_t dots[4][4];
-      DotInt8Block4x4(rows, filters, filter_sums + oc, patch_size, dots);
+    } else {
       for (int r = 0; r < count; ++r) {
-        for (int k = 0; k < 4; ++k) acc[r * g.output_depth + oc + k] = dots[r][k];
-      }
-    }
-    for (; oc < g.output_depth; ++oc) {
-      for (int r = 0; r < count; ++r) {
-        acc[r * g.output_depth + oc] =
-            DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
+        int32_t* pixel_acc = acc + r * g.output_depth;
+        int oc = 0;
+        for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
+          const int8_t* filters[4];
+          for (int k = 0; k < 4; ++k) {
+            filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
+          }
+          DotInt8x4(rows[r], filters, patch_size, pixel_acc + oc);
+        }
+        for (; oc < g.output_depth; ++oc) {
+          pixel_acc[oc] =
+              DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
+        }
       }
     }
     for (int r = 0; r < count; ++r) {
       int32_t* pixel_acc = acc + r * g.output_depth;
-      for (oc = 0; oc < g.output_depth; ++oc) {
+      for (int oc = 0; oc < g.output_depth; ++oc) {
         pixel_acc[oc] += (bias != nullptr ? bias[oc] : 0) -
                          quantization.input_zero_point * filter_sums[oc];
       }

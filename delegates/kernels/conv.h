@@ -56,7 +56,7 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // is folded out of the inner loop as zp * sum(filter), so each output is one
 // int8 dot product over an im2col row (padding taps hold the zero point and
 // add nothing). Groups must be 1. filter_sums[c] = sum of filter c.
-// Output pixels go in blocks of 4 (kernels/dot.h's DotInt8Block4x4).
+// Output pixels go in blocks of 4 (each packed weight load serves 4).
 // `requantizer` holds quantization's multipliers and clamp; `patch` holds 4
 // im2col rows, `acc` 4 * output_depth int32s.
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
@@ -73,9 +73,6 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
                                   int8_t* output);
-
-// Sums of each output channel's filter, for the optimized conv.
-void FilterSums(const int8_t* filter, int output_depth, int filter_size, int32_t* sums);
 
 // TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
 // scatters into the outputs its filter covers (out = in * stride - pad +

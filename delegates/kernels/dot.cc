@@ -26,8 +26,8 @@ TFQ_CLONES int32_t DotInt8(const int8_t* a, const int8_t* b, int n) {
 
 namespace {
 
-void DotInt8x4Portable(const int8_t* row, const int8_t* const filters[4],
-                       const int32_t* /*filter_sums*/, int n, int32_t out[4]) {
+void DotInt8x4Portable(const int8_t* row, const int8_t* const filters[4], int n,
+                       int32_t out[4]) {
   for (int k = 0; k < 4; ++k) out[k] = DotInt8(row, filters[k], n);
 }
 
@@ -40,8 +40,7 @@ __attribute__((target("avx2"))) int32_t HorizontalSum(__m256i v) {
 
 // 16 int8 -> int16 lanes, then vpmaddwd: exact int32 pair sums.
 __attribute__((target("avx2"))) void DotInt8x4Avx2(const int8_t* row,
-                                                   const int8_t* const filters[4],
-                                                   const int32_t* /*filter_sums*/, int n,
+                                                   const int8_t* const filters[4], int n,
                                                    int32_t out[4]) {
   __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                     _mm256_setzero_si256()};
@@ -62,79 +61,13 @@ __attribute__((target("avx2"))) void DotInt8x4Avx2(const int8_t* row,
   }
 }
 
-// AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes and adds groups
-// of 4 products to int32 lanes without saturating (|4 * 255 * 127| < 2^31).
-// The row becomes unsigned by flipping its sign bit (x + 128); the 128 * sum
-// of each filter this adds is taken back at the end (the caller's sums). The
-// last partial chunk is a masked load: zeroed filter bytes add nothing.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void DotInt8x4Vnni(
-    const int8_t* row, const int8_t* const filters[4], const int32_t filter_sums[4], int n,
-    int32_t out[4]) {
-  const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                    _mm512_setzero_si512()};
-  for (int i = 0; i < n; i += 64) {
-    const __mmask64 mask = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
-    const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, row + i), sign);
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm512_dpbusd_epi32(acc[k], x, _mm512_maskz_loadu_epi8(mask, filters[k] + i));
-    }
-  }
-  for (int k = 0; k < 4; ++k) out[k] = _mm512_reduce_add_epi32(acc[k]) - 128 * filter_sums[k];
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void DotInt8Block4x4Vnni(
-    const int8_t* const rows[4], const int8_t* const filters[4], const int32_t filter_sums[4],
-    int n, int32_t out[4][4]) {
-  const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i acc[4][4];
-  for (int r = 0; r < 4; ++r) {
-    for (int k = 0; k < 4; ++k) acc[r][k] = _mm512_setzero_si512();
-  }
-  for (int i = 0; i < n; i += 64) {
-    const __mmask64 mask = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
-    __m512i w[4];
-    for (int k = 0; k < 4; ++k) w[k] = _mm512_maskz_loadu_epi8(mask, filters[k] + i);
-    for (int r = 0; r < 4; ++r) {
-      const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, rows[r] + i), sign);
-      for (int k = 0; k < 4; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], x, w[k]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    for (int k = 0; k < 4; ++k) {
-      out[r][k] = _mm512_reduce_add_epi32(acc[r][k]) - 128 * filter_sums[k];
-    }
-  }
-}
 #endif
 
-void DotInt8Block4x4Rows(const int8_t* const rows[4], const int8_t* const filters[4],
-                         const int32_t filter_sums[4], int n, int32_t out[4][4]) {
-  for (int r = 0; r < 4; ++r) DotInt8x4(rows[r], filters, filter_sums, n, out[r]);
-}
-
-using DotInt8Block4x4Fn = void (*)(const int8_t* const[4], const int8_t* const[4],
-                                   const int32_t[4], int, int32_t[4][4]);
-
-DotInt8Block4x4Fn ChooseDotInt8Block4x4() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
-    return &DotInt8Block4x4Vnni;
-  }
-#endif
-  return &DotInt8Block4x4Rows;
-}
-
-using DotInt8x4Fn = void (*)(const int8_t*, const int8_t* const[4], const int32_t[4], int,
-                             int32_t[4]);
+using DotInt8x4Fn = void (*)(const int8_t*, const int8_t* const[4], int, int32_t[4]);
 
 DotInt8x4Fn ChooseDotInt8x4() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
-    return &DotInt8x4Vnni;
-  }
   if (__builtin_cpu_supports("avx2")) return &DotInt8x4Avx2;
 #endif
   return &DotInt8x4Portable;
@@ -142,16 +75,9 @@ DotInt8x4Fn ChooseDotInt8x4() {
 
 }  // namespace
 
-void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t filter_sums[4],
-               int n, int32_t out[4]) {
+void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]) {
   static const DotInt8x4Fn chosen = ChooseDotInt8x4();  // once per process, thread-safe
-  chosen(row, filters, filter_sums, n, out);
-}
-
-void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4],
-                     const int32_t filter_sums[4], int n, int32_t out[4][4]) {
-  static const DotInt8Block4x4Fn chosen = ChooseDotInt8Block4x4();
-  chosen(rows, filters, filter_sums, n, out);
+  chosen(row, filters, n, out);
 }
 
 bool PackedDotAvailable() {
@@ -228,6 +154,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDot4Rows(
 void PackedDot4Rows(const int8_t* const[4], const std::vector<int8_t>&, const int32_t*, int,
                     int, int32_t*, int) {}
 #endif
+
+void FilterSums(const int8_t* filters, int count, int filter_size, int32_t* sums) {
+  for (int c = 0; c < count; ++c) {
+    sums[c] = SumInt8(filters + static_cast<int64_t>(c) * filter_size, filter_size);
+  }
+}
 
 TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {
   int32_t acc = 0;

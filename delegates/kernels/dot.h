@@ -15,17 +15,9 @@ namespace kernels {
 int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 
 // The dot products of one row with 4 filters at once (the row is read once):
-// out[k] = sum_i row[i] * filters[k][i]. AVX-512 VNNI or AVX2 when the CPU
-// has it (chosen once per process).
-// filter_sums[k] = sum_i filters[k][i] (precomputed: the VNNI path needs it).
-void DotInt8x4(const int8_t* row, const int8_t* const filters[4], const int32_t filter_sums[4],
-               int n, int32_t out[4]);
-
-// 4 rows x 4 filters: out[r][k] = sum_i rows[r][i] * filters[k][i]; each
-// loaded chunk of a row or a filter serves 4 dot products. Rows may repeat
-// (for a partial block).
-void DotInt8Block4x4(const int8_t* const rows[4], const int8_t* const filters[4],
-                     const int32_t filter_sums[4], int n, int32_t out[4][4]);
+// out[k] = sum_i row[i] * filters[k][i]. AVX2 when the CPU has it (chosen
+// once per process). CPUs with AVX-512 VNNI use the packed path below.
+void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]);
 
 // AVX-512 VNNI with filters packed once: output channels in the 16 int32
 // lanes, 4 consecutive taps per lane, so one vpdpbusd of 4 broadcast input
@@ -38,6 +30,10 @@ std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
 void PackedDot4Rows(const int8_t* const rows[4], const std::vector<int8_t>& packed,
                     const int32_t* filter_sums, int output_depth, int n, int32_t* out,
                     int out_stride);
+
+// sums[c] = sum of filter c, for `count` filters of `filter_size` bytes:
+// what folding the input zero point out of a dot product takes back.
+void FilterSums(const int8_t* filters, int count, int filter_size, int32_t* sums);
 
 // sum_i a[i] in int32.
 int32_t SumInt8(const int8_t* a, int n);

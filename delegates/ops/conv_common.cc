@@ -7,10 +7,7 @@
 #include "delegates/ops/activation_range.h"
 
 namespace tfq {
-namespace {
 
-// TFLite's ComputeOutSize and ComputePaddingWithOffset: SAME pads the odd
-// pixel at the end; VALID never pads.
 int OutputSize(int padding, int input_size, int filter_size, int stride, int dilation) {
   const int effective = (filter_size - 1) * dilation + 1;
   if (padding == kTfLitePaddingSame) return (input_size + stride - 1) / stride;
@@ -22,8 +19,6 @@ int PaddingBefore(int input_size, int filter_size, int stride, int dilation, int
   const int total = std::max((output_size - 1) * stride + effective - input_size, 0);
   return total / 2;
 }
-
-}  // namespace
 
 const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why) {
   if (!node.CheckArity(2, 3, 1, why)) return nullptr;

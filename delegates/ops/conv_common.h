@@ -33,6 +33,11 @@ struct ConvPlan {
   const int32_t* bias_data = nullptr;
 };
 
+// TFLite's ComputeOutSize and ComputePaddingWithOffset (padding is a
+// TfLitePadding): SAME pads the odd pixel at the end; VALID never pads.
+int OutputSize(int padding, int input_size, int filter_size, int stride, int dilation);
+int PaddingBefore(int input_size, int filter_size, int stride, int dilation, int output_size);
+
 // The checks both convolutions start with: 2 or 3 inputs and 1 output,
 // builtin options present, int8 input/filter/output and a constant rank-4
 // filter. Returns the filter, or nullptr with `why`.

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "delegates/kernels/conv.h"
+#include "delegates/kernels/dot.h"
 #include "delegates/kernels/fully_connected.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/op_table.h"

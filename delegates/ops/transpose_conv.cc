@@ -1,7 +1,5 @@
 // TRANSPOSE_CONV, int8 input/filter/output, optional int32 bias, constant
 // output shape: TFLite glue. Inputs: output_shape, filter, input, bias.
-#include <algorithm>
-
 #include "delegates/kernels/conv.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
@@ -26,21 +24,20 @@ class TransposeConv2DOp : public ConvOpBase {
     geometry_ = {in[0], in[1], in[2], in[3], plan_.filter_height, plan_.filter_width,
                  output_shape_[1], output_shape_[2], output_shape_[3], w.stride_height,
                  w.stride_width, 1, 1, 0, 0};
-    // TFLite checks that a convolution of the output gives back the input.
-    auto convolved = [&](int size, int filter, int stride) {
-      return w.padding == kTfLitePaddingSame ? (size + stride - 1) / stride
-                                             : (size + stride - filter) / stride;
-    };
-    if (convolved(geometry_.output_height, plan_.filter_height, w.stride_height) != in[1] ||
-        convolved(geometry_.output_width, plan_.filter_width, w.stride_width) != in[2]) {
+    // TFLite checks that a convolution of the output gives back the input,
+    // and pads as that convolution would.
+    if (OutputSize(w.padding, geometry_.output_height, plan_.filter_height, w.stride_height,
+                   1) != in[1] ||
+        OutputSize(w.padding, geometry_.output_width, plan_.filter_width, w.stride_width,
+                   1) != in[2]) {
       *why = "TRANSPOSE_CONV output shape " + ShapeToString(output_shape_) +
              " does not match input shape " + ShapeToString(in) + " with this window";
       return false;
     }
-    geometry_.pad_top = std::max(0, (in[1] - 1) * w.stride_height + plan_.filter_height -
-                                        geometry_.output_height) / 2;
-    geometry_.pad_left = std::max(0, (in[2] - 1) * w.stride_width + plan_.filter_width -
-                                         geometry_.output_width) / 2;
+    geometry_.pad_top = PaddingBefore(geometry_.output_height, plan_.filter_height,
+                                      w.stride_height, 1, in[1]);
+    geometry_.pad_left = PaddingBefore(geometry_.output_width, plan_.filter_width,
+                                       w.stride_width, 1, in[2]);
     scratch_.resize(static_cast<size_t>(NumElements(output_shape_)));
     tensors->set_shape(plan_.output, output_shape_);
     return true;
