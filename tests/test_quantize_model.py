@@ -215,6 +215,57 @@ def test_folded_batchnorm_trains_its_statistics():
     assert not np.allclose(before, wrapper.batch_norm.moving_mean.numpy())
 
 
+@pytest.mark.parametrize("conv", ["Conv2D", "Dense"])
+def test_folded_batchnorm_trains_like_float_batchnorm(conv):
+    """One training step of the folded wrapper normalizes with the batch's
+    statistics and moves the moving ones as float Conv->BN does; only the
+    int8 rounding differs."""
+    keras.utils.set_random_seed(19)
+    shape, layer = ((IMAGE, keras.layers.Conv2D(5, 3, bias_initializer="random_normal"))
+                    if conv == "Conv2D" else
+                    ((12,), keras.layers.Dense(5, bias_initializer="random_normal")))
+    # Gammas of one magnitude: Dense weights are per-tensor, and a folded
+    # channel with a tiny gamma would lose its weights to the rounding.
+    bn = keras.layers.BatchNormalization(
+        gamma_initializer=keras.initializers.RandomUniform(0.5, 1.5),
+        beta_initializer="random_normal", momentum=0.5)
+    model = _model(shape, layer, bn)
+    quantized = tfq.quantize_model(model)
+    wrapper = quantized.get_layer("quant_" + layer.name)
+    assert wrapper.batch_norm is not None
+    x = np.random.default_rng(3).normal(2.0, 3.0, size=(8,) + shape).astype(np.float32)
+    expected = model(x, training=True).numpy()  # float BN updates its moving statistics
+    folded = wrapper(x, training=True).numpy()  # the wrapper's (separate) copy does too
+    # The wrapper also fake-quantizes its input and output (8 bits over
+    # ranges of ~24 and ~8): a few hundredths at worst, far less on average.
+    assert np.abs(folded - expected).max() < 0.1
+    assert np.abs(folded - expected).mean() < 0.02
+    np.testing.assert_allclose(wrapper.batch_norm.moving_mean.numpy(), bn.moving_mean.numpy(),
+                               atol=0.03)  # the batch means of ~|2 sum(w)| carry the rounding
+    np.testing.assert_allclose(wrapper.batch_norm.moving_variance.numpy(),
+                               bn.moving_variance.numpy(), rtol=0.02)
+
+
+def test_relu_fused_into_the_training_fake_quant_is_exact(K):
+    """While training, a ReLU / ReLU6 and the fake-quant after it run as one
+    fake-quant over [0, high]; the step's output must equal the inference
+    graph's (ReLU then fake-quant) over the ranges that step stored."""
+    K.utils.set_random_seed(20)
+    model = _model(IMAGE, K.layers.Conv2D(6, 3, activation="relu6"), K.layers.Conv2D(5, 3),
+                   K.layers.ReLU(), K.layers.Flatten(), K.layers.Dense(4, activation="relu"),
+                   K=K)
+    quantized = tfq.quantize_model(model)
+    x = np.random.default_rng(4).normal(0.0, 2.0, size=(8,) + IMAGE).astype(np.float32)
+    trained = quantized(x, training=True).numpy()
+    inferred = quantized(x, training=False).numpy()
+    np.testing.assert_array_equal(trained, inferred)
+    assert trained.min() == 0.0 and (trained > 0).any()
+    for layer in quantized.layers:
+        if tfq.wrapper.is_wrapper(layer) and "output" in layer.range_variables():
+            low, high, _ = layer.range_variables()["output"]
+            assert float(low) <= 0.0 < float(high), layer.name
+
+
 @pytest.mark.parametrize("where", ["activation argument", "layer"])
 def test_hard_swish_converts_to_hard_swish(where):
     """Keras 3 only: tf_keras 2.21 has no hard-swish activation."""

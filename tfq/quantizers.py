@@ -19,12 +19,14 @@ import tensorflow as tf
 def fake_quant_weights(kernel, *, per_channel: bool):
     """Symmetric narrow-range int8 fake-quant of a kernel (per-channel over the last axis)."""
     kernel = tf.convert_to_tensor(kernel)
+    # The bound is a statistic of the weights, not a path for their gradient
+    # (as a range variable would be): the straight-through estimator alone.
     if per_channel:
         axes = list(range(kernel.shape.rank - 1))
-        bound = tf.reduce_max(tf.abs(kernel), axis=axes)
+        bound = tf.stop_gradient(tf.reduce_max(tf.abs(kernel), axis=axes))
         return tf.quantization.fake_quant_with_min_max_vars_per_channel(
             kernel, -bound, bound, num_bits=8, narrow_range=True)
-    bound = tf.reduce_max(tf.abs(kernel))
+    bound = tf.stop_gradient(tf.reduce_max(tf.abs(kernel)))
     return tf.quantization.fake_quant_with_min_max_vars(
         kernel, -bound, bound, num_bits=8, narrow_range=True)
 
@@ -38,12 +40,14 @@ def fake_quant_depthwise_weights(kernel):
     return tf.reshape(fake_quant_weights(flat, per_channel=True), kernel.shape)
 
 
-def update_moving_range(min_var, max_var, initialized_var, values, decay: float):
+def batch_range(values):
+    """(min, max) of a batch, as constants of the step: the range is a
+    statistic, and reduce_min/max's gradient costs two full-size passes."""
+    return tf.stop_gradient(tf.reduce_min(values)), tf.stop_gradient(tf.reduce_max(values))
+
+
+def update_moving_range(min_var, max_var, initialized_var, batch_min, batch_max, decay: float):
     """Moves [min_var, max_var] toward the batch's range; returns (min, max) to use now."""
-    # No gradient through the range into the activations: the range is a
-    # statistic, and reduce_min/max's gradient costs two full-size passes.
-    batch_min = tf.stop_gradient(tf.reduce_min(values))
-    batch_max = tf.stop_gradient(tf.reduce_max(values))
     first = tf.equal(tf.convert_to_tensor(initialized_var), 0.0)
     new_min = tf.where(first, batch_min, decay * tf.convert_to_tensor(min_var) + (1 - decay) * batch_min)
     new_max = tf.where(first, batch_max, decay * tf.convert_to_tensor(max_var) + (1 - decay) * batch_max)

@@ -79,6 +79,10 @@ class WeightOptions:
     # Fake-quant for a tensor inside the layer that TFLite materializes
     # (SeparableConv2D's depthwise output); identity when not quantizing.
     intermediate: Callable = lambda values: values
+    # Applied to the (fake-quantized) kernel just before the op: the wrapper
+    # undoes its BatchNormalization fold here while training, on the small
+    # kernel rather than on the full-size output.
+    unfold: Callable = lambda kernel: kernel
 
 
 # WEIGHTED forwards: (layer, inputs, kernel, options) -> outputs before bias.
@@ -89,6 +93,7 @@ def _dense(layer, inputs, kernel, options):
     # Per-tensor: per-channel Dense fake-quant does not convert (see notes).
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=False)
+    kernel = options.unfold(kernel)
     if inputs.shape.rank == 2:
         return tf.matmul(inputs, kernel)  # what the converter maps to FULLY_CONNECTED
     return tf.tensordot(inputs, kernel, axes=[[-1], [0]])
@@ -127,6 +132,7 @@ def _conv2d(layer, inputs, kernel, options):
                          "supported by tfq yet; pass it in skip_layers")
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
+    kernel = options.unfold(kernel)
     return _conv2d_op(inputs, kernel, strides=list(layer.strides), padding=_padding(layer),
                       dilations=list(layer.dilation_rate))
 
@@ -138,6 +144,7 @@ def _conv1d(layer, inputs, kernel, options):
     kernel = kernel[tf.newaxis]
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
+    kernel = options.unfold(kernel)
     outputs = _conv2d_op(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
                          padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
     return tf.squeeze(outputs, axis=1)
@@ -148,6 +155,7 @@ def _depthwise_conv2d(layer, inputs, kernel, options):
     if options.quantize:
         kernel = (quantizers.fake_quant_depthwise_weights(kernel) if options.per_channel else
                   quantizers.fake_quant_weights(kernel, per_channel=False))
+    kernel = options.unfold(kernel)
     return tf.nn.depthwise_conv2d(inputs, kernel, strides=[1, *layer.strides, 1],
                                   padding=_padding(layer), dilations=list(layer.dilation_rate))
 
@@ -169,6 +177,7 @@ def _separable_conv2d(layer, inputs, kernel, options):
 def _conv2d_pointwise(inputs, kernel, options):
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
+    kernel = options.unfold(kernel)
     return tf.nn.conv2d(inputs, kernel, strides=1, padding="VALID")
 
 
@@ -184,6 +193,7 @@ def _conv2d_transpose(layer, inputs, kernel, options):
         # the converter through a transpose, which it refuses ("tfl.transpose op
         # has mismatched quantized axes"), as it does for per-channel Dense.
         kernel = quantizers.fake_quant_weights(kernel, per_channel=False)
+    kernel = options.unfold(kernel)
     padding = _padding(layer)
     (k_h, k_w), (s_h, s_w) = kernel.shape[:2], layer.strides
     height, width = inputs.shape[1], inputs.shape[2]
@@ -307,6 +317,17 @@ def is_fusable_activation_layer(layer) -> bool:
     if kind == "Activation":
         return getattr(layer.activation, "__name__", None) in ("relu", "relu6")
     return False
+
+
+def relu_upper_bound(layer):
+    """The upper clamp (6.0, or inf) if `layer` ends in a plain ReLU / ReLU6
+    (a ReLU layer, an Activation, or an `activation=` argument), else None."""
+    if type(layer).__name__ == "ReLU":
+        if layer.negative_slope or layer.threshold:
+            return None
+        return float("inf") if layer.max_value is None else float(layer.max_value)
+    name = getattr(getattr(layer, "activation", None), "__name__", None)
+    return {"relu": float("inf"), "relu6": 6.0}.get(name)
 
 
 def fixed_range_activation(layer):

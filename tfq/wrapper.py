@@ -45,6 +45,7 @@ class _QuantizeWrapperLogic:
         self.handling, self._forward = registry.lookup(layer)
         fixed = registry.fixed_range_activation(layer)
         self.fixed_range = self.scheme.fixed_output_range(fixed) if fixed else None
+        self.relu_upper_bound = registry.relu_upper_bound(layer)
 
     def _range_variables(self, prefix):
         # Under tf.distribute each replica updates its range from its own
@@ -90,14 +91,30 @@ class _QuantizeWrapperLogic:
             return values
         range_min, range_max, initialized = self.range_variables()[range_name]
         if training:
-            low, high = quantizers.update_moving_range(range_min, range_max, initialized, values,
-                                                       self.decay)
+            low, high = quantizers.update_moving_range(range_min, range_max, initialized,
+                                                       *quantizers.batch_range(values), self.decay)
         else:
             low, high = range_min, range_max
         return self.scheme.fake_quant_activations(values, low, high)
 
+    def _quantize_relu_output(self, values, upper_bound):
+        """fake_quant(relu(values)) while training, in one pass: the fake-quant
+        over [0, high] (high <= upper_bound) clamps exactly as the ReLU would,
+        and relu(values)'s batch range is [0, clip(max values)]. The range
+        minimum of a ReLU output is 0 (fake_quant_activations keeps 0 in every
+        range), so no reduce_min either. Saves three full passes per ReLU."""
+        range_min, range_max, initialized = self.output_range
+        batch_max = tf.clip_by_value(tf.stop_gradient(tf.reduce_max(values)), 0.0, upper_bound)
+        low, high = quantizers.update_moving_range(range_min, range_max, initialized,
+                                                   tf.constant(0.0), batch_max, self.decay)
+        return self.scheme.fake_quant_activations(
+            values, tf.maximum(low, 0.0), tf.minimum(high, upper_bound))
+
     def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)
+        fuse_relu = (training and self.relu_upper_bound is not None and
+                     self.output_range is not None and self.calibration_observer is None and
+                     not self.scheme.symmetric_activations)
         if self.input_range is not None:
             inputs = self._quantize(inputs, "input", training)
         if self.handling is registry.Handling.WEIGHTED:
@@ -110,7 +127,11 @@ class _QuantizeWrapperLogic:
                     outputs = tf.nn.bias_add(outputs, bias)
             if self.pre_activation_range is not None:
                 outputs = self._quantize(outputs, "pre_activation", training)
+            if fuse_relu:
+                return self._quantize_relu_output(outputs, self.relu_upper_bound)
             outputs = self.layer.activation(outputs)
+        elif fuse_relu:
+            return self._quantize_relu_output(inputs, self.relu_upper_bound)
         elif self._forward is not None:
             outputs = self._forward(self.layer, inputs)
         else:
@@ -121,47 +142,55 @@ class _QuantizeWrapperLogic:
             outputs = self._quantize(outputs, "output", training)
         return outputs
 
-    def _weight_options(self, training):
+    def _weight_options(self, training, unfold=lambda kernel: kernel):
         intermediate = (lambda values: values)
         if self.intermediate_range is not None:
             intermediate = lambda values: self._quantize(values, "intermediate", training)
         return registry.WeightOptions(quantize=True, per_channel=self.per_channel,
-                                      intermediate=intermediate)
+                                      intermediate=intermediate, unfold=unfold)
 
     def _folded_forward(self, inputs, kernel, bias, training):
         """The layer with its BatchNormalization folded in, so the fake-quant
         sees the weights TFLite will hold: kernel x gamma / sqrt(moving var + eps).
 
         Training normalizes with the batch's statistics without a second,
-        float convolution (Jacob et al. 2018): the batch moments of the
-        unfolded output are read off the folded one (divide by the fold
-        scale), then a per-channel correction rescales the output from moving
-        to batch statistics, and the moving statistics are updated as
-        BatchNormalization would. Inference uses the moving statistics only,
-        which is exactly what the converter bakes into the .tflite.
+        float convolution (Jacob et al. 2018): the op run with the
+        fake-quantized folded kernel divided by the fold scale gives the
+        unfolded output (up to the weight rounding), and BatchNormalization
+        with batch statistics runs on that; the moving statistics are updated
+        as BatchNormalization would. Inference uses the moving statistics
+        only, which is exactly what the converter bakes into the .tflite.
         """
         bn = self.batch_norm
-        gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else 1.0
-        beta = tf.convert_to_tensor(bn.beta) if bn.center else 0.0
+        gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else None
+        beta = tf.convert_to_tensor(bn.beta) if bn.center else None
         moving_mean = tf.convert_to_tensor(bn.moving_mean)
-        moving_scale = gamma * tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
+        moving_inv_std = tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
+        moving_scale = moving_inv_std if gamma is None else gamma * moving_inv_std
+        if training:
+            # The fold scale is a constant of this step: the output does not
+            # depend on it (it cancels between the fold and the unfold below),
+            # so gamma learns through the normalization alone, as in float BN.
+            moving_scale = tf.stop_gradient(moving_scale)
         folded_kernel = registry.scale_output_channels(self.layer, kernel, moving_scale)
-        folded = self._forward(self.layer, inputs, folded_kernel, self._weight_options(training))
         bias = bias if bias is not None else 0.0
         if not training:
-            return folded + (beta + (bias - moving_mean) * moving_scale)
-        # Moments of the unfolded output (folded / moving_scale + bias), taken
-        # on the folded tensor and rescaled per channel: no extra full pass.
-        folded_mean, folded_variance = tf.nn.moments(folded, axes=list(range(folded.shape.rank - 1)))
-        mean = tf.math.divide_no_nan(folded_mean, moving_scale) + bias
-        variance = tf.math.divide_no_nan(folded_variance, tf.square(moving_scale))
-        mean, variance = _merge_replica_moments(mean, variance)
+            folded = self._forward(self.layer, inputs, folded_kernel,
+                                   self._weight_options(training))
+            offset = (bias - moving_mean) * moving_scale
+            return folded + (offset if beta is None else beta + offset)
+        # The fold undone on the fake-quantized kernel (small) rather than on
+        # the output (full size): the same values, since the op is linear.
+        inverse_scale = tf.math.divide_no_nan(1.0, moving_scale)
+        options = self._weight_options(training, unfold=lambda quantized: (
+            registry.scale_output_channels(self.layer, quantized, inverse_scale)))
+        unfolded = self._forward(self.layer, inputs, folded_kernel, options)
+        outputs, mean, variance = _batch_normalize(unfolded, gamma, beta, bn.epsilon)
+        mean = mean + bias
         momentum = bn.momentum
         bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
         bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
-        batch_scale = gamma * tf.math.rsqrt(variance + bn.epsilon)
-        correction = tf.math.divide_no_nan(batch_scale, moving_scale)
-        return folded * correction + (beta + (bias - mean) * batch_scale)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -188,16 +217,36 @@ class _QuantizeWrapperLogic:
         return cls(layer, batch_norm=batch_norm, **config)
 
 
-def _merge_replica_moments(mean, variance):
-    """Under tf.distribute, the moments of the global batch (equal-sized
+def _batch_normalize(values, gamma, beta, epsilon):
+    """BatchNormalization of `values` (channels last) with its batch
+    statistics: (normalized, batch mean, biased batch variance).
+
+    Under tf.distribute the statistics are the global batch's (equal-sized
     replica batches), so folded weights and moving statistics agree on every
-    replica."""
+    replica. Otherwise one fused op does what would be six passes over the
+    activations (forward and gradient).
+    """
+    channels = values.shape[-1]
     context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return mean, variance
-    mean, mean_square = context.all_reduce(tf.distribute.ReduceOp.MEAN,
-                                           [mean, variance + tf.square(mean)])
-    return mean, mean_square - tf.square(mean)
+    if context is not None and context.num_replicas_in_sync > 1:
+        axes = list(range(values.shape.rank - 1))
+        mean, variance = tf.nn.moments(values, axes=axes)
+        mean, mean_square = context.all_reduce(tf.distribute.ReduceOp.MEAN,
+                                               [mean, variance + tf.square(mean)])
+        variance = mean_square - tf.square(mean)
+        outputs = tf.nn.batch_normalization(values, mean, variance, beta, gamma, epsilon)
+        return outputs, mean, variance
+    # FusedBatchNorm takes 4-D NHWC; any rank flattens to [1, 1, rows, channels].
+    flat = tf.reshape(values, [1, 1, -1, channels])
+    ones, zeros = tf.ones([channels]), tf.zeros([channels])
+    outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+        flat, gamma if gamma is not None else ones, beta if beta is not None else zeros,
+        epsilon=epsilon, is_training=True)
+    # The op returns the Bessel-corrected variance; BatchNormalization's moving
+    # average (and the fold) use the biased one.
+    rows = tf.cast(tf.shape(flat)[2], variance.dtype)
+    variance = variance * tf.maximum(rows - 1.0, 0.0) / tf.maximum(rows, 1.0)
+    return tf.reshape(outputs, tf.shape(values)), mean, variance
 
 
 class _FoldedBatchNormalizationLogic:
