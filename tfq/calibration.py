@@ -263,7 +263,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     def statistics_batches():
         stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
         for index, batch in enumerate(tqdm(stream, desc=f"calibrating ({method})", unit="batch",
-                                           disable=not progress)):
+                                           disable=None if progress else True)):
             if method == "auto" and index % AUTO_HOLDOUT_EVERY == AUTO_HOLDOUT_EVERY - 1:
                 held_back.append(batch)
             else:

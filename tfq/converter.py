@@ -14,11 +14,13 @@ purpose with `skip_layers`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
 from typing import Iterable, Optional
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -106,8 +108,22 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+@contextlib.contextmanager
+def _keras_export_to_log():
+    """Keras 3 models reach the converter through `model.export`, which
+    prints its whole signature (a line per captured variable) to stdout;
+    with interactive logging off, Keras sends that to absl's INFO log."""
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
+
+
 def _run(converter) -> bytes:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _keras_export_to_log():
         warnings.simplefilter("ignore")
         try:
             return bytes(converter.convert())

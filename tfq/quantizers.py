@@ -49,8 +49,10 @@ def batch_range(values):
 def update_moving_range(min_var, max_var, initialized_var, batch_min, batch_max, decay: float):
     """Moves [min_var, max_var] toward the batch's range; returns (min, max) to use now."""
     first = tf.equal(tf.convert_to_tensor(initialized_var), 0.0)
-    new_min = tf.where(first, batch_min, decay * tf.convert_to_tensor(min_var) + (1 - decay) * batch_min)
-    new_max = tf.where(first, batch_max, decay * tf.convert_to_tensor(max_var) + (1 - decay) * batch_max)
+    moved_min = decay * tf.convert_to_tensor(min_var) + (1 - decay) * batch_min
+    moved_max = decay * tf.convert_to_tensor(max_var) + (1 - decay) * batch_max
+    new_min = tf.where(first, batch_min, moved_min)
+    new_max = tf.where(first, batch_max, moved_max)
     min_var.assign(new_min)
     max_var.assign(new_max)
     initialized_var.assign(1.0)

@@ -134,7 +134,7 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                         for i in names}
     held_back = []
     for number, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
-                                        disable=not progress)):
+                                        disable=None if progress else True)):
         check_finite(inputs, batch)
         if method == "auto" and number % calibration.AUTO_HOLDOUT_EVERY == \
                 calibration.AUTO_HOLDOUT_EVERY - 1:
