@@ -18,8 +18,8 @@ constexpr const char* kPartitionName = "TfqDelegate";
 // DELEGATE node, run in execution-plan order.
 class Partition {
  public:
-  Partition(TfLiteContext* context, LogLevel log_level)
-      : tensors_(context), log_level_(log_level) {}
+  Partition(TfLiteContext* context, LogLevel log_level, int num_threads)
+      : tensors_(context), log_level_(log_level), num_threads_(num_threads) {}
 
   bool Init(TfLiteContext* context, const TfLiteDelegateParams& params) {
     for (int i = 0; i < params.nodes_to_replace->size; ++i) {
@@ -54,6 +54,13 @@ class Partition {
   }
 
   TfLiteStatus Prepare(TfLiteContext* context) {
+    // num_threads 0 follows the interpreter's setting (-1 there: unset).
+    const int threads = num_threads_ > 0 ? num_threads_
+                                         : std::max(1, context->recommended_num_threads);
+    if (pool_ == nullptr || pool_->num_threads() != threads) {
+      pool_ = std::make_unique<ThreadPool>(threads);
+      tensors_.set_pool(pool_.get());
+    }
     // Inputs of the partition come from the runtime; the ops derive the rest.
     for (const auto& op : ops_) {
       for (int t : op->input_tensors()) {
@@ -97,12 +104,15 @@ class Partition {
   std::vector<int> outputs_;
   PartitionTensors tensors_;
   LogLevel log_level_;
+  int num_threads_;  // the delegate option
+  std::unique_ptr<ThreadPool> pool_;
 };
 
 void* PartitionInit(TfLiteContext* context, const char* buffer, size_t length) {
   const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
   const Delegate* delegate = Delegate::FromTfLite(params->delegate);
-  auto partition = std::make_unique<Partition>(context, delegate->options().log_level);
+  auto partition = std::make_unique<Partition>(context, delegate->options().log_level,
+                                               delegate->options().num_threads);
   if (!partition->Init(context, *params)) return nullptr;
   return partition.release();
 }
@@ -135,6 +145,8 @@ bool OpEnabled(const DelegateOptions& options, const char* name) {
 // only to fail in the partition's prepare.
 bool RunsWithCurrentShapes(TfLiteContext* context, DelegatedOp* op, std::string* why) {
   PartitionTensors shapes(context);
+  ThreadPool one_thread(1);  // sizes scratch only; no worker starts
+  shapes.set_pool(&one_thread);
   for (int t : op->input_tensors()) {
     if (t >= 0) shapes.set_shape(t, ShapeOf(context->tensors[t].dims));
   }

@@ -287,7 +287,7 @@ def main(_):
                                                     calibration=method)
 
     print(f"\n== 3. fine-tuning for {FLAGS.finetune_epochs} epochs "
-          f"(Adam, learning rate {FLAGS.finetune_learning_rate})")
+          f"(Adam, learning rate {FLAGS.finetune_learning_rate:.2g})")
     variants["tensorflow-model-optimization QAT"] = tfmot_qat(model, train, validation,
                                                               FLAGS.output_dir)
     print("tfq QAT (Keras 3), ranges calibrated before training")

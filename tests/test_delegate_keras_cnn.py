@@ -86,13 +86,15 @@ def test_keras_application_224_wholly_delegated_and_exact(rng, application, node
     """keras.applications models (weights=None, 224x224, logits out: a
     softmax on random-weight logits has a scale BUILTIN_REF aborts on, see
     the notes), calibrated on random data. Every node is delegated
-    (claim_all: any declined node fails the test). Output == BUILTIN_REF."""
+    (claim_all: any declined node fails the test). Output == BUILTIN_REF,
+    with 1 and 2 delegate threads."""
     keras.utils.set_random_seed(0)
     model = getattr(keras.applications, application)(
         weights=None, input_shape=(224, 224, 3), classifier_activation=None)
     tflite_model = _int8_tflite(model, samples=4, seed=0)
-    interpreter, delegate = interpreters.tfq_litert(tflite_model)
     x = rng.integers(-128, 128, size=(1, 224, 224, 3), dtype=np.int8)
-    np.testing.assert_array_equal(interpreters.run(interpreter, x)[0],
-                                  interpreters.run(interpreters.reference(tflite_model), x)[0])
-    assert delegate.last_claim() == (nodes, nodes)
+    expected = interpreters.run(interpreters.reference(tflite_model), x)[0]
+    for threads in (1, 2):
+        interpreter, delegate = interpreters.tfq_litert(tflite_model, num_threads=threads)
+        np.testing.assert_array_equal(interpreters.run(interpreter, x)[0], expected)
+        assert delegate.last_claim() == (nodes, nodes)

@@ -96,7 +96,7 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
-                         int32_t* acc, int8_t* output) {
+                         int32_t* acc, int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
   const int depth = g.input_depth;
   const int patch_size = g.filter_height * g.filter_width * depth;
   // A 1x1 window at stride 1 reads each input pixel as it lies: no copy.
@@ -127,9 +127,11 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
     }
     return start;
   };
-  const int64_t pixels = static_cast<int64_t>(g.batches) * g.output_height * g.output_width;
+  const int64_t pixels = pixel_end >= 0 ? pixel_end
+                                        : static_cast<int64_t>(g.batches) * g.output_height *
+                                              g.output_width;
   // Blocks of 4 output pixels: with packed filters each weight load serves all 4.
-  for (int64_t first = 0; first < pixels; first += 4) {
+  for (int64_t first = pixel_begin; first < pixels; first += 4) {
     const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
     const int8_t* rows[4];
     for (int r = 0; r < 4; ++r) {
@@ -169,31 +171,30 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
-                                  int8_t* output) {
+                                  int8_t* output, int64_t row_begin, int64_t row_end) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
-  for (int b = 0; b < g.batches; ++b) {
-    for (int oy = 0; oy < g.output_height; ++oy) {
-      const int y0 = oy * g.stride_height - g.pad_top;
-      for (int ox = 0; ox < g.output_width; ++ox) {
-        const int x0 = ox * g.stride_width - g.pad_left;
-        for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0;
-        for (int fy = 0; fy < g.filter_height; ++fy) {
-          const int y = y0 + fy * g.dilation_height;
-          if (y < 0 || y >= g.input_height) continue;
-          for (int fx = 0; fx < g.filter_width; ++fx) {
-            const int x = x0 + fx * g.dilation_width;
-            if (x < 0 || x >= g.input_width) continue;
-            MultiplyAccumulateInt8(
-                input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) *
-                            depth,
-                quantization.input_zero_point,
-                filter + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth, depth, acc);
-          }
+  const int64_t rows = row_end >= 0 ? row_end : static_cast<int64_t>(g.batches) * g.output_height;
+  for (int64_t row = row_begin; row < rows; ++row) {
+    const int64_t b = row / g.output_height;
+    const int oy = static_cast<int>(row % g.output_height);
+    const int y0 = oy * g.stride_height - g.pad_top;
+    for (int ox = 0; ox < g.output_width; ++ox) {
+      const int x0 = ox * g.stride_width - g.pad_left;
+      for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0;
+      for (int fy = 0; fy < g.filter_height; ++fy) {
+        const int y = y0 + fy * g.dilation_height;
+        if (y < 0 || y >= g.input_height) continue;
+        for (int fx = 0; fx < g.filter_width; ++fx) {
+          const int x = x0 + fx * g.dilation_width;
+          if (x < 0 || x >= g.input_width) continue;
+          MultiplyAccumulateInt8(
+              input + ((b * g.input_height + y) * g.input_width + x) * depth,
+              quantization.input_zero_point,
+              filter + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth, depth, acc);
         }
-        int8_t* out = output + ((static_cast<int64_t>(b) * g.output_height + oy) *
-                                    g.output_width + ox) * depth;
-        requantizer.Run(acc, 0, depth, out);
       }
+      int8_t* out = output + ((b * g.output_height + oy) * g.output_width + ox) * depth;
+      requantizer.Run(acc, 0, depth, out);
     }
   }
 }

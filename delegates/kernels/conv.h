@@ -60,19 +60,23 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // `requantizer` holds quantization's multipliers and clamp; `patch` holds 4
 // im2col rows, `acc` 4 * output_depth int32s.
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
+// Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
+// x; pixel_end -1 = all), so threads can share one output.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
-                         int32_t* acc, int8_t* output);
+                         int32_t* acc, int8_t* output, int64_t pixel_begin = 0,
+                         int64_t pixel_end = -1);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
-// channels into `acc` (input_depth int32s).
+// channels into `acc` (input_depth int32s). Computes output rows
+// [row_begin, row_end) (flattened over batch and y; row_end -1 = all).
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const ConvQuantization& quantization,
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
-                                  int8_t* output);
+                                  int8_t* output, int64_t row_begin = 0, int64_t row_end = -1);
 
 // TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
 // scatters into the outputs its filter covers (out = in * stride - pad +

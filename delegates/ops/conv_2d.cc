@@ -30,9 +30,12 @@ class Conv2DOp : public ConvOpBase {
       return false;
     }
     grouped_ = groups > 1;
-    patch_.resize(4 * static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
-                  plan_.filter_input_depth);
-    acc_.resize(4 * static_cast<size_t>(plan_.output_depth));
+    patch_size_ = 4 * static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
+                  plan_.filter_input_depth;
+    acc_size_ = 4 * static_cast<size_t>(plan_.output_depth);
+    const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
+    patch_.resize(threads * patch_size_);
+    acc_.resize(threads * acc_size_);
     return true;
   }
 
@@ -43,10 +46,15 @@ class Conv2DOp : public ConvOpBase {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
                                    plan_.filter_data, plan_.bias_data, output);
     } else {
-      kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                   plan_.filter_data, packed_, filter_sums_.data(),
-                                   plan_.bias_data,
-                                   patch_.data(), acc_.data(), output);
+      // Output pixels split across threads in whole blocks of 4.
+      const int64_t pixels =
+          static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
+      tensors->pool().ParallelFor(pixels, 4, [&](int thread, int64_t begin, int64_t end) {
+        kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                     plan_.filter_data, packed_, filter_sums_.data(),
+                                     plan_.bias_data, patch_.data() + thread * patch_size_,
+                                     acc_.data() + thread * acc_size_, output, begin, end);
+      });
     }
   }
 
@@ -54,6 +62,7 @@ class Conv2DOp : public ConvOpBase {
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
+  size_t patch_size_ = 0, acc_size_ = 0;  // per thread:
   std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
   std::vector<int32_t> acc_;   // their channels
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "delegates/ops/node_view.h"
+#include "delegates/thread_pool.h"
 #include "delegates/tflite_abi.h"
 
 namespace tfq {
@@ -15,10 +16,15 @@ namespace tfq {
 // Shapes and data of the tensors one delegated partition touches. Tensors
 // produced and consumed inside the partition are not allocated by TFLite, so
 // the partition owns their buffers; all others live in the runtime's arena,
-// whose addresses are read at every invoke (the arena may move).
+// whose addresses are read at every invoke (the arena may move). Also
+// carries the partition's thread pool, which ops split their loops over.
 class PartitionTensors {
  public:
   explicit PartitionTensors(TfLiteContext* context) : context_(context) {}
+
+  // Set by the partition before any Prepare.
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
+  ThreadPool& pool() const { return *pool_; }
 
   const Shape& shape(int tensor) const;
   void set_shape(int tensor, Shape shape) { shapes_[tensor] = std::move(shape); }
@@ -32,6 +38,7 @@ class PartitionTensors {
 
  private:
   TfLiteContext* context_;
+  ThreadPool* pool_ = nullptr;
   std::map<int, Shape> shapes_;
   std::map<int, std::vector<int64_t>> owned_;  // int64 storage: aligned to 8
 };

@@ -20,7 +20,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
       return false;
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
-    acc_.resize(static_cast<size_t>(plan_.output_depth));
+    acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * plan_.output_depth);
     return true;
   }
 
@@ -28,9 +28,14 @@ class DepthwiseConv2DOp : public ConvOpBase {
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
     if (depth_multiplier_ == 1) {
-      kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                            plan_.filter_data, plan_.bias_data, acc_.data(),
-                                            output);
+      // Output rows (over batch and height) split across threads.
+      const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
+      tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
+        kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                              plan_.filter_data, plan_.bias_data,
+                                              acc_.data() + thread * plan_.output_depth, output,
+                                              begin, end);
+      });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
                                             plan_.filter_data, plan_.bias_data, output);
@@ -39,7 +44,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
 
  private:
   int depth_multiplier_ = 1;
-  std::vector<int32_t> acc_;  // one output pixel's channels
+  std::vector<int32_t> acc_;  // one output pixel's channels, per thread
 };
 
 }  // namespace

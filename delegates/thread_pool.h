@@ -1,0 +1,61 @@
+// A fixed set of worker threads that split one loop at a time: what honours
+// the delegate's num_threads. Each partition owns one (partitions of one
+// interpreter run one after another; two interpreters never share one).
+//
+// ParallelFor hands out contiguous chunks, one per thread, the caller
+// running the last; the chunks are disjoint, so kernels that write disjoint
+// outputs stay bit-exact at any thread count. No allocation per call.
+#ifndef TFQ_DELEGATES_THREAD_POOL_H_
+#define TFQ_DELEGATES_THREAD_POOL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tfq {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int num_threads);  // starts num_threads - 1 workers
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls body(thread, begin, end) on [0, count) cut into at most
+  // num_threads() chunks whose bounds are multiples of `grain` (the last
+  // may be short); `thread` < num_threads() indexes per-thread scratch.
+  // Returns when every chunk is done.
+  template <typename Body>
+  void ParallelFor(int64_t count, int64_t grain, const Body& body) {
+    Run(count, grain, [](const void* context, int thread, int64_t begin, int64_t end) {
+      (*static_cast<const Body*>(context))(thread, begin, end);
+    }, &body);
+  }
+
+ private:
+  using ChunkFunction = void (*)(const void* context, int thread, int64_t begin, int64_t end);
+
+  void Run(int64_t count, int64_t grain, ChunkFunction function, const void* context);
+  void RunChunk(int chunk) const;
+  void WorkerLoop(int chunk);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_, work_done_;
+  std::atomic<uint64_t> generation_{0};  // bumped once per ParallelFor
+  std::atomic<int> pending_{0};          // workers still running this generation's chunk
+  bool stopping_ = false;                // under mutex_
+  // The current loop (written before generation_ is bumped).
+  int64_t count_ = 0, chunk_size_ = 0;
+  ChunkFunction function_ = nullptr;
+  const void* context_ = nullptr;
+};
+
+}  // namespace tfq
+
+#endif  // TFQ_DELEGATES_THREAD_POOL_H_

@@ -1,0 +1,58 @@
+// ThreadPool::ParallelFor: every index exactly once, chunks on grain
+// boundaries, per-thread indices in range, and a pool reused many times.
+#include "delegates/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace tfq {
+namespace {
+
+TEST(ThreadPool, CoversEveryIndexOnceOnGrainBoundaries) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.num_threads(), threads);
+    for (int64_t count : {0, 1, 2, 5, 8, 13, 100, 1001}) {
+      for (int64_t grain : {1, 4, 7}) {
+        std::vector<std::atomic<int>> visits(static_cast<size_t>(count));
+        std::atomic<int> bad_chunks{0};
+        pool.ParallelFor(count, grain, [&](int thread, int64_t begin, int64_t end) {
+          if (thread < 0 || thread >= threads || begin % grain != 0 || begin >= end) ++bad_chunks;
+          for (int64_t i = begin; i < end; ++i) ++visits[static_cast<size_t>(i)];
+        });
+        EXPECT_EQ(bad_chunks.load(), 0) << threads << " threads, count " << count;
+        for (int64_t i = 0; i < count; ++i) {
+          ASSERT_EQ(visits[static_cast<size_t>(i)].load(), 1)
+              << threads << " threads, count " << count << ", grain " << grain << ", index " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, RunsChunksOnItsThreadsAndSurvivesManyLoops) {
+  ThreadPool pool(4);
+  std::vector<int64_t> sums(4, 0);  // one slot per thread index: no races
+  std::vector<std::thread::id> ids(4);
+  for (int loop = 0; loop < 2000; ++loop) {
+    pool.ParallelFor(400, 1, [&](int thread, int64_t begin, int64_t end) {
+      ids[static_cast<size_t>(thread)] = std::this_thread::get_id();
+      for (int64_t i = begin; i < end; ++i) sums[static_cast<size_t>(thread)] += i;
+    });
+  }
+  int64_t total = 0;
+  for (int64_t sum : sums) {
+    EXPECT_GT(sum, 0);  // every chunk ran
+    total += sum;
+  }
+  EXPECT_EQ(total, 2000 * (399 * 400 / 2));
+  // Three workers and the caller.
+  EXPECT_EQ(std::set<std::thread::id>(ids.begin(), ids.end()).size(), 4u);
+}
+
+}  // namespace
+}  // namespace tfq

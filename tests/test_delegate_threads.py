@@ -1,0 +1,37 @@
+"""The delegate's num_threads: ops that split their loops across the
+partition's thread pool (CONV_2D over blocks of output pixels, depthwise
+over output rows) give BUILTIN_REF's output exactly at any thread count,
+including more threads than rows or pixels, odd splits and batches."""
+import functools
+
+import numpy as np
+import pytest
+
+from tests import interpreters
+from tests.test_delegate_conv import conv_model
+from tests.test_delegate_fully_connected import assert_delegate_matches_reference, random_int8
+
+
+@pytest.mark.parametrize("num_threads", [2, 3, 7])
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+@pytest.mark.parametrize("input_shape", [(1, 1, 1, 8), (1, 3, 5, 8), (2, 9, 7, 16), (3, 17, 13, 8)],
+                         ids=lambda shape: "x".join(map(str, shape)))
+def test_threads_match_reference(rng, num_threads, depthwise, input_shape):
+    model = conv_model(rng, depthwise=depthwise, input_shape=input_shape,
+                       output_depth=input_shape[-1], strides=(1, 2), input_zero_point=-5)
+    make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
+    assert_delegate_matches_reference(model, [random_int8(rng, input_shape)],
+                                      make_interpreter=make)
+
+
+def test_interpreter_threads_reach_the_delegate(rng):
+    """Delegate num_threads 0 (the default) follows the interpreter's."""
+    model = conv_model(rng, input_shape=(1, 16, 16, 16), output_depth=16)
+    x = random_int8(rng, (1, 16, 16, 16))
+    expected = interpreters.run(interpreters.reference(model), x)[0]
+    import tfq
+    for threads in (1, 2):
+        interpreter = tfq.Interpreter(model_content=model, num_threads=threads,
+                                      delegate={"claim_all": True})
+        for _ in range(3):  # the pool is reused across invokes
+            np.testing.assert_array_equal(interpreters.run(interpreter, x)[0], expected)
