@@ -10,7 +10,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-APT_PACKAGES=(bazel-bootstrap bazel-rules-java bazel-skylib libgtest-dev dataset-fashion-mnist)
+APT_PACKAGES=(bazel-bootstrap bazel-rules-java bazel-skylib libgtest-dev dataset-fashion-mnist
+              qemu-user)
 
 say() { echo "[bootstrap] $*"; }
 

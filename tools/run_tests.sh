@@ -15,6 +15,19 @@ echo "[tests] pytest"
 echo "[tests] bazel build + test"
 bazel build //delegates:all
 bazel test --test_output=errors //delegates/... //tests/delegates/...
+echo "[tests] C++ tests under qemu-x86_64: the AVX2 and portable kernel paths"
+# QEMU's emulated CPUs stop short of AVX-512, so the kernels take their
+# fallbacks; cpu_features_test checks that each model yields the expected
+# path. (The tests are statically linked.)
+for cpu_and_features in "Haswell:avx2" "Nehalem:scalar only"; do
+  cpu="${cpu_and_features%%:*}"
+  for test in bazel-bin/tests/delegates/*_test; do
+    log="$(TFQ_EXPECT_CPU_FEATURES="${cpu_and_features#*:}" qemu-x86_64 -cpu "$cpu" "$test" \
+      --gtest_brief=1 2>&1)" ||
+      { echo "$log" | tail -40; echo "[tests] $test failed under qemu-x86_64 -cpu $cpu"; exit 1; }
+  done
+  echo "[tests] qemu-x86_64 -cpu $cpu: passed"
+done
 echo "[tests] the Bazel-built plugin end to end"
 TFQ_DELEGATE_LIBRARY=bazel-bin/delegates/libtfq_delegate.so \
   .venv/bin/python -m pytest -q tests/test_delegate_keras_dense.py tests/test_delegate_loading.py
