@@ -1,6 +1,7 @@
 #include "delegates/delegate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <set>
@@ -18,8 +19,9 @@ constexpr const char* kPartitionName = "TfqDelegate";
 // DELEGATE node, run in execution-plan order.
 class Partition {
  public:
-  Partition(TfLiteContext* context, LogLevel log_level, int num_threads)
-      : tensors_(context), log_level_(log_level), num_threads_(num_threads) {}
+  // `profile`: the delegate's, when ops are to be timed; else nullptr.
+  Partition(TfLiteContext* context, LogLevel log_level, int num_threads, OpProfile* profile)
+      : tensors_(context), log_level_(log_level), num_threads_(num_threads), profile_(profile) {}
 
   bool Init(TfLiteContext* context, const TfLiteDelegateParams& params) {
     for (int i = 0; i < params.nodes_to_replace->size; ++i) {
@@ -34,6 +36,7 @@ class Partition {
         std::unique_ptr<DelegatedOp> op = support->parse(NodeView(context, node, registration), &why);
         if (op) {
           ops_.push_back(std::move(op));
+          op_names_.push_back(support->name);
           continue;
         }
       }
@@ -95,24 +98,36 @@ class Partition {
   }
 
   TfLiteStatus Invoke() {
-    for (const auto& op : ops_) op->Invoke(&tensors_);
+    if (profile_ == nullptr) {
+      for (const auto& op : ops_) op->Invoke(&tensors_);
+      return kTfLiteOk;
+    }
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      ops_[i]->Invoke(&tensors_);
+      profile_->Add(op_names_[i], std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - start).count());
+    }
     return kTfLiteOk;
   }
 
  private:
   std::vector<std::unique_ptr<DelegatedOp>> ops_;
+  std::vector<std::string> op_names_;  // builtin op name of each of ops_
   std::vector<int> outputs_;
   PartitionTensors tensors_;
   LogLevel log_level_;
   int num_threads_;  // the delegate option
+  OpProfile* profile_;
   std::unique_ptr<ThreadPool> pool_;
 };
 
 void* PartitionInit(TfLiteContext* context, const char* buffer, size_t length) {
   const auto* params = reinterpret_cast<const TfLiteDelegateParams*>(buffer);
-  const Delegate* delegate = Delegate::FromTfLite(params->delegate);
-  auto partition = std::make_unique<Partition>(context, delegate->options().log_level,
-                                               delegate->options().num_threads);
+  Delegate* delegate = Delegate::FromTfLite(params->delegate);
+  auto partition = std::make_unique<Partition>(
+      context, delegate->options().log_level, delegate->options().num_threads,
+      delegate->options().profile ? &delegate->op_profile() : nullptr);
   if (!partition->Init(context, *params)) return nullptr;
   return partition.release();
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "delegates/op_profile.h"
 #include "delegates/options.h"
 #include "delegates/tflite_abi.h"
 
@@ -27,6 +28,9 @@ class Delegate {
   TfLiteDelegate* tflite_delegate() { return &delegate_; }
   const DelegateOptions& options() const { return options_; }
   ClaimSummary last_claim() const;
+  // Where partitions add their op times (only when options().profile).
+  OpProfile& op_profile() { return op_profile_; }
+  const OpProfile& op_profile() const { return op_profile_; }
 
   static Delegate* FromTfLite(TfLiteDelegate* delegate) {
     return static_cast<Delegate*>(delegate->data_);
@@ -40,6 +44,7 @@ class Delegate {
   DelegateOptions options_;
   mutable std::mutex mutex_;  // one delegate may serve interpreters in several threads
   ClaimSummary last_claim_;
+  OpProfile op_profile_;
 };
 
 }  // namespace tfq

@@ -7,7 +7,8 @@
 namespace tfq {
 namespace {
 
-constexpr const char* kKnownKeys = "num_threads, log_level, allow_ops, deny_ops, claim_all";
+constexpr const char* kKnownKeys =
+    "num_threads, log_level, allow_ops, deny_ops, claim_all, profile";
 constexpr int kMaxThreads = 256;
 
 bool ParseNumThreads(const std::string& value, int* out, std::string* error) {
@@ -108,6 +109,8 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values,
       ok = ParseOpList(key, value, supported_ops, &options->deny_ops, error);
     } else if (key == "claim_all") {
       ok = ParseBool(key, value, &options->claim_all, error);
+    } else if (key == "profile") {
+      ok = ParseBool(key, value, &options->profile, error);
     } else {
       *error = "unknown option '" + key + "'; known options: " + kKnownKeys;
       ok = false;

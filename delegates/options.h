@@ -22,6 +22,8 @@ struct DelegateOptions {
   std::set<std::string> deny_ops;
   // Test mode: fail Prepare, naming the node, when any node cannot be claimed.
   bool claim_all = false;
+  // Time every delegated op (tfq-bench's per-op profile); off by default.
+  bool profile = false;
 };
 
 // Parses `count` key/value pairs. `supported_ops` are the op names accepted in

@@ -27,6 +27,17 @@ void Report(void (*report_error)(const char*), const std::string& message) {
   if (report_error != nullptr) report_error(message.c_str());
 }
 
+// Copies `text` into `buffer` (NUL-terminated, truncated to `size`); returns
+// its full length, so a caller can size the buffer with a first NULL call.
+long CopyOut(const std::string& text, char* buffer, size_t size) {
+  if (buffer != nullptr && size > 0) {
+    const size_t n = text.size() < size - 1 ? text.size() : size - 1;
+    std::memcpy(buffer, text.data(), n);
+    buffer[n] = '\0';
+  }
+  return static_cast<long>(text.size());
+}
+
 }  // namespace
 
 extern "C" {
@@ -88,12 +99,13 @@ long tfq_delegate_declined_nodes(const TfLiteDelegate* delegate, char* buffer, s
   if (live == nullptr) return -1;
   std::string joined;
   for (const std::string& line : live->last_claim().declined) joined += line + "\n";
-  if (buffer != nullptr && size > 0) {
-    const size_t n = joined.size() < size - 1 ? joined.size() : size - 1;
-    std::memcpy(buffer, joined.data(), n);
-    buffer[n] = '\0';
-  }
-  return static_cast<long>(joined.size());
+  return CopyOut(joined, buffer, size);
+}
+
+long tfq_delegate_op_profile(const TfLiteDelegate* delegate, char* buffer, size_t size) {
+  const tfq::Delegate* live = FindLive(delegate);
+  if (live == nullptr) return -1;
+  return CopyOut(live->op_profile().Lines(), buffer, size);
 }
 
 }  // extern "C"

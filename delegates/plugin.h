@@ -9,6 +9,7 @@
  *      deny_ops     comma-separated builtin op names never to claim
  *      claim_all    true | false: test mode, Prepare fails naming the first node
  *                   the delegate cannot claim
+ *      profile      true | false: time every delegated op (tfq_delegate_op_profile)
  *    An unknown key or a bad value makes create return NULL after reporting one
  *    line through report_error.
  * 2. tfq_delegate_*: introspection for tests and tools.
@@ -45,6 +46,13 @@ __attribute__((visibility("default"))) int tfq_delegate_last_claim(
  * copied into `buffer` (NUL-terminated, truncated to `size`). Returns the full
  * length without the NUL, or -1 for a foreign delegate. */
 __attribute__((visibility("default"))) long tfq_delegate_declined_nodes(
+    const struct TfLiteDelegate* delegate, char* buffer, size_t size);
+
+/* With option profile=true: time spent per op type since the delegate was
+ * created, one line per type, "<op name> <invocations> <nanoseconds>",
+ * copied into `buffer` as tfq_delegate_declined_nodes does. Returns the full
+ * length, or -1 for a foreign delegate. Empty without profile=true. */
+__attribute__((visibility("default"))) long tfq_delegate_op_profile(
     const struct TfLiteDelegate* delegate, char* buffer, size_t size);
 
 #ifdef __cplusplus

@@ -33,6 +33,9 @@ def test_bench_times_all_three_and_checks_exactness(tmp_path):
         assert set(row["median_ms"]) == {"builtin", "xnnpack", "tfq"}
         assert all(ms > 0 for ms in row["median_ms"].values())
         assert row["tfq_nodes_claimed"] == [1, 1]
+        assert list(row["tfq_op_profile_ms"]) == ["CONV_2D"]
+        assert row["tfq_op_profile_ms"]["CONV_2D"] > 0
+    assert "tfq per-op profile, 2 thread(s), ms per invoke: CONV_2D" in result.stdout
 
 
 def test_bad_input_is_one_line(tmp_path):

@@ -15,7 +15,7 @@ from tests.tflite_builder import OneOpModel
 
 EXPECTED_EXPORTS = {"tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate",
                     "tfq_delegate_cpu_features", "tfq_delegate_last_claim",
-                    "tfq_delegate_declined_nodes"}
+                    "tfq_delegate_declined_nodes", "tfq_delegate_op_profile"}
 
 
 def test_library_is_a_plain_shared_library_without_libpython():
@@ -42,6 +42,7 @@ def test_library_exports_only_the_plugin_interface():
     ({"allow_ops": ["CONV_9"]}, "allow_ops"),
     ({"deny_ops": "FULLY_CONNECTED,NOPE"}, "deny_ops"),
     ({"claim_all": "maybe"}, "claim_all"),
+    ({"profile": "often"}, "profile"),
 ])
 def test_bad_options_raise_value_error_naming_the_option(options, named):
     with pytest.raises(ValueError, match=named):
@@ -120,6 +121,19 @@ def test_unsupported_node_is_declined_with_a_reason_and_still_runs():
 def test_claim_all_fails_loudly_naming_the_node():
     with pytest.raises(RuntimeError, match="claim_all.*node 0.*float32"):
         tfq.Interpreter(model_content=_float_fully_connected_model(), delegate={"claim_all": True})
+
+
+def test_op_profile_counts_every_delegated_op_only_when_asked():
+    model = fully_connected_model(np.random.default_rng(2), batch=2, input_depth=8, output_depth=4)
+    x = np.zeros((2, 8), np.int8)
+    plain = tfq.Interpreter(model_content=model)
+    interpreters.run(plain, x)
+    assert plain.tfq_delegate.op_profile() == {}
+    profiled = tfq.Interpreter(model_content=model, delegate={"profile": True})
+    for _ in range(5):
+        interpreters.run(profiled, x)
+    [(op, (invocations, seconds))] = profiled.tfq_delegate.op_profile().items()
+    assert op == "FULLY_CONNECTED" and invocations == 5 and 0 < seconds < 1
 
 
 def test_deny_ops_keeps_nodes_on_tflite():

@@ -1,13 +1,15 @@
 """The delegate's num_threads: ops that split their loops across the
 partition's thread pool (CONV_2D over blocks of output pixels, depthwise
-over output rows) give BUILTIN_REF's output exactly at any thread count,
-including more threads than rows or pixels, odd splits and batches."""
+over output rows, same-shape ADD and SUB over elements) give BUILTIN_REF's
+output exactly at any thread count, including more threads than rows or
+pixels, odd splits and batches."""
 import functools
 
 import numpy as np
 import pytest
 
 from tests import interpreters
+from tests.test_delegate_add_sub import add_sub_model
 from tests.test_delegate_conv import conv_model
 from tests.test_delegate_fully_connected import assert_delegate_matches_reference, random_int8
 
@@ -35,3 +37,15 @@ def test_interpreter_threads_reach_the_delegate(rng):
                                       delegate={"claim_all": True})
         for _ in range(3):  # the pool is reused across invokes
             np.testing.assert_array_equal(interpreters.run(interpreter, x)[0], expected)
+
+
+@pytest.mark.parametrize("num_threads", [2, 3])
+@pytest.mark.parametrize("shape", [(1, 3, 5, 7), (2, 9, 11, 33)],
+                         ids=lambda shape: "x".join(map(str, shape)))
+def test_add_split_across_threads_matches_reference(rng, num_threads, shape):
+    """Same-shape ADD splits its elements in whole cache lines (64) across
+    threads; 105 and 6534 elements leave ragged last chunks."""
+    model = add_sub_model("ADD", list(shape), list(shape), zero_points=(3, -7, 5))
+    make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
+    assert_delegate_matches_reference(model, [random_int8(rng, shape), random_int8(rng, shape)],
+                                      make_interpreter=make)

@@ -47,7 +47,8 @@ class Delegate(litert_interpreter.Delegate):
 
     Options: num_threads (0 = the interpreter's), log_level
     ("silent"|"error"|"warning"|"info"|"verbose"), allow_ops / deny_ops (builtin
-    op names), claim_all (test mode: fail when a node cannot be delegated).
+    op names), claim_all (test mode: fail when a node cannot be delegated),
+    profile (time every delegated op: `op_profile()`).
     """
 
     def __init__(self, **options: OptionValue):
@@ -64,6 +65,9 @@ class Delegate(litert_interpreter.Delegate):
         self._library.tfq_delegate_declined_nodes.argtypes = [
             ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         self._library.tfq_delegate_declined_nodes.restype = ctypes.c_long
+        self._library.tfq_delegate_op_profile.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        self._library.tfq_delegate_op_profile.restype = ctypes.c_long
 
     def last_claim(self) -> tuple[int, int]:
         """(nodes in the execution plan, nodes claimed) at the delegate's last Prepare."""
@@ -74,9 +78,24 @@ class Delegate(litert_interpreter.Delegate):
 
     def declined_nodes(self) -> list[str]:
         """Why each node left on TFLite at the last Prepare was declined."""
-        size = self._library.tfq_delegate_declined_nodes(self._delegate_ptr, None, 0)
+        return self._lines(self._library.tfq_delegate_declined_nodes)
+
+    def op_profile(self) -> dict[str, tuple[int, float]]:
+        """{op name: (invocations, seconds)} since the delegate was created;
+        empty unless it was loaded with profile=True."""
+        profile = {}
+        for line in self._lines(self._library.tfq_delegate_op_profile):
+            name, invocations, nanoseconds = line.split()
+            profile[name] = (int(invocations), int(nanoseconds) * 1e-9)
+        return profile
+
+    def _lines(self, read) -> list[str]:
+        """The lines a tfq_delegate_* text function returns (sized by a first call)."""
+        size = read(self._delegate_ptr, None, 0)
+        if size < 0:
+            raise RuntimeError("tfq delegate handle is not live")
         buffer = ctypes.create_string_buffer(size + 1)
-        self._library.tfq_delegate_declined_nodes(self._delegate_ptr, buffer, size + 1)
+        read(self._delegate_ptr, buffer, size + 1)
         return [line for line in buffer.value.decode().split("\n") if line]
 
 

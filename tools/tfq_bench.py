@@ -58,6 +58,24 @@ def make_interpreter(variant, model, threads):
     return tfq.Interpreter(model_content=model, num_threads=threads)
 
 
+def op_profile_ms(model, threads, inputs):
+    """{op type: ms per invoke} inside the tfq delegate, from a separate
+    profiled interpreter (timing each op costs a little), after warm-up."""
+    import tfq  # pylint: disable=import-outside-toplevel
+    interpreter = tfq.Interpreter(model_content=model, num_threads=threads,
+                                  delegate={"profile": True})
+    interpreter.allocate_tensors()
+    for _ in range(FLAGS.warmup):
+        invoke(interpreter, inputs)
+    before = interpreter.tfq_delegate.op_profile()
+    for _ in range(FLAGS.runs):
+        invoke(interpreter, inputs)
+    after = interpreter.tfq_delegate.op_profile()
+    per_invoke = {op: 1e3 * (seconds - before.get(op, (0, 0.0))[1]) / FLAGS.runs
+                  for op, (_, seconds) in after.items()}
+    return dict(sorted(per_invoke.items(), key=lambda item: -item[1]))
+
+
 def invoke(interpreter, inputs):
     for detail, value in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], value)
@@ -102,7 +120,8 @@ def bench():
         results["by_threads"][threads] = {
             "median_ms": medians, "tfq_nodes_claimed": claimed,
             "xnnpack_over_tfq": medians["xnnpack"] / medians["tfq"],
-            "builtin_over_tfq": medians["builtin"] / medians["tfq"]}
+            "builtin_over_tfq": medians["builtin"] / medians["tfq"],
+            "tfq_op_profile_ms": op_profile_ms(model, threads, inputs)}
     results["tfq_identical_to_builtin_ref"] = identical
     print(f"{os.path.basename(FLAGS.model)}: median of {FLAGS.runs} interleaved invokes (ms)")
     print(f"{'threads':>7s} {'builtin':>9s} {'xnnpack':>9s} {'tfq':>9s} "
@@ -113,6 +132,11 @@ def bench():
         print(f"{threads:7d} {m['builtin']:9.2f} {m['xnnpack']:9.2f} {m['tfq']:9.2f} "
               f"{row['xnnpack_over_tfq']:12.2f} {row['builtin_over_tfq']:12.2f}  "
               f"{claimed}/{total}")
+    for threads, row in results["by_threads"].items():
+        profile = row["tfq_op_profile_ms"]
+        total = sum(profile.values()) or 1.0
+        print(f"tfq per-op profile, {threads} thread(s), ms per invoke: " + ", ".join(
+            f"{op} {ms:.2f} ({100 * ms / total:.0f}%)" for op, ms in profile.items()))
     print("tfq output " + ("identical to BUILTIN_REF" if identical else
                            "DIFFERS from BUILTIN_REF"))
     if FLAGS.json:

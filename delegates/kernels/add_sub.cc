@@ -31,27 +31,29 @@ AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q) : quantiza
   }
 }
 
+int8_t AddSubInt8Optimized::One(int8_t value1, int8_t value2) const {
+  const AddSubQuantization& q = quantization_;
+  const int32_t raw =
+      scaled1_[static_cast<uint8_t>(value1)] + scaled2_[static_cast<uint8_t>(value2)];
+  const int32_t value =
+      MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
+  return static_cast<int8_t>(std::min(std::max(value, q.output_min), q.output_max));
+}
+
+void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
+                                        int8_t* output, int64_t begin, int64_t end) const {
+  for (int64_t i = begin; i < end; ++i) output[i] = One(input1[i], input2[i]);
+}
+
 void AddSubInt8Optimized::Run(const BroadcastShape& shape, const int8_t* input1,
                               const int8_t* input2, int8_t* output) const {
-  const AddSubQuantization& q = quantization_;
-  auto one = [&](int64_t out, int64_t index1, int64_t index2) {
-    const int32_t raw = scaled1_[static_cast<uint8_t>(input1[index1])] +
-                        scaled2_[static_cast<uint8_t>(input2[index2])];
-    const int32_t value =
-        MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
-    output[out] = static_cast<int8_t>(std::min(std::max(value, q.output_min), q.output_max));
-  };
-  bool same_shapes = true;  // both operands contiguous: no broadcasting odometer
-  int64_t stride = 1;
-  for (int d = shape.rank - 1; d >= 0; --d) {
-    same_shapes = same_shapes && shape.strides1[d] == stride && shape.strides2[d] == stride;
-    stride *= shape.dims[d];
+  if (IsContiguous(shape)) {
+    RunContiguous(input1, input2, output, 0, shape.elements());
+    return;
   }
-  if (same_shapes) {
-    for (int64_t i = 0; i < shape.elements(); ++i) one(i, i, i);
-  } else {
-    ForEachBroadcastElement(shape, one);
-  }
+  ForEachBroadcastElement(shape, [&](int64_t out, int64_t index1, int64_t index2) {
+    output[out] = One(input1[index1], input2[index2]);
+  });
 }
 
 }  // namespace kernels

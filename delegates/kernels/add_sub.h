@@ -38,8 +38,14 @@ class AddSubInt8Optimized {
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
   void Run(const BroadcastShape& shape, const int8_t* input1, const int8_t* input2,
            int8_t* output) const;
+  // Operands of one shape (no broadcasting): elements [begin, end) only, so
+  // threads can share one output.
+  void RunContiguous(const int8_t* input1, const int8_t* input2, int8_t* output, int64_t begin,
+                     int64_t end) const;
 
  private:
+  int8_t One(int8_t value1, int8_t value2) const;
+
   AddSubQuantization quantization_;
   int32_t scaled1_[256], scaled2_[256];  // indexed by (uint8_t) q; input 2 negated for SUB
 };

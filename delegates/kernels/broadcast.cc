@@ -11,6 +11,16 @@ int64_t BroadcastShape::elements() const {
   return total;
 }
 
+bool IsContiguous(const BroadcastShape& shape) {
+  int64_t stride = 1;
+  for (int d = shape.rank - 1; d >= 0; --d) {
+    if (shape.dims[d] == 1) continue;  // any stride: never stepped along (Broadcast gives 0)
+    if (shape.strides1[d] != stride || shape.strides2[d] != stride) return false;
+    stride *= shape.dims[d];
+  }
+  return true;
+}
+
 bool Broadcast(const std::vector<int>& shape1, const std::vector<int>& shape2,
                BroadcastShape* shape) {
   const int rank = static_cast<int>(std::max(shape1.size(), shape2.size()));

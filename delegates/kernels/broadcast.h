@@ -20,6 +20,9 @@ struct BroadcastShape {
   int64_t elements() const;
 };
 
+// True when neither operand broadcasts: both are laid out as the output.
+bool IsContiguous(const BroadcastShape& shape);
+
 // False when a dimension pair is neither equal nor has a 1, or rank > 6.
 bool Broadcast(const std::vector<int>& shape1, const std::vector<int>& shape2,
                BroadcastShape* shape);

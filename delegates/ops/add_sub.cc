@@ -21,8 +21,17 @@ class AddSubOp : public DelegatedOp {
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    kernel_.Run(shape_, tensors->data_as<int8_t>(input1_), tensors->data_as<int8_t>(input2_),
-                tensors->data_as<int8_t>(output_));
+    const int8_t* input1 = tensors->data_as<int8_t>(input1_);
+    const int8_t* input2 = tensors->data_as<int8_t>(input2_);
+    int8_t* output = tensors->data_as<int8_t>(output_);
+    if (!kernels::IsContiguous(shape_)) {
+      kernel_.Run(shape_, input1, input2, output);
+      return;
+    }
+    // Elements split across threads in whole cache lines of output.
+    tensors->pool().ParallelFor(shape_.elements(), 64, [&](int, int64_t begin, int64_t end) {
+      kernel_.RunContiguous(input1, input2, output, begin, end);
+    });
   }
 
   std::vector<int> input_tensors() const override { return {input1_, input2_}; }

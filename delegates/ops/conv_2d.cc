@@ -30,9 +30,10 @@ class Conv2DOp : public ConvOpBase {
       return false;
     }
     grouped_ = groups > 1;
-    patch_size_ = 4 * static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
-                  plan_.filter_input_depth;
-    acc_size_ = 4 * static_cast<size_t>(plan_.output_depth);
+    patch_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.filter_height) *
+                                      plan_.filter_width * plan_.filter_input_depth,
+                                  sizeof(int8_t));
+    acc_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
     const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
     patch_.resize(threads * patch_size_);
     acc_.resize(threads * acc_size_);
@@ -62,7 +63,7 @@ class Conv2DOp : public ConvOpBase {
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
-  size_t patch_size_ = 0, acc_size_ = 0;  // per thread:
+  size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
   std::vector<int32_t> acc_;   // their channels
 };

@@ -20,7 +20,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
       return false;
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
-    acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * plan_.output_depth);
+    acc_stride_ = PerThreadStride(static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
+    acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * acc_stride_);
     return true;
   }
 
@@ -33,7 +34,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
       tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
         kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
                                               plan_.filter_data, plan_.bias_data,
-                                              acc_.data() + thread * plan_.output_depth, output,
+                                              acc_.data() + thread * acc_stride_, output,
                                               begin, end);
       });
     } else {
@@ -44,6 +45,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
 
  private:
   int depth_multiplier_ = 1;
+  size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
 };
 

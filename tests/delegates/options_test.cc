@@ -27,15 +27,16 @@ TEST(OptionsTest, DefaultsWithoutOptions) {
 TEST(OptionsTest, ParsesEveryKey) {
   DelegateOptions options;
   std::string error;
-  ASSERT_TRUE(Parse({"num_threads", "log_level", "allow_ops", "deny_ops", "claim_all"},
-                    {"4", "verbose", "FULLY_CONNECTED,CONV_2D", "CONV_2D", "true"}, &options,
-                    &error))
+  ASSERT_TRUE(Parse({"num_threads", "log_level", "allow_ops", "deny_ops", "claim_all", "profile"},
+                    {"4", "verbose", "FULLY_CONNECTED,CONV_2D", "CONV_2D", "true", "true"},
+                    &options, &error))
       << error;
   EXPECT_EQ(options.num_threads, 4);
   EXPECT_EQ(options.log_level, LogLevel::kVerbose);
   EXPECT_EQ(options.allow_ops.size(), 2u);
   EXPECT_EQ(options.deny_ops.count("CONV_2D"), 1u);
   EXPECT_TRUE(options.claim_all);
+  EXPECT_TRUE(options.profile);
 }
 
 struct BadOption {
