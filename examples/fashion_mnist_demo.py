@@ -219,11 +219,14 @@ class Evaluator:
         total, claimed = interpreter.tfq_delegate.last_claim()
         output_index = interpreter.get_output_details()[0]["index"]
         scale, zero_point = input_detail["quantization"]
+        # TFLite's QUANTIZE of the float images (round half away from zero).
+        input_params = tfq.quant_math.QuantParams(np.float32([scale]), np.int64([zero_point]),
+                                                  np.int8)
         correct = np.zeros(len(self.labels), np.int8)
         for start in tqdm(range(0, len(self.labels), self.batch), desc=f"evaluate {name}",
-                          unit="batch", leave=False, disable=not sys.stderr.isatty()):
+                          unit="batch", leave=False, disable=None):  # None: console only
             images = self.images[start:start + self.batch]
-            quantized = np.clip(np.round(images / scale) + zero_point, -128, 127).astype(np.int8)
+            quantized = tfq.quant_math.quantize(images, input_params)
             if len(quantized) < self.batch:
                 quantized = np.concatenate([quantized, np.zeros(
                     (self.batch - len(quantized),) + quantized.shape[1:], np.int8)])

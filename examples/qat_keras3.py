@@ -62,6 +62,15 @@ def train_and_quantize(K):
     return qat_model, tflite_model, test_images[:FLAGS.test_images], test_labels[:FLAGS.test_images]
 
 
+def quantize_input(images, input_detail):
+    """Float images to the .tflite's int8 input, rounded as TFLite's QUANTIZE."""
+    import numpy as np
+    import tfq
+    scale, zero_point = input_detail["quantization"]
+    return tfq.quant_math.quantize(images, tfq.quant_math.QuantParams(
+        np.float32([scale]), np.int64([zero_point]), np.int8))
+
+
 def tflite_predictions(tflite_model, images):
     """Classes the .tflite predicts, run on the tfq delegate."""
     import numpy as np
@@ -70,9 +79,7 @@ def tflite_predictions(tflite_model, images):
     input_detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(input_detail["index"], [len(images), 28, 28, 1])
     interpreter.allocate_tensors()
-    scale, zero_point = input_detail["quantization"]
-    interpreter.set_tensor(input_detail["index"], np.clip(
-        np.round(images / scale) + zero_point, -128, 127).astype(np.int8))
+    interpreter.set_tensor(input_detail["index"], quantize_input(images, input_detail))
     interpreter.invoke()
     total, claimed = interpreter.tfq_delegate.last_claim()
     print(f"tfq delegate ran {claimed} of {total} nodes")

@@ -46,6 +46,18 @@ METHOD_OPTIONS = {
 AUTO_HOLDOUT_EVERY = 5  # auto holds back every 5th batch to compare methods
 
 
+def statistics_batches_of(batches, method: str, progress: bool, held_back: list):
+    """The batches a calibration pass takes statistics from, behind a progress
+    bar (on a console only); for `auto`, every AUTO_HOLDOUT_EVERY-th batch goes
+    to `held_back` instead, to compare the methods on."""
+    for index, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
+                                       disable=None if progress else True)):
+        if method == "auto" and index % AUTO_HOLDOUT_EVERY == AUTO_HOLDOUT_EVERY - 1:
+            held_back.append(batch)
+        else:
+            yield batch
+
+
 @dataclasses.dataclass
 class CalibrationResult:
     method: str
@@ -259,19 +271,11 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                          "wrappers; call tfq.quantize_model(model) first and calibrate its result")
     passes = _Calibration(model, wrappers, _strategy_of(model))
     held_back = []
-
-    def statistics_batches():
-        stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
-        for index, batch in enumerate(tqdm(stream, desc=f"calibrating ({method})", unit="batch",
-                                           disable=None if progress else True)):
-            if method == "auto" and index % AUTO_HOLDOUT_EVERY == AUTO_HOLDOUT_EVERY - 1:
-                held_back.append(batch)
-            else:
-                yield batch
-
     tensor_observers: Dict[str, observers.TensorObserver] = {}
     with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
-    samples = passes.statistics(statistics_batches(), tensor_observers, with_histogram,
+    stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
+    samples = passes.statistics(statistics_batches_of(stream, method, progress, held_back),
+                                tensor_observers, with_histogram,
                                 ema_decay=method_options.get("ema_decay", 0.9))
     proposals = propose_ranges(tensor_observers, candidates, method_options)
 

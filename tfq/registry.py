@@ -310,13 +310,8 @@ TAKES_FUSED_ACTIVATION = ("Dense", "Conv1D", "Conv2D", "DepthwiseConv2D", "Separ
 
 def is_fusable_activation_layer(layer) -> bool:
     """A ReLU / ReLU6 layer the converter folds into the op before it."""
-    kind = type(layer).__name__
-    if kind == "ReLU":
-        return (layer.max_value in (None, 6.0) and not layer.negative_slope
-                and not layer.threshold)
-    if kind == "Activation":
-        return getattr(layer.activation, "__name__", None) in ("relu", "relu6")
-    return False
+    return (type(layer).__name__ in ("ReLU", "Activation") and
+            relu_upper_bound(layer) in (float("inf"), 6.0))
 
 
 def relu_upper_bound(layer):

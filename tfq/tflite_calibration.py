@@ -23,7 +23,6 @@ from typing import Dict, Iterable, List, Tuple
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
-from tqdm.auto import tqdm
 
 from tfq import calibration, flatbuffer_edits, observers, schemes
 
@@ -133,13 +132,14 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     tensor_observers = {i: observers.TensorObserver(ema_decay=method_options.get("ema_decay", 0.9))
                         for i in names}
     held_back = []
-    for number, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
-                                        disable=None if progress else True)):
-        check_finite(inputs, batch)
-        if method == "auto" and number % calibration.AUTO_HOLDOUT_EVERY == \
-                calibration.AUTO_HOLDOUT_EVERY - 1:
-            held_back.append(batch)
-            continue
+
+    def checked_batches():  # held-back batches are checked too
+        for batch in batches:
+            check_finite(inputs, batch)
+            yield batch
+
+    for batch in calibration.statistics_batches_of(checked_batches(), method, progress,
+                                                   held_back):
         for activations in runner.activations(batch):
             for index, values in activations.items():
                 if not np.all(np.isfinite(values)):
