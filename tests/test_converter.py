@@ -214,6 +214,32 @@ def test_skip_layers_keeps_a_layer_float_and_report_is_written(sources, tmp_path
     assert report["float_ops"] and all("CONV" not in line for line in report["float_ops"])
 
 
+def test_skip_layers_keeps_a_middle_layer_float_between_integer_ops():
+    """A layer inside the graph stays float (DEQUANTIZE -> float op -> QUANTIZE)
+    with every other op int8; a layer whose op the converter fused away is
+    named in the error."""
+    keras.utils.set_random_seed(12)
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="first")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="middle")(x)
+    x = keras.layers.ReLU(name="middle_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    data = np.random.default_rng(12).normal(size=(32, 8, 8, 3)).astype(np.float32)
+    for skip in (["middle"], ["middle_relu"], ["head"]):
+        report = tfq.inspect(tfq.convert(model, representative_data=data, skip_layers=skip,
+                                         progress=False))
+        ops = [(op.op, report.tensors[op.outputs[0]].dtype) for op in report.ops]
+        kept = "FULLY_CONNECTED" if skip == ["head"] else "DEPTHWISE_CONV_2D"
+        position = ops.index((kept, "float32"))
+        assert ops[position - 1] == ("DEQUANTIZE", "float32")
+        assert ops[position + 1] == ("QUANTIZE", "int8")
+        assert all(dtype == "int8" for i, (_, dtype) in enumerate(ops)
+                   if i not in (position - 1, position)), ops
+    with pytest.raises(ValueError, match="not in model"):
+        tfq.convert(model, representative_data=data, skip_layers=["nope"], progress=False)
+
+
 def test_inspect_names_the_float_op_and_its_layer(sources):
     """A float .tflite under the int8 check: the error names op, layer and flag."""
     from tfq import converter

@@ -156,6 +156,77 @@ def _convert_keras(model, *, mode, io_dtype, data, method, skip_layers, num_samp
     return _run(converter), quantized
 
 
+def _calibrate_then_quantize(converter, inputs, batches, *, description, mode, io_dtype,
+                             method, progress, options, float_layers=(),
+                             output_layers=()) -> bytes:
+    """TFLite's calibrate-then-quantize path with tfq's ranges (tflite_calibration.py).
+    `inputs`: specs (.name, .shape) of the converter's signature inputs, in the
+    order `batches` gives arrays; `float_layers`: Keras layers whose ops stay
+    float; `output_layers`: the layer behind each model output (the converter
+    names output tensors after the signature, not the layer)."""
+    first = next(batches)
+    try:
+        with _keras_export_to_log():
+            calibrated = tflite_calibration.calibrated_float_model(converter, inputs, first)
+    except Exception as error:
+        raise ValueError(f"TFLiteConverter could not convert {description}: "
+                         f"{_first_line(error)}") from error
+
+    def all_batches():
+        yield first
+        yield from batches
+    scheme = schemes.get(mode)
+    ranges, _ = tflite_calibration.observe_ranges(calibrated, inputs, all_batches(),
+                                                  scheme=scheme, method=method,
+                                                  progress=progress, **options)
+    float_nodes, matched = [], set()
+    if float_layers:
+        report = inspection.inspect(calibrated)
+        layer_of_output = dict(zip(report.outputs, output_layers))
+        for op in report.ops:
+            if not op.outputs:
+                continue
+            name = report.tensors[op.outputs[0]].name
+            layers = set(inspection.layers_in(name, float_layers))
+            if layer_of_output.get(op.outputs[0]) in float_layers:
+                layers.add(layer_of_output[op.outputs[0]])
+            if layers:
+                float_nodes.append(name)
+                matched |= layers
+        unmatched = sorted(set(float_layers) - matched)
+        if unmatched:
+            raise ValueError(f"skip_layers: no op of layer(s) {unmatched} is left in the "
+                             f"converted graph of {description} (the converter folded them into "
+                             "another op or removed them); skip the layer that produces them")
+    return tflite_calibration.quantize(flatbuffer_edits.with_ranges(calibrated, ranges),
+                                       scheme=scheme, io_type=_TF_TYPES[io_dtype],
+                                       float_nodes=float_nodes)
+
+
+def _convert_keras_keeping_layers_float(model, *, mode, io_dtype, data, method, skip_layers,
+                                        num_samples, batch_size, progress, options):
+    """A float Keras model to int8 with `skip_layers` kept float. The fake-quant
+    path cannot do it: TFLite quantizes any op between two fake-quants, so a
+    middle layer would come out int8 all the same. TFLite's calibrate-then-
+    quantize path (tfq's ranges, the same methods) keeps the named ops float."""
+    if data is None:
+        raise ValueError(f"mode {mode!r} needs representative_data to calibrate the activation "
+                         f"ranges of float model {model.name!r}")
+    unknown = sorted(set(skip_layers) - set(_layer_classes(model)))
+    if unknown:
+        raise ValueError(f"skip_layers names layers not in model {model.name!r}: {unknown}; "
+                         f"its layers are {sorted(_layer_classes(model))}")
+    inputs = [tf.TensorSpec(t.shape, tf.float32, name=t.name.split(":")[0]) for t in model.inputs]
+    stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return _calibrate_then_quantize(converter, inputs, stream,
+                                    description=f"Keras model {model.name!r}", mode=mode,
+                                    io_dtype=io_dtype, method=method, progress=progress,
+                                    options=options, float_layers=skip_layers,
+                                    output_layers=[t._keras_history[0].name  # pylint: disable=protected-access
+                                                   for t in model.outputs])
+
+
 def _convert_saved_model(path, *, mode, io_dtype, data, method, skip_layers, num_samples,
                          batch_size, progress, options):
     if skip_layers:
@@ -173,22 +244,10 @@ def _convert_saved_model(path, *, mode, io_dtype, data, method, skip_layers, num
                          f"{path!r}")
     inputs = tflite_calibration.signature_inputs(path)
     stream = data_adapters.batches(inputs, data, batch_size=batch_size, num_samples=num_samples)
-    first = next(stream)
-    try:
-        calibrated = tflite_calibration.calibrated_float_model(converter, inputs.inputs, first)
-    except Exception as error:
-        raise ValueError(f"TFLiteConverter could not convert SavedModel {path!r}: "
-                         f"{_first_line(error)}") from error
-
-    def all_batches():
-        yield first
-        yield from stream
-    scheme = schemes.get(mode)
-    ranges, _ = tflite_calibration.observe_ranges(calibrated, inputs.inputs, all_batches(),
-                                                  scheme=scheme, method=method,
-                                                  progress=progress, **options)
-    return tflite_calibration.quantize(flatbuffer_edits.with_ranges(calibrated, ranges),
-                                       scheme=scheme, io_type=_TF_TYPES[io_dtype])
+    return _calibrate_then_quantize(converter, inputs.inputs, stream,
+                                    description=f"SavedModel {path!r}", mode=mode,
+                                    io_dtype=io_dtype, method=method, progress=progress,
+                                    options=options)
 
 
 def _check(report: inspection.InspectionReport, *, mode, keras_model, skip_layers):
@@ -204,8 +263,8 @@ def _check(report: inspection.InspectionReport, *, mode, keras_model, skip_layer
     for op in report.float_ops():
         name = report.tensors[op.outputs[0]].name if op.outputs else ""
         layer = inspection.layer_of(name, layer_names)
-        if skip_layers and (layer is None or layer in skip_layers or
-                            op.op in inspection.BOUNDARY_OPS):
+        if skip_layers and (layer is None or op.op in inspection.BOUNDARY_OPS or
+                            inspection.layers_in(name, skip_layers)):
             continue  # float on purpose
         offending.append((op, layer))
     if offending:
@@ -265,7 +324,11 @@ def convert(model_or_path, *, mode: str = "int8", representative_data=None,
                   skip_layers=skip_layers, num_samples=num_calibration_samples,
                   batch_size=batch_size, progress=progress, options=options)
     keras_model = None
-    if source.keras_model is not None:
+    if (source.keras_model is not None and skip_layers and mode == "int8"
+            and not is_quantized(source.keras_model)):
+        keras_model = source.keras_model
+        tflite_model = _convert_keras_keeping_layers_float(keras_model, **common)
+    elif source.keras_model is not None:
         tflite_model, keras_model = _convert_keras(source.keras_model, **common)
     else:
         tflite_model = _convert_saved_model(source.saved_model_dir, **common)

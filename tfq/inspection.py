@@ -194,14 +194,22 @@ def inspect(tflite) -> InspectionReport:
                             subgraphs=len(model.subgraphs))
 
 
-def layer_of(tensor_name: str, layer_names) -> Optional[str]:
-    """The Keras layer a converted tensor came from: the converter names
-    tensors after the TF ops, '<model>/<layer>/<op>' (tfq's wrappers add a
-    'quant_' prefix; fused ops join several names with ';')."""
+def layers_in(tensor_name: str, layer_names) -> List[str]:
+    """The Keras layers named in a converted tensor's name, in order: the
+    converter names tensors after the TF ops, '<model>/<layer>/<op>' (tfq's
+    wrappers add a 'quant_' prefix, Keras 3 a '_1' suffix; fused ops, e.g.
+    Conv2D + BatchNormalization + ReLU, join several names with ';')."""
     candidates = set(layer_names)
+    found = []
     for part in tensor_name.replace(";", "/").split("/"):
         base = part[len("quant_"):] if part.startswith("quant_") else part
         for name in (base, base.rsplit("_1", 1)[0] if base.endswith("_1") else base):
-            if name in candidates:
-                return name
-    return None
+            if name in candidates and name not in found:
+                found.append(name)
+    return found
+
+
+def layer_of(tensor_name: str, layer_names) -> Optional[str]:
+    """The first Keras layer named in a converted tensor's name (layers_in)."""
+    found = layers_in(tensor_name, layer_names)
+    return found[0] if found else None

@@ -22,9 +22,8 @@ from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
-from tfq import calibration, flatbuffer_edits, observers, schemes
+from tfq import calibration, flatbuffer_edits, observers, schemes, tflite_runner
 
 
 def signature_inputs(saved_model_dir: str, signature: str = "serving_default"):
@@ -51,44 +50,6 @@ def signature_inputs(saved_model_dir: str, signature: str = "serving_default"):
             shape[0] = None
         specs.append(tf.TensorSpec(shape, tf.dtypes.as_dtype(info.dtype), name=name))
     return types.SimpleNamespace(inputs=specs)
-
-
-class _FloatRunner:
-    """The float model in TFLite's interpreter, all tensors kept after invoke;
-    inputs (by signature name) resized to each batch, or fed row by row when
-    the model's batch dimension is fixed."""
-
-    def __init__(self, float_model: bytes, input_names: List[str], tensor_indices: Iterable[int]):
-        with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": it is wanted
-            warnings.simplefilter("ignore")
-            self.interpreter = Interpreter(model_content=float_model,
-                                           experimental_preserve_all_tensors=True)
-        by_name = self._signature_inputs()
-        self.inputs = [by_name[name] for name in input_names]
-        self.tensor_indices = list(tensor_indices)
-        self.dynamic_batch = all(d["shape_signature"][0] == -1 for d in self.inputs)
-        self._batch = None
-
-    def _signature_inputs(self) -> dict:
-        signatures = self.interpreter.get_signature_list()
-        key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
-        return self.interpreter.get_signature_runner(key).get_input_details()
-
-    def activations(self, batch: List[np.ndarray]):
-        """Yields {tensor index: values} for one or more invokes covering the batch."""
-        rows = batch[0].shape[0]
-        pieces = [batch] if self.dynamic_batch else [[a[i:i + 1] for a in batch]
-                                                     for i in range(rows)]
-        for piece in pieces:
-            if self._batch != piece[0].shape[0]:
-                for detail, array in zip(self.inputs, piece):
-                    self.interpreter.resize_tensor_input(detail["index"], array.shape)
-                self.interpreter.allocate_tensors()
-                self._batch = piece[0].shape[0]
-            for detail, array in zip(self.inputs, piece):
-                self.interpreter.set_tensor(detail["index"], array.astype(detail["dtype"]))
-            self.interpreter.invoke()
-            yield {i: self.interpreter.get_tensor(i) for i in self.tensor_indices}
 
 
 def calibrated_tensors(calibrated_model: bytes) -> Dict[int, str]:
@@ -128,7 +89,8 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     of arrays in `inputs` order); also {tensor name: method} for auto."""
     candidates = calibration.validate_method(method, method_options)
     names = calibrated_tensors(calibrated_model)
-    runner = _FloatRunner(calibrated_model, [spec.name for spec in inputs], names)
+    runner = tflite_runner.TfliteRunner(calibrated_model, keep_all_tensors=True,
+                                        input_names=[spec.name for spec in inputs])
     tensor_observers = {i: observers.TensorObserver(ema_decay=method_options.get("ema_decay", 0.9))
                         for i in names}
     held_back = []
@@ -140,7 +102,7 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
 
     for batch in calibration.statistics_batches_of(checked_batches(), method, progress,
                                                    held_back):
-        for activations in runner.activations(batch):
+        for activations, _ in runner.run(batch, names):
             for index, values in activations.items():
                 if not np.all(np.isfinite(values)):
                     raise ValueError(f"calibration produced NaN or infinite values at tensor "
@@ -159,7 +121,7 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                              "smaller batch size")
         totals = {index: np.zeros(len(candidates)) for index in proposals}
         for batch in held_back:
-            for activations in runner.activations(batch):
+            for activations, _ in runner.run(batch, names):
                 for index in proposals:
                     candidate_ranges = np.array([proposals[index][m][0] for m in candidates],
                                                 np.float32)
@@ -175,9 +137,15 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     return ranges, {names[i]: m for i, m in chosen.items()}
 
 
-def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType) -> bytes:
+def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType,
+             float_nodes: Iterable[str] = ()) -> bytes:
     """The calibrated float model, fully quantized with the ranges it holds;
-    `io_type` the model's input/output type."""
+    `io_type` the model's input/output type. `float_nodes` (int8 only): the
+    output tensor names of ops kept float, between DEQUANTIZE and QUANTIZE."""
+    float_nodes = list(float_nodes)
+    if float_nodes and scheme is not schemes.INT8:
+        raise ValueError(f"keeping ops float in a calibrated graph is available in mode 'int8', "
+                         f"not {scheme.name!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if scheme is schemes.INT16X8:
@@ -193,4 +161,5 @@ def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DTy
         # integer), with per-tensor FULLY_CONNECTED weights like tfq's Keras path.
         return bytes(convert.mlir_quantize(calibrated_model, input_data_type=io_type,
                                            output_data_type=io_type,
-                                           disable_per_channel_for_dense_layers=True))
+                                           disable_per_channel_for_dense_layers=True,
+                                           denylisted_nodes=float_nodes or None))
