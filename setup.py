@@ -24,8 +24,11 @@ PINNED_REQUIREMENTS = [
     "numpy>=1.26",
     "flatbuffers>=24.3",
     "tqdm>=4.60",
+    "matplotlib>=3.8",  # tfq.analyze's plots
 ]
-TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3"]
+# playwright drives Debian's chromium (bootstrap installs it) to render
+# tfq.analyze's HTML page in a test; it downloads no browser of its own.
+TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.45"]
 
 
 class BuildPlainSharedLibrary(build_ext):
@@ -63,7 +66,8 @@ setup(
     packages=find_packages(include=["tfq", "tfq.*"]) + ["tfq_tools"],
     package_dir={"tfq_tools": "tools"},
     entry_points={"console_scripts": ["tfq-convert=tfq_tools.tfq_convert:run",
-                                     "tfq-bench=tfq_tools.tfq_bench:run"]},
+                                     "tfq-bench=tfq_tools.tfq_bench:run",
+                                     "tfq-analyze=tfq_tools.tfq_analyze:run"]},
     python_requires=">=3.10",
     install_requires=PINNED_REQUIREMENTS,
     extras_require={"test": TEST_REQUIREMENTS},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a tfq development machine (Debian 12, Python 3.11):
-#   - Debian packages for the Bazel build, the C++ tests and the Fashion-MNIST
-#     data of the demo and benchmarks (when missing);
+#   - Debian packages for the Bazel build, the C++ tests, the Fashion-MNIST
+#     data of the demo and benchmarks, and chromium (the test that renders
+#     tfq.analyze's HTML page), when missing;
 #   - .venv with the pinned stack (setup.py) and tfq installed editable, which
 #     compiles delegates/ into tfq/libtfq_delegate.so.
 # A second run with nothing changed takes about a second: the pip steps are
@@ -11,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 APT_PACKAGES=(bazel-bootstrap bazel-rules-java bazel-skylib libgtest-dev dataset-fashion-mnist
-              qemu-user)
+              qemu-user chromium)
 
 say() { echo "[bootstrap] $*"; }
 

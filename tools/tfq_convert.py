@@ -11,11 +11,12 @@ nothing is left at --output. Exit status 0 on success; otherwise 1 with one
 line on stderr that says what is wrong.
 """
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
+
+from tfq_tools.cli_data import UsageError, load_calibration_data, main_of  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "The model: a SavedModel directory, a .keras or an .h5 file.")
@@ -36,32 +37,6 @@ flags.DEFINE_string("io_dtype", None,
 flags.DEFINE_list("skip_layers", [], "Keras layers to keep float, comma-separated.")
 flags.DEFINE_string("report", None, "Also write tfq.inspect's report of the result as JSON.")
 flags.DEFINE_boolean("progress", True, "Show a progress bar while calibrating.")
-
-
-class UsageError(ValueError):
-    pass
-
-
-def load_calibration_data(path):
-    """An .npz / .npy file as arrays, or an image directory as its path."""
-    import numpy as np  # pylint: disable=import-outside-toplevel
-    if not os.path.exists(path):
-        raise UsageError(f"--calibration_data: no file or directory at {path!r}")
-    if os.path.isdir(path):
-        return path
-    if not path.endswith((".npz", ".npy")):
-        raise UsageError(f"--calibration_data: {path!r} is not an .npz, an .npy or a "
-                         "directory of images")
-    try:
-        if path.endswith(".npy"):
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise UsageError(f"--calibration_data: cannot read {path!r}: {error}") from error
-    if not arrays:
-        raise UsageError(f"--calibration_data: {path!r} holds no arrays")
-    return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
 def convert_from_flags():
@@ -94,18 +69,7 @@ def convert_from_flags():
           f"mode {FLAGS.mode})")
 
 
-def main(argv):
-    if len(argv) > 1:
-        print(f"tfq-convert: error: unexpected arguments {argv[1:]}; every option is a "
-              "--flag (see --helpfull)", file=sys.stderr)
-        return 1
-    try:
-        convert_from_flags()
-    except Exception as error:  # one line, never a traceback: say what is wrong
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"tfq-convert: error: {message}", file=sys.stderr)
-        return 1
-    return 0
+main = main_of("tfq-convert", convert_from_flags)
 
 
 def run():
