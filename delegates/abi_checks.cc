@@ -7,6 +7,17 @@
 namespace tfq {
 namespace {
 
+// An enum field of a runtime struct, read as the int it is stored as: until
+// the layout is confirmed it may hold any value, and loading an out-of-range
+// value as the enum type is undefined behaviour (UBSan flags it).
+template <typename Enum>
+int RawEnum(const Enum& field) {
+  static_assert(sizeof(Enum) == sizeof(int), "TFLite's C enums are int-sized");
+  int value;
+  std::memcpy(&value, &field, sizeof(value));
+  return value;
+}
+
 // Highest TfLiteType value in TFLite 2.21's common.h (kTfLiteInt2 = 20).
 constexpr int kMaxKnownType = 20;
 
@@ -82,11 +93,13 @@ bool CheckRuntimeAbi(TfLiteContext* context, std::string* why) {
       return false;
     }
     const TfLiteTensor& tensor = context->tensors[i];
-    if (tensor.type < kTfLiteNoType || tensor.type > kMaxKnownType ||
-        tensor.allocation_type < kTfLiteMemNone ||
-        tensor.allocation_type > kTfLiteVariantObject ||
-        (tensor.quantization.type != kTfLiteNoQuantization &&
-         tensor.quantization.type != kTfLiteAffineQuantization)) {
+    const int type = RawEnum(tensor.type);
+    const int allocation_type = RawEnum(tensor.allocation_type);
+    const int quantization_type = RawEnum(tensor.quantization.type);
+    if (type < kTfLiteNoType || type > kMaxKnownType || allocation_type < kTfLiteMemNone ||
+        allocation_type > kTfLiteVariantObject ||
+        (quantization_type != kTfLiteNoQuantization &&
+         quantization_type != kTfLiteAffineQuantization)) {
       *why = "tensor " + std::to_string(i) + " has an implausible type, allocation type "
              "or quantization type: TfLiteTensor layout differs from TFLite 2.21";
       return false;

@@ -68,3 +68,16 @@ def test_filter_without_data_is_declined(op):
     model.buffers[subgraph.tensors[filter_index].buffer].data = None
     [line] = _declined_reasons(flatbuffer_edits.write(model))
     assert "filter tensor" in line and "not a constant" in line, line
+
+
+@pytest.mark.parametrize("op", list(MODELS))
+def test_required_input_omitted_is_declined(op):
+    """Index -1 marks an omitted optional input; in a required slot it must
+    not reach the kernel as a null tensor (found by tools/fuzz_delegate.py:
+    an AVERAGE_POOL_2D whose input was -1 crashed the delegate)."""
+    model = flatbuffer_edits.read(MODELS[op])
+    operator = model.subgraphs[0].operators[0]
+    slot = ACTIVATION_INPUT[op]
+    operator.inputs = [-1 if i == slot else index for i, index in enumerate(operator.inputs)]
+    [line] = _declined_reasons(flatbuffer_edits.write(model))
+    assert f"input {slot} has an invalid tensor index -1" in line and op in line, line

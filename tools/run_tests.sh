@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: set-up (idempotent), then every test suite:
 # pytest (Python API, arithmetic vs TFLite, the delegate in both interpreters)
-# and Bazel (the same delegate built from the same sources, C++ tests).
+# and Bazel (the same delegate built from the same sources, C++ tests), the
+# C++ tests under qemu, and the delegate under sanitizers (tools/sanitize.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -31,4 +32,6 @@ done
 echo "[tests] the Bazel-built plugin end to end"
 TFQ_DELEGATE_LIBRARY=bazel-bin/delegates/libtfq_delegate.so \
   .venv/bin/python -m pytest -q tests/test_delegate_keras_dense.py tests/test_delegate_loading.py
+echo "[tests] the delegate under ASan + UBSan (C++ tests, its pytest suites, 300 fuzz mutants)"
+bash tools/sanitize.sh 300
 echo "[tests] all suites passed"

@@ -45,7 +45,7 @@ class Conv2DOp : public ConvOpBase {
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
     if (grouped_) {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
-                                   plan_.filter_data, plan_.bias_data, output);
+                                   plan_.filter_data, plan_.bias_data(), output);
     } else {
       // Output pixels split across threads in whole blocks of 4.
       const int64_t pixels =
@@ -53,7 +53,7 @@ class Conv2DOp : public ConvOpBase {
       tensors->pool().ParallelFor(pixels, 4, [&](int thread, int64_t begin, int64_t end) {
         kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
                                      plan_.filter_data, packed_, filter_sums_.data(),
-                                     plan_.bias_data, patch_.data() + thread * patch_size_,
+                                     plan_.bias_data(), patch_.data() + thread * patch_size_,
                                      acc_.data() + thread * acc_size_, output, begin, end);
       });
     }

@@ -89,7 +89,7 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
       return false;
     }
     plan->bias = node.input_index(slots.bias);
-    plan->bias_data = bias->data.i32;
+    plan->bias_values = ConstantValues<int32_t>(*bias);
   }
   plan->filter_data = filter.data.int8;
 
@@ -117,7 +117,7 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
   // shift of a multiplier >= 1 keeps it in int32, and so does the result.
   int64_t max_abs_bias = 0;
   for (int c = 0; bias != nullptr && c < plan->output_depth; ++c) {
-    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan->bias_data[c]));
+    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan->bias_values[c]));
   }
   const double taps = static_cast<double>(plan->filter_height) * plan->filter_width *
                       plan->filter_input_depth;

@@ -30,7 +30,8 @@ struct ConvPlan {
   int32_t output_min = -128, output_max = 127;
   std::vector<kernels::QuantizedMultiplier> multipliers;  // per output channel
   const int8_t* filter_data = nullptr;
-  const int32_t* bias_data = nullptr;
+  std::vector<int32_t> bias_values;  // copied from the model (ConstantValues)
+  const int32_t* bias_data() const { return bias_values.empty() ? nullptr : bias_values.data(); }
 };
 
 // TFLite's ComputeOutSize and ComputePaddingWithOffset (padding is a

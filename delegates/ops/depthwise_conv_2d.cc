@@ -33,13 +33,13 @@ class DepthwiseConv2DOp : public ConvOpBase {
       const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
       tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
         kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                              plan_.filter_data, plan_.bias_data,
+                                              plan_.filter_data, plan_.bias_data(),
                                               acc_.data() + thread * acc_stride_, output,
                                               begin, end);
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
-                                            plan_.filter_data, plan_.bias_data, output);
+                                            plan_.filter_data, plan_.bias_data(), output);
     }
   }
 

@@ -20,7 +20,8 @@ struct FullyConnectedPlan {
   int32_t output_min = -128, output_max = 127;
   std::vector<double> multipliers;  // per output channel
   const int8_t* weight_data = nullptr;
-  const int32_t* bias_data = nullptr;
+  std::vector<int32_t> bias_values;  // copied from the model (ConstantValues)
+  const int32_t* bias_data() const { return bias_values.empty() ? nullptr : bias_values.data(); }
   std::vector<int32_t> weight_sums;  // per output channel, for the zero-point fold
 };
 
@@ -61,7 +62,7 @@ class FullyConnectedOp : public DelegatedOp {
     kernels::FullyConnectedInt8Optimized(shape, quantization,
                                          tensors->data_as<int8_t>(plan_.input),
                                          plan_.weight_data, plan_.weight_sums.data(),
-                                         plan_.bias_data, tensors->data_as<int8_t>(plan_.output));
+                                         plan_.bias_data(), tensors->data_as<int8_t>(plan_.output));
   }
 
   std::vector<int> input_tensors() const override { return {plan_.input}; }
@@ -121,7 +122,7 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
       return nullptr;
     }
     plan.bias = node.input_index(2);
-    plan.bias_data = bias->data.i32;
+    plan.bias_values = ConstantValues<int32_t>(*bias);
   }
   plan.weight_data = weights->data.int8;
 
@@ -159,7 +160,7 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
   // rescaled value fits in int32 before the zero point is added.
   int64_t max_abs_bias = 0;
   for (int o = 0; bias != nullptr && o < plan.output_depth; ++o) {
-    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan.bias_data[o]));
+    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan.bias_values[o]));
   }
   const double max_abs_acc = static_cast<double>(plan.input_depth) * 255.0 * 127.0 +
                              static_cast<double>(max_abs_bias);

@@ -99,8 +99,8 @@ std::unique_ptr<DelegatedOp> ParseMean(const NodeView& node, std::string* why) {
     *why = "axis tensor has rank " + std::to_string(axis->dims->size) + ", expected 0 or 1";
     return nullptr;
   }
-  const int64_t count = NumElements(ShapeOf(axis->dims));
-  std::vector<int> axes(axis->data.i32, axis->data.i32 + count);
+  const std::vector<int32_t> axis_values = ConstantValues<int32_t>(*axis);
+  std::vector<int> axes(axis_values.begin(), axis_values.end());
   const kernels::QuantizedMultiplier scale_ratio = kernels::QuantizeMultiplier(
       static_cast<double>(in_q.scales[0]) / static_cast<double>(out_q.scales[0]));
   return std::make_unique<MeanOp>(node.input_index(0), node.output_index(0), std::move(axes),

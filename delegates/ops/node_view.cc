@@ -78,8 +78,9 @@ bool NodeView::CheckArity(int min_inputs, int max_inputs, int outputs,
     if (index == -1) return optional;
     return index >= 0 && index < tensor_count && context_->tensors[index].dims != nullptr;
   };
+  // The first `min_inputs` are required; only the rest may be omitted (-1).
   for (int i = 0; i < num_inputs(); ++i) {
-    if (!valid(input_index(i), /*optional=*/true)) {
+    if (!valid(input_index(i), /*optional=*/i >= min_inputs)) {
       *why = "input " + std::to_string(i) + " has an invalid tensor index " +
              std::to_string(input_index(i));
       return false;

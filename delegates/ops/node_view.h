@@ -8,6 +8,7 @@
 #define TFQ_DELEGATES_OPS_NODE_VIEW_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,8 @@ class NodeView {
   int output_index(int i) const { return node_->outputs->data[i]; }
 
   // Checks that the node has `min`..`max` inputs and `outputs` outputs, that
-  // every index is -1 (inputs only) or a valid tensor with dims.
+  // every index is a valid tensor with dims, or -1 for an optional input
+  // (those past the first `min_inputs`).
   bool CheckArity(int min_inputs, int max_inputs, int outputs,
                   std::string* why) const;
 
@@ -80,6 +82,18 @@ bool CheckRank(const TfLiteTensor& tensor, const char* role, int rank,
 bool ReadQuantization(const TfLiteTensor& tensor, const char* role,
                       bool allow_per_channel, int channel_dimension,
                       TensorQuantization* quantization, std::string* why);
+// The values of a constant tensor (after CheckConstant), copied out byte by
+// byte: a model's buffers carry no alignment guarantee, and reading an int32
+// or int64 through a misaligned pointer is undefined behaviour.
+template <typename T>
+std::vector<T> ConstantValues(const TfLiteTensor& tensor) {
+  std::vector<T> values(tensor.bytes / sizeof(T));
+  if (!values.empty()) {
+    std::memcpy(values.data(), tensor.data.raw_const, values.size() * sizeof(T));
+  }
+  return values;
+}
+
 // All zero points 0 (int8 weights are symmetric).
 bool CheckSymmetric(const TensorQuantization& quantization, const char* role,
                     std::string* why);

@@ -72,20 +72,20 @@ std::unique_ptr<DelegatedOp> ParsePadOrPadV2(const NodeView& node, bool v2, std:
            " is not [rank <= 6, 2]";
     return nullptr;
   }
+  std::vector<int64_t> values;
+  if (paddings->type == kTfLiteInt32) {
+    const std::vector<int32_t> narrow = ConstantValues<int32_t>(*paddings);
+    values.assign(narrow.begin(), narrow.end());
+  } else if (paddings->type == kTfLiteInt64) {
+    values = ConstantValues<int64_t>(*paddings);
+  } else {
+    *why = std::string("paddings tensor is ") + TypeName(paddings->type) +
+           ", expected int32 or int64";
+    return nullptr;
+  }
   std::vector<int> before(rank), after(rank);
   for (int d = 0; d < rank; ++d) {
-    int64_t low, high;
-    if (paddings->type == kTfLiteInt32) {
-      low = paddings->data.i32[2 * d];
-      high = paddings->data.i32[2 * d + 1];
-    } else if (paddings->type == kTfLiteInt64) {
-      low = paddings->data.i64[2 * d];
-      high = paddings->data.i64[2 * d + 1];
-    } else {
-      *why = std::string("paddings tensor is ") + TypeName(paddings->type) +
-             ", expected int32 or int64";
-      return nullptr;
-    }
+    const int64_t low = values[2 * d], high = values[2 * d + 1];
     if (low < 0 || high < 0 || low > (1 << 24) || high > (1 << 24)) {
       *why = "padding [" + std::to_string(low) + ", " + std::to_string(high) +
              "] of dimension " + std::to_string(d) + " is negative or huge";

@@ -120,7 +120,8 @@ std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why
         !CheckRank(*shape, "shape", 1, why)) {
       return nullptr;
     }
-    requested.assign(shape->data.i32, shape->data.i32 + shape->dims->data[0]);
+    const std::vector<int32_t> values = ConstantValues<int32_t>(*shape);
+    requested.assign(values.begin(), values.end());
   } else {
     const auto* params = static_cast<const TfLiteReshapeParams*>(node.node().builtin_data);
     if (params == nullptr || params->num_dimensions < 0 || params->num_dimensions > 8) {

@@ -59,8 +59,9 @@ std::unique_ptr<DelegatedOp> ParseResize(const NodeView& node, bool bilinear, st
       !CheckRank(*size, "size", 1, why)) {
     return nullptr;
   }
-  if (size->dims->data[0] != 2 || size->data.i32[0] < 1 || size->data.i32[1] < 1 ||
-      size->data.i32[0] > (1 << 16) || size->data.i32[1] > (1 << 16)) {
+  const std::vector<int32_t> size_values = ConstantValues<int32_t>(*size);
+  if (size->dims->data[0] != 2 || size_values.size() != 2 || size_values[0] < 1 ||
+      size_values[1] < 1 || size_values[0] > (1 << 16) || size_values[1] > (1 << 16)) {
     *why = "size must be 2 values in [1, 65536]";
     return nullptr;
   }
@@ -69,7 +70,7 @@ std::unique_ptr<DelegatedOp> ParseResize(const NodeView& node, bool bilinear, st
     return nullptr;
   }
   return std::make_unique<ResizeOp>(bilinear, node.input_index(0), node.output_index(0),
-                                    size->data.i32[0], size->data.i32[1], *params);
+                                    size_values[0], size_values[1], *params);
 }
 
 }  // namespace

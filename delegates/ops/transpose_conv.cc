@@ -46,7 +46,7 @@ class TransposeConv2DOp : public ConvOpBase {
   void Invoke(PartitionTensors* tensors) override {
     kernels::TransposeConv2DInt8Reference(geometry_, quantization(),
                                           tensors->data_as<int8_t>(plan_.input),
-                                          plan_.filter_data, plan_.bias_data, scratch_.data(),
+                                          plan_.filter_data, plan_.bias_data(), scratch_.data(),
                                           tensors->data_as<int8_t>(plan_.output));
   }
 
@@ -79,7 +79,8 @@ std::unique_ptr<DelegatedOp> ParseTransposeConv(const NodeView& node, std::strin
     *why = "output_shape does not hold 4 values";
     return nullptr;
   }
-  const Shape shape(output_shape->data.i32, output_shape->data.i32 + 4);
+  const std::vector<int32_t> shape_values = ConstantValues<int32_t>(*output_shape);
+  const Shape shape(shape_values.begin(), shape_values.end());
   ConvPlan plan;
   if (!ReadConvWindow(params->padding, params->stride_height, params->stride_width, 1, 1,
                       &plan.window, why)) {
