@@ -24,6 +24,8 @@ def test_short_run_has_no_crash_or_hang_against_tfq(seeds):
     # The mutants reach both ends: models that still run and models refused.
     assert result.outcomes.get("ok", 0) > 20 and result.outcomes.get("refused", 0) > 100
     assert set(result.by_mutation) == set(fuzz_mutations.MUTATIONS)
+    # The delegate saw them: it took nodes of many and turned nodes down on many.
+    assert result.delegate_claimed > 50 and result.delegate_declined > 20
 
 
 def test_mutants_replay_from_their_seed(seeds):

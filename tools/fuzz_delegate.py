@@ -140,6 +140,9 @@ def worker_argv(library: str, memory_gb: float) -> List[str]:
 class FuzzResult:
     mutants: int
     outcomes: Dict[str, int]  # ok / refused / skipped / crash / hang
+    # Mutants on which the delegate took nodes / turned nodes down (its checks at work).
+    delegate_claimed: int
+    delegate_declined: int
     by_mutation: Dict[str, Dict[str, int]]
     delegate_failures: List[dict]  # crashes or hangs with the delegate only: against tfq
     tflite_failures: List[dict]  # with and without the delegate alike
@@ -163,6 +166,7 @@ def fuzz(seeds: Dict[str, bytes], count: int, *, seed: int, library: str, timeou
     outcomes = collections.Counter()
     by_mutation: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     delegate_failures, tflite_failures = [], []
+    claimed_any = declined_any = 0
     workdir = tempfile.mkdtemp(prefix="tfq-fuzz-")
     try:
         for index in tqdm(range(count), desc="fuzzing", unit="mutant",
@@ -173,7 +177,11 @@ def fuzz(seeds: Dict[str, bytes], count: int, *, seed: int, library: str, timeou
             path = os.path.join(workdir, f"mutant_{index}.tflite")
             with open(path, "wb") as f:
                 f.write(data)
-            answer = with_delegate.request(f"{path} {index}")
+            answer, _, claim = with_delegate.request(f"{path} {index}").partition(" | ")
+            words = claim.split()
+            if len(words) == 4:  # claimed <n> declined <m>
+                claimed_any += int(words[1]) > 0
+                declined_any += int(words[3]) > 0
             kind = _kind(answer)
             outcomes[kind] += 1
             by_mutation[what.split(":", 1)[0]][kind] += 1
@@ -194,7 +202,8 @@ def fuzz(seeds: Dict[str, bytes], count: int, *, seed: int, library: str, timeou
     finally:
         with_delegate.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return FuzzResult(count, dict(outcomes), {k: dict(v) for k, v in sorted(by_mutation.items())},
+    return FuzzResult(count, dict(outcomes), claimed_any, declined_any,
+                      {k: dict(v) for k, v in sorted(by_mutation.items())},
                       delegate_failures, tflite_failures)
 
 
@@ -207,7 +216,8 @@ def main(argv):
                   timeout=FLAGS.timeout, memory_gb=FLAGS.memory_gb, keep_dir=FLAGS.keep_dir,
                   progress=FLAGS.progress)
     summary = result.to_dict()
-    print(json.dumps({k: summary[k] for k in ("mutants", "outcomes", "by_mutation")}, indent=2))
+    print(json.dumps({k: summary[k] for k in ("mutants", "outcomes", "delegate_claimed",
+                                              "delegate_declined", "by_mutation")}, indent=2))
     print(f"crashes/hangs against tfq: {len(result.delegate_failures)}; in TFLite itself (with "
           f"and without the delegate): {len(result.tflite_failures)}")
     for record in result.delegate_failures + result.tflite_failures:

@@ -5,10 +5,12 @@
 Reads lines `<model path> <seed>` on stdin and answers one line each on
 stdout: `ok`, `error <exception>: <message>` (the model was refused with a
 Python exception: the wanted outcome for a broken model) or `skipped
-<reason>`. A crash or a hang shows as the process dying or going silent; the
+<reason>`, then ` | claimed <n> declined <m>`: the nodes the tfq delegate
+took and turned down (with reasons) at its last Prepare. A crash or a hang shows as the process dying or going silent; the
 parent (fuzz_delegate.py) notices, records it and starts a fresh worker.
 Imports LiteRT only (no TensorFlow): a worker starts in a fraction of a second.
 """
+import ctypes
 import resource
 import sys
 
@@ -48,6 +50,25 @@ def run_one(path, seed, delegate):
     return "ok"
 
 
+def claims(delegate) -> str:
+    """' | claimed <n> declined <m>' from the tfq delegate's last Prepare."""
+    if delegate is None or not hasattr(delegate._library, "tfq_delegate_last_claim"):
+        return ""
+    library, handle = delegate._library, delegate._delegate_ptr  # pylint: disable=protected-access
+    total, claimed = ctypes.c_int(0), ctypes.c_int(0)
+    library.tfq_delegate_last_claim.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                                ctypes.POINTER(ctypes.c_int)]
+    library.tfq_delegate_declined_nodes.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                                    ctypes.c_size_t]
+    library.tfq_delegate_declined_nodes.restype = ctypes.c_long
+    library.tfq_delegate_last_claim(handle, ctypes.byref(total), ctypes.byref(claimed))
+    size = library.tfq_delegate_declined_nodes(handle, None, 0)
+    text = ctypes.create_string_buffer(max(size, 0) + 1)
+    library.tfq_delegate_declined_nodes(handle, text, max(size, 0) + 1)
+    declined = len([line for line in text.value.split(b"\n") if line])
+    return f" | claimed {claimed.value} declined {declined}"
+
+
 def main():
     library = sys.argv[1]
     if len(sys.argv) > 2 and float(sys.argv[2]) > 0:  # fail allocations, not the machine
@@ -62,7 +83,7 @@ def main():
         except Exception as error:  # pylint: disable=broad-except  (refusal is the goal)
             message = " ".join(str(error).split())[:160]
             answer = f"error {type(error).__name__}: {message}"
-        print(answer, flush=True)
+        print(answer + claims(delegate), flush=True)
 
 
 if __name__ == "__main__":
