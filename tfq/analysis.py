@@ -261,6 +261,7 @@ def _align(report: inspection.InspectionReport, model, layers) -> List[_Aligned]
     for index, name in zip(report.outputs, output_layers):
         by_position[index] = name
     aligned: Dict[str, _Aligned] = {}
+    named = False  # whether any tensor names a layer (inputs and outputs align anyway)
     for position, name in zip(report.inputs, input_layers):
         tensor = report.tensors[position]
         if tensor.dtype in QUANTIZED_TYPES and name in layers:
@@ -275,12 +276,15 @@ def _align(report: inspection.InspectionReport, model, layers) -> List[_Aligned]
             candidates = [by_position.get(op.inputs[0])]  # a float model input, quantized
         else:
             candidates = inspection.layers_in(tensor.name, layers)
+            named = named or bool(candidates)
             if op.outputs[0] in by_position:
                 candidates.append(by_position[op.outputs[0]])
         candidates = [c for c in candidates if c in layers and _shape_matches(tensor.shape, layers[c])]
         if candidates:
             layer = max(candidates, key=order.__getitem__)
             aligned[layer] = _Aligned(layer, op, tensor)
+    if not named:
+        return []
     return sorted(aligned.values(), key=lambda a: (a.op.index, order[a.layer]))
 
 

@@ -7,7 +7,7 @@
 it; labels, if any, under `y` or `labels`), an .npy, or a directory of images
 (resized to the model input, scaled to [0, 1]). Writes `index.html` (plots
 embedded, opens offline) and `report.json` to --output_dir and prints the
-per-layer table. Nothing is written unless the analysis succeeds. Exit status
+per-layer table. Both files or neither: nothing is left after a failure. Exit status
 0 on success; otherwise 1 with one line on stderr that says what is wrong.
 """
 import os
@@ -53,6 +53,26 @@ def load_data(path):
     return (next(iter(arrays.values())) if len(arrays) == 1 else arrays), labels
 
 
+def write_all(directory, contents):
+    """Writes every file or none: on a failure (disk full) the ones already
+    written, and the directory if this made it, are removed."""
+    from tfq import files  # pylint: disable=import-outside-toplevel
+    created = not os.path.isdir(directory)
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    try:
+        for name, text in contents.items():
+            path = os.path.join(directory, name)
+            files.write_atomically(path, text)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            os.unlink(path)
+        if created:
+            os.rmdir(directory)
+        raise
+
+
 def analyze_from_flags():
     for name in ("float_model", "quantized_model", "data", "output_dir"):
         if not getattr(FLAGS, name):
@@ -65,14 +85,12 @@ def analyze_from_flags():
         raise UsageError(f"--output_dir: {FLAGS.output_dir!r} is a file, not a directory")
     data, labels = load_data(FLAGS.data)
     import tfq  # pylint: disable=import-outside-toplevel  (slow: after flag parsing)
-    from tfq import analysis_report, files  # pylint: disable=import-outside-toplevel
+    from tfq import analysis_report  # pylint: disable=import-outside-toplevel
     report = tfq.analyze(FLAGS.float_model, FLAGS.quantized_model, data, labels=labels,
                          num_samples=FLAGS.num_samples, suggestions=FLAGS.suggestions,
                          calibration=FLAGS.calibration_method, progress=FLAGS.progress)
     page, summary = analysis_report.render(report), report.to_json()
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
-    files.write_atomically(os.path.join(FLAGS.output_dir, "report.json"), summary)
-    files.write_atomically(os.path.join(FLAGS.output_dir, "index.html"), page)
+    write_all(FLAGS.output_dir, {"index.html": page, "report.json": summary})
     print(report)
     print(f"tfq-analyze: wrote {os.path.join(FLAGS.output_dir, 'index.html')} and report.json")
 
