@@ -41,10 +41,18 @@ CASES = {  # name: (edit, reason, ops it applies to)
     "infinite input scale": (
         lambda m: _set_quantization(_op_tensor(m, 0), scale=np.array([np.inf], np.float32)),
         "scales must be finite and > 0", ("CONV_2D", "DEPTHWISE_CONV_2D")),
-    "stride 0": (lambda m: setattr(_options(m), "strideH", 0), "must all be >= 1",
+    "stride 0": (lambda m: setattr(_options(m), "strideH", 0), "must all be in [1, 16777216]",
                  ("CONV_2D", "DEPTHWISE_CONV_2D")),
-    "dilation 0": (lambda m: setattr(_options(m), "dilationWFactor", 0), "must all be >= 1",
-                   ("CONV_2D", "DEPTHWISE_CONV_2D")),
+    "dilation 0": (lambda m: setattr(_options(m), "dilationWFactor", 0),
+                   "must all be in [1, 16777216]", ("CONV_2D", "DEPTHWISE_CONV_2D")),
+    # Found by the fuzzer under UBSan: int arithmetic on these overflowed.
+    "stride 2^31 - 1": (lambda m: setattr(_options(m), "strideW", 2 ** 31 - 1),
+                        "must all be in [1, 16777216]", ("CONV_2D", "DEPTHWISE_CONV_2D")),
+    "dilation 2^31 - 1": (lambda m: setattr(_options(m), "dilationHFactor", 2 ** 31 - 1),
+                          "must all be in [1, 16777216]", ("CONV_2D", "DEPTHWISE_CONV_2D")),
+    "dilated window over 2^24 pixels": (
+        lambda m: setattr(_options(m), "dilationHFactor", 1 << 24),
+        "its dilated window exceeds 16777216 pixels", ("CONV_2D", "DEPTHWISE_CONV_2D")),
     "unknown padding": (lambda m: setattr(_options(m), "padding", 7),
                         "is neither SAME nor VALID", ("CONV_2D", "DEPTHWISE_CONV_2D")),
     "bias bytes that do not match its shape": (
@@ -83,3 +91,15 @@ def test_accumulator_that_could_overflow_is_declined():
                                           kernel=(1, 1), output_depth=2)
     (_, claimed), [line] = _declined(model)
     assert claimed == 0 and "overflow the int32 accumulator" in line, line
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("filterHeight", 2 ** 31 - 1, "dilated window exceeds 16777216 pixels"),
+    ("strideW", 2 ** 31 - 1, "must all be in [1, 16777216]"),
+])
+def test_pooling_window_that_would_overflow_is_declined(field, value, reason):
+    from tests import test_delegate_pool_pad
+    model = flatbuffer_edits.read(test_delegate_pool_pad.pool_model("MAX_POOL_2D", (1, 4, 4, 2)))
+    setattr(_options(model), field, value)
+    (_, claimed), [line] = _declined(flatbuffer_edits.write(model))
+    assert claimed == 0 and reason in line and "MAX_POOL_2D" in line, line

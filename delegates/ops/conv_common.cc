@@ -8,16 +8,23 @@
 
 namespace tfq {
 
-int OutputSize(int padding, int input_size, int filter_size, int stride, int dilation) {
-  const int effective = (filter_size - 1) * dilation + 1;
-  if (padding == kTfLitePaddingSame) return (input_size + stride - 1) / stride;
-  return (input_size + stride - effective) / stride;
+// In int64: a hostile model's strides, dilations and sizes overflow int.
+// Callers check the results against kMaxConvExtent before using them as int.
+int64_t EffectiveFilterSize(int filter_size, int dilation) {
+  return (static_cast<int64_t>(filter_size) - 1) * dilation + 1;
 }
 
-int PaddingBefore(int input_size, int filter_size, int stride, int dilation, int output_size) {
-  const int effective = (filter_size - 1) * dilation + 1;
-  const int total = std::max((output_size - 1) * stride + effective - input_size, 0);
-  return total / 2;
+int64_t OutputSize(int padding, int input_size, int filter_size, int stride, int dilation) {
+  if (padding == kTfLitePaddingSame) return (static_cast<int64_t>(input_size) + stride - 1) / stride;
+  return (static_cast<int64_t>(input_size) + stride - EffectiveFilterSize(filter_size, dilation)) /
+         stride;
+}
+
+int64_t PaddingBefore(int input_size, int filter_size, int stride, int dilation,
+                      int64_t output_size) {
+  const int64_t total = (output_size - 1) * stride + EffectiveFilterSize(filter_size, dilation) -
+                        input_size;
+  return std::max<int64_t>(total, 0) / 2;
 }
 
 const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why) {
@@ -59,10 +66,13 @@ bool ReadConvWindow(int padding, int stride_height, int stride_width, int dilati
     *why = "padding " + std::to_string(padding) + " is neither SAME nor VALID";
     return false;
   }
-  if (stride_height < 1 || stride_width < 1 || dilation_height < 1 || dilation_width < 1) {
+  const int limit = kMaxConvExtent;
+  if (stride_height < 1 || stride_width < 1 || dilation_height < 1 || dilation_width < 1 ||
+      stride_height > limit || stride_width > limit || dilation_height > limit ||
+      dilation_width > limit) {
     *why = "strides " + std::to_string(stride_height) + "x" + std::to_string(stride_width) +
            " and dilations " + std::to_string(dilation_height) + "x" +
-           std::to_string(dilation_width) + " must all be >= 1";
+           std::to_string(dilation_width) + " must all be in [1, " + std::to_string(limit) + "]";
     return false;
   }
   *window = {padding, stride_height, stride_width, dilation_height, dilation_width};
@@ -167,18 +177,29 @@ bool ConvGeometryFor(const ConvPlan& plan, const Shape& input, int input_depth_d
   g->stride_width = w.stride_width;
   g->dilation_height = w.dilation_height;
   g->dilation_width = w.dilation_width;
-  g->output_height = OutputSize(w.padding, g->input_height, g->filter_height, w.stride_height,
-                                w.dilation_height);
-  g->output_width = OutputSize(w.padding, g->input_width, g->filter_width, w.stride_width,
-                               w.dilation_width);
-  if (g->batches <= 0 || g->output_height <= 0 || g->output_width <= 0) {
+  // Every index the kernels form (oy * stride - pad + ky * dilation) stays far
+  // inside int when the input and the dilated window are at most kMaxConvExtent.
+  if (g->input_height > kMaxConvExtent || g->input_width > kMaxConvExtent ||
+      EffectiveFilterSize(g->filter_height, w.dilation_height) > kMaxConvExtent ||
+      EffectiveFilterSize(g->filter_width, w.dilation_width) > kMaxConvExtent) {
+    *why = "input " + ShapeToString(input) + " or its dilated window exceeds " +
+           std::to_string(kMaxConvExtent) + " pixels";
+    return false;
+  }
+  const int64_t output_height = OutputSize(w.padding, g->input_height, g->filter_height,
+                                           w.stride_height, w.dilation_height);
+  const int64_t output_width = OutputSize(w.padding, g->input_width, g->filter_width,
+                                          w.stride_width, w.dilation_width);
+  if (g->batches <= 0 || output_height <= 0 || output_width <= 0) {
     *why = "input shape " + ShapeToString(input) + " gives an empty output";
     return false;
   }
-  g->pad_top = PaddingBefore(g->input_height, g->filter_height, w.stride_height,
-                             w.dilation_height, g->output_height);
-  g->pad_left = PaddingBefore(g->input_width, g->filter_width, w.stride_width,
-                              w.dilation_width, g->output_width);
+  g->output_height = static_cast<int>(output_height);
+  g->output_width = static_cast<int>(output_width);
+  g->pad_top = static_cast<int>(PaddingBefore(g->input_height, g->filter_height,
+                                              w.stride_height, w.dilation_height, output_height));
+  g->pad_left = static_cast<int>(PaddingBefore(g->input_width, g->filter_width,
+                                               w.stride_width, w.dilation_width, output_width));
   return true;
 }
 

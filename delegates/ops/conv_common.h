@@ -4,6 +4,7 @@
 #ifndef TFQ_DELEGATES_OPS_CONV_COMMON_H_
 #define TFQ_DELEGATES_OPS_CONV_COMMON_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,14 @@ struct ConvPlan {
 
 // TFLite's ComputeOutSize and ComputePaddingWithOffset (padding is a
 // TfLitePadding): SAME pads the odd pixel at the end; VALID never pads.
-int OutputSize(int padding, int input_size, int filter_size, int stride, int dilation);
-int PaddingBefore(int input_size, int filter_size, int stride, int dilation, int output_size);
+// The largest input side, stride, dilation or dilated window the convolution
+// and pooling ops take: larger ones (only hostile models) are declined.
+constexpr int kMaxConvExtent = 1 << 24;
+
+int64_t EffectiveFilterSize(int filter_size, int dilation);
+int64_t OutputSize(int padding, int input_size, int filter_size, int stride, int dilation);
+int64_t PaddingBefore(int input_size, int filter_size, int stride, int dilation,
+                      int64_t output_size);
 
 // The checks both convolutions start with: 2 or 3 inputs and 1 output,
 // builtin options present, int8 input/filter/output and a constant rank-4

@@ -21,6 +21,12 @@ class TransposeConv2DOp : public ConvOpBase {
       return false;
     }
     const ConvWindow& w = plan_.window;
+    if (output_shape_[1] > kMaxConvExtent || output_shape_[2] > kMaxConvExtent ||
+        plan_.filter_height > kMaxConvExtent || plan_.filter_width > kMaxConvExtent) {
+      *why = "TRANSPOSE_CONV output shape " + ShapeToString(output_shape_) +
+             " or its filter exceeds " + std::to_string(kMaxConvExtent) + " pixels";
+      return false;
+    }
     geometry_ = {in[0], in[1], in[2], in[3], plan_.filter_height, plan_.filter_width,
                  output_shape_[1], output_shape_[2], output_shape_[3], w.stride_height,
                  w.stride_width, 1, 1, 0, 0};
@@ -34,10 +40,12 @@ class TransposeConv2DOp : public ConvOpBase {
              " does not match input shape " + ShapeToString(in) + " with this window";
       return false;
     }
-    geometry_.pad_top = PaddingBefore(geometry_.output_height, plan_.filter_height,
-                                      w.stride_height, 1, in[1]);
-    geometry_.pad_left = PaddingBefore(geometry_.output_width, plan_.filter_width,
-                                       w.stride_width, 1, in[2]);
+    geometry_.pad_top = static_cast<int>(PaddingBefore(geometry_.output_height,
+                                                       plan_.filter_height, w.stride_height, 1,
+                                                       in[1]));
+    geometry_.pad_left = static_cast<int>(PaddingBefore(geometry_.output_width,
+                                                        plan_.filter_width, w.stride_width, 1,
+                                                        in[2]));
     scratch_.resize(static_cast<size_t>(NumElements(output_shape_)));
     tensors->set_shape(plan_.output, output_shape_);
     return true;
