@@ -93,13 +93,16 @@ def test_accumulator_that_could_overflow_is_declined():
     assert claimed == 0 and "overflow the int32 accumulator" in line, line
 
 
-@pytest.mark.parametrize("field, value, reason", [
-    ("filterHeight", 2 ** 31 - 1, "dilated window exceeds 16777216 pixels"),
-    ("strideW", 2 ** 31 - 1, "must all be in [1, 16777216]"),
+@pytest.mark.parametrize("op, fields, reason", [
+    ("MAX_POOL_2D", {"filterHeight": 2 ** 31 - 1}, "dilated window exceeds 16777216 pixels"),
+    ("MAX_POOL_2D", {"strideW": 2 ** 31 - 1}, "must all be in [1, 16777216]"),
+    ("AVERAGE_POOL_2D", {"filterHeight": 4096, "filterWidth": 4097},
+     "taps: their sum could overflow int32"),
 ])
-def test_pooling_window_that_would_overflow_is_declined(field, value, reason):
+def test_pooling_window_that_would_overflow_is_declined(op, fields, reason):
     from tests import test_delegate_pool_pad
-    model = flatbuffer_edits.read(test_delegate_pool_pad.pool_model("MAX_POOL_2D", (1, 4, 4, 2)))
-    setattr(_options(model), field, value)
+    model = flatbuffer_edits.read(test_delegate_pool_pad.pool_model(op, (1, 4, 4, 2)))
+    for field, value in fields.items():
+        setattr(_options(model), field, value)
     (_, claimed), [line] = _declined(flatbuffer_edits.write(model))
-    assert claimed == 0 and reason in line and "MAX_POOL_2D" in line, line
+    assert claimed == 0 and reason in line and op in line, line

@@ -84,6 +84,15 @@ std::unique_ptr<DelegatedOp> ParsePool(const NodeView& node, bool average, std::
            std::to_string(window.filter_width) + " is empty";
     return nullptr;
   }
+  // AVERAGE_POOL_2D sums in int32, as TFLite's reference does: 2^23 taps of
+  // at most 128 in magnitude is the most that cannot overflow.
+  const int64_t taps = static_cast<int64_t>(window.filter_height) * window.filter_width;
+  if (average && taps > (int64_t{1} << 23)) {
+    *why = "window " + std::to_string(window.filter_height) + "x" +
+           std::to_string(window.filter_width) + " has " + std::to_string(taps) +
+           " taps: their sum could overflow int32";
+    return nullptr;
+  }
   int32_t output_min = -128, output_max = 127;
   if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0], -128,
                                 127, &output_min, &output_max, why)) {
