@@ -40,14 +40,19 @@ from tqdm.auto import tqdm  # noqa: E402
 from tfq_tools import fuzz_mutations  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("mutants", 2000, "How many mutants to run.")
-flags.DEFINE_integer("seed", 0, "Mutant i is mutation (seed, i) of seed model i mod 3.")
-flags.DEFINE_string("library", None, "The delegate library (default: tfq's).")
-flags.DEFINE_float("timeout", 30.0, "Seconds a mutant may run before it counts as a hang.")
-flags.DEFINE_float("memory_gb", 8.0, "Address-space limit of a worker (0: none; ASan needs 0).")
-flags.DEFINE_string("output_json", None, "Write the summary here.")
-flags.DEFINE_string("keep_dir", "fuzz_crashes", "Where mutants that crash tfq are kept.")
-flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+
+
+def define_flags():
+    """The program's flags: defined when it runs, not on import (tests import
+    several of these modules into one process, and absl flags are global)."""
+    flags.DEFINE_integer("mutants", 2000, "How many mutants to run.")
+    flags.DEFINE_integer("seed", 0, "Mutant i is mutation (seed, i) of seed model i mod 3.")
+    flags.DEFINE_string("library", None, "The delegate library (default: tfq's).")
+    flags.DEFINE_float("timeout", 30.0, "Seconds a mutant may run before it counts as a hang.")
+    flags.DEFINE_float("memory_gb", 8.0, "Address-space limit of a worker (0: none; ASan needs 0).")
+    flags.DEFINE_string("output_json", None, "Write the summary here.")
+    flags.DEFINE_string("keep_dir", "fuzz_crashes", "Where mutants that crash tfq are kept.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 
 def seed_models() -> Dict[str, bytes]:
@@ -228,4 +233,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -23,12 +23,18 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("threads", 4, "Interpreters, each invoked from its own thread.")
-flags.DEFINE_integer("invokes", 10000, "Invokes per thread.")
-flags.DEFINE_integer("warmup", 500, "Invokes per thread before the first RSS reading.")
-flags.DEFINE_integer("delegate_threads", 1, "num_threads of each delegate.")
-flags.DEFINE_float("max_rss_growth_mb", 16.0, "RSS growth after warm-up that fails the soak.")
-flags.DEFINE_string("output_json", None, "Write the figures here.")
+
+
+def define_flags():
+    """The program's flags: defined when it runs, not on import (tests import
+    several of these modules into one process, and absl flags are global)."""
+    flags.DEFINE_integer("threads", 4, "Interpreters, each invoked from its own thread.")
+    flags.DEFINE_integer("invokes", 10000, "Invokes per thread.")
+    flags.DEFINE_integer("warmup", 500, "Invokes per thread before the first RSS reading.")
+    flags.DEFINE_integer("delegate_threads", 1, "num_threads of each delegate.")
+    flags.DEFINE_float("max_rss_growth_mb", 16.0, "RSS growth after warm-up that fails the soak.")
+    flags.DEFINE_string("output_json", None, "Write the figures here.")
+
 
 INPUT_VARIANTS = 16  # distinct inputs, cycled: each thread starts at its own offset
 
@@ -136,4 +142,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
