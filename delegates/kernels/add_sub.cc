@@ -1,6 +1,7 @@
 #include "delegates/kernels/add_sub.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace tfq {
 namespace kernels {
@@ -20,7 +21,10 @@ void AddSubInt8Reference(const AddSubQuantization& q, const BroadcastShape& shap
   });
 }
 
-AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q) : quantization_(q) {
+AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
+    : quantization_(q),
+      requantizer_(std::vector<QuantizedMultiplier>(kChunk, q.output_multiplier),
+                   q.output_zero_point, q.output_min, q.output_max) {
   for (int value = -128; value <= 127; ++value) {
     const int index = static_cast<uint8_t>(value);
     scaled1_[index] = MultiplyByQuantizedMultiplier(
@@ -42,7 +46,15 @@ int8_t AddSubInt8Optimized::One(int8_t value1, int8_t value2) const {
 
 void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
                                         int8_t* output, int64_t begin, int64_t end) const {
-  for (int64_t i = begin; i < end; ++i) output[i] = One(input1[i], input2[i]);
+  int32_t sums[kChunk];
+  for (int64_t start = begin; start < end; start += kChunk) {
+    const int n = static_cast<int>(std::min<int64_t>(kChunk, end - start));
+    for (int i = 0; i < n; ++i) {
+      sums[i] = scaled1_[static_cast<uint8_t>(input1[start + i])] +
+                scaled2_[static_cast<uint8_t>(input2[start + i])];
+    }
+    requantizer_.Run(sums, 0, n, output + start);
+  }
 }
 
 void AddSubInt8Optimized::Run(const BroadcastShape& shape, const int8_t* input1,

@@ -14,6 +14,7 @@
 
 #include "delegates/kernels/broadcast.h"
 #include "delegates/kernels/fixed_point.h"
+#include "delegates/kernels/requantize.h"
 
 namespace tfq {
 namespace kernels {
@@ -32,7 +33,8 @@ void AddSubInt8Reference(const AddSubQuantization& quantization, const Broadcast
 
 // The same results, faster: each input's rescaled value v_i depends on its
 // byte alone, so both come from 256-entry tables built once; only the output
-// rescale runs per element.
+// rescale runs per element, and on same-shape operands it runs on chunks of
+// kChunk sums through the row requantizer (AVX-512 where the CPU has it).
 class AddSubInt8Optimized {
  public:
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
@@ -46,7 +48,9 @@ class AddSubInt8Optimized {
  private:
   int8_t One(int8_t value1, int8_t value2) const;
 
+  static constexpr int kChunk = 256;
   AddSubQuantization quantization_;
+  RowRequantizer requantizer_;  // the output multiplier, kChunk times
   int32_t scaled1_[256], scaled2_[256];  // indexed by (uint8_t) q; input 2 negated for SUB
 };
 

@@ -19,7 +19,9 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
   std::uniform_real_distribution<double> scales(0.001, 0.5);
   std::uniform_int_distribution<int> zero_points(-128, 127), bytes(-128, 127);
   const std::vector<std::pair<std::vector<int>, std::vector<int>>> shapes = {
-      {{2, 5, 7}, {2, 5, 7}}, {{1, 4, 4, 8}, {8}}, {{2, 1, 3}, {1, 4, 1}}, {{33}, {33}}};
+      {{2, 5, 7}, {2, 5, 7}}, {{1, 4, 4, 8}, {8}}, {{2, 1, 3}, {1, 4, 1}}, {{33}, {33}},
+      // Same shape past one and several 256-sum chunks, with a ragged tail.
+      {{1, 257}, {1, 257}}, {{3, 300}, {3, 300}}};
   for (int trial = 0; trial < 200; ++trial) {
     const double s1 = scales(rng), s2 = scales(rng), s_out = 2 * scales(rng);
     const double twice_max = 2 * std::max(s1, s2);
@@ -46,8 +48,16 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
     const auto a = random_bytes(shape1), b = random_bytes(shape2);
     std::vector<int8_t> expected(shape.elements()), actual(shape.elements());
     AddSubInt8Reference(q, shape, a.data(), b.data(), expected.data());
-    AddSubInt8Optimized(q).Run(shape, a.data(), b.data(), actual.data());
+    const AddSubInt8Optimized kernel(q);
+    kernel.Run(shape, a.data(), b.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    if (IsContiguous(shape)) {  // as threads split it: ranges that start mid-chunk
+      std::vector<int8_t> pieces(shape.elements());
+      const int64_t cut = shape.elements() / 3;
+      kernel.RunContiguous(a.data(), b.data(), pieces.data(), 0, cut);
+      kernel.RunContiguous(a.data(), b.data(), pieces.data(), cut, shape.elements());
+      ASSERT_EQ(expected, pieces) << "trial " << trial;
+    }
   }
 }
 
