@@ -3,8 +3,54 @@
 #include <algorithm>
 #include <vector>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace tfq {
 namespace kernels {
+namespace {
+
+// sums[i] = table1[(uint8_t)in1[i]] + table2[(uint8_t)in2[i]] for i < n.
+using TableSumsFn = void (*)(const int32_t* table1, const int32_t* table2, const int8_t* in1,
+                             const int8_t* in2, int n, int32_t* sums);
+
+void TableSumsPortable(const int32_t* table1, const int32_t* table2, const int8_t* in1,
+                       const int8_t* in2, int n, int32_t* sums) {
+  for (int i = 0; i < n; ++i) {
+    sums[i] = table1[static_cast<uint8_t>(in1[i])] + table2[static_cast<uint8_t>(in2[i])];
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// 16 bytes zero-extended to 16 table indices, two gathers from the 1 KB
+// tables (they stay in L1), one add.
+__attribute__((target("avx512f"))) void TableSumsAvx512(const int32_t* table1,
+                                                         const int32_t* table2,
+                                                         const int8_t* in1, const int8_t* in2,
+                                                         int n, int32_t* sums) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i index1 =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in1 + i)));
+    const __m512i index2 =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in2 + i)));
+    _mm512_storeu_si512(sums + i, _mm512_add_epi32(_mm512_i32gather_epi32(index1, table1, 4),
+                                                   _mm512_i32gather_epi32(index2, table2, 4)));
+  }
+  TableSumsPortable(table1, table2, in1 + i, in2 + i, n - i, sums + i);
+}
+#endif
+
+TableSumsFn ChooseTableSums() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return &TableSumsAvx512;
+#endif
+  return &TableSumsPortable;
+}
+
+}  // namespace
 
 void AddSubInt8Reference(const AddSubQuantization& q, const BroadcastShape& shape,
                          const int8_t* input1, const int8_t* input2, int8_t* output) {
@@ -46,13 +92,11 @@ int8_t AddSubInt8Optimized::One(int8_t value1, int8_t value2) const {
 
 void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
                                         int8_t* output, int64_t begin, int64_t end) const {
+  static const TableSumsFn table_sums = ChooseTableSums();  // once per process
   int32_t sums[kChunk];
   for (int64_t start = begin; start < end; start += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, end - start));
-    for (int i = 0; i < n; ++i) {
-      sums[i] = scaled1_[static_cast<uint8_t>(input1[start + i])] +
-                scaled2_[static_cast<uint8_t>(input2[start + i])];
-    }
+    table_sums(scaled1_, scaled2_, input1 + start, input2 + start, n, sums);
     requantizer_.Run(sums, 0, n, output + start);
   }
 }
