@@ -1,4 +1,4 @@
-// int8 FULLY_CONNECTED on plain arrays (no TFLite types).
+// FULLY_CONNECTED on plain arrays (no TFLite types): int8, and int16x8 below.
 //
 //   acc[b][o] = bias[o] + sum_i (input[b][i] - input_zero_point) * weights[o][i]
 //   out[b][o] = clamp(round_half_away((double)acc * multiplier[o]) + output_zero_point)
@@ -43,6 +43,14 @@ void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
                                  const int8_t* input, const int8_t* weights,
                                  const int32_t* weight_sums, const int32_t* bias,
                                  int8_t* output);
+
+// int16x8: int16 activations (zero point 0), int8 weights, int64 bias (or an
+// int32 one, widened). TFLite's reference accumulates in the bias type and
+// rescales in float64 as for int8; output_min/max are within [-32768, 32767].
+void FullyConnectedInt16Reference(const FullyConnectedShape& shape,
+                                  const FullyConnectedQuantization& quantization,
+                                  const int16_t* input, const int8_t* weights,
+                                  const int64_t* bias, int16_t* output);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -1,4 +1,6 @@
-// FULLY_CONNECTED, int8 input/weights/output, int32 bias: TFLite glue.
+// FULLY_CONNECTED: TFLite glue. int8 (int8 input/weights/output, int32
+// bias) and int16x8 (int16 input/output with zero point 0, int8 weights,
+// int64 or int32 bias).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -15,6 +17,7 @@ namespace {
 struct FullyConnectedPlan {
   int input = -1, weights = -1, bias = -1, output = -1;
   bool keep_num_dims = false;
+  bool int16 = false;  // int16x8: int16 activations, bias in bias64
   int input_depth = 0, output_depth = 0;
   int32_t input_zero_point = 0, output_zero_point = 0;
   int32_t output_min = -128, output_max = 127;
@@ -23,6 +26,7 @@ struct FullyConnectedPlan {
   std::vector<int32_t> bias_values;  // copied from the model (ConstantValues)
   const int32_t* bias_data() const { return bias_values.empty() ? nullptr : bias_values.data(); }
   std::vector<int32_t> weight_sums;  // per output channel, for the zero-point fold
+  std::vector<int64_t> bias64;  // int16x8: the bias widened to int64
 };
 
 class FullyConnectedOp : public DelegatedOp {
@@ -59,6 +63,13 @@ class FullyConnectedOp : public DelegatedOp {
     const kernels::FullyConnectedQuantization quantization{
         plan_.input_zero_point, plan_.output_zero_point, plan_.output_min,
         plan_.output_max, plan_.multipliers.data()};
+    if (plan_.int16) {
+      kernels::FullyConnectedInt16Reference(
+          shape, quantization, tensors->data_as<int16_t>(plan_.input), plan_.weight_data,
+          plan_.bias64.empty() ? nullptr : plan_.bias64.data(),
+          tensors->data_as<int16_t>(plan_.output));
+      return;
+    }
     kernels::FullyConnectedInt8Optimized(shape, quantization,
                                          tensors->data_as<int8_t>(plan_.input),
                                          plan_.weight_data, plan_.weight_sums.data(),
@@ -94,9 +105,11 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
     *why = "has no weights tensor";
     return nullptr;
   }
-  if (!CheckType(input, "input", kTfLiteInt8, why) ||
+  const bool int16 = input.type == kTfLiteInt16;
+  const TfLiteType activation_type = int16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(input, "input", activation_type, why) ||
       !CheckType(*weights, "weights", kTfLiteInt8, why) ||
-      !CheckType(output, "output", kTfLiteInt8, why) ||
+      !CheckType(output, "output", activation_type, why) ||
       !CheckConstant(*weights, "weights", why) || !CheckRank(*weights, "weights", 2, why)) {
     return nullptr;
   }
@@ -105,15 +118,26 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
   plan.weights = node.input_index(1);
   plan.output = node.output_index(0);
   plan.keep_num_dims = params->keep_num_dims;
+  plan.int16 = int16;
   plan.output_depth = weights->dims->data[0];
   plan.input_depth = weights->dims->data[1];
   if (plan.output_depth <= 0 || plan.input_depth <= 0) {
     *why = "weights have an empty shape";
     return nullptr;
   }
+  // int16x8: TFLite's kernel takes the bias (and accumulator) type from the
+  // options' quantized_bias_type, int64 unless it says int32.
+  const bool int32_bias_option = params->quantized_bias_type == kTfLiteInt32;
+  if (int16 && bias != nullptr &&
+      bias->type != (int32_bias_option ? kTfLiteInt32 : kTfLiteInt64)) {
+    *why = std::string("int16x8 bias is ") + TypeName(bias->type) + " but the options' "
+           "quantized_bias_type asks for " + (int32_bias_option ? "int32" : "int64");
+    return nullptr;
+  }
   if (bias != nullptr) {
-    if (!CheckType(*bias, "bias", kTfLiteInt32, why) || !CheckConstant(*bias, "bias", why) ||
-        !CheckRank(*bias, "bias", 1, why)) {
+    const bool int64_bias = int16 && bias->type == kTfLiteInt64;
+    if (!CheckType(*bias, "bias", int64_bias ? kTfLiteInt64 : kTfLiteInt32, why) ||
+        !CheckConstant(*bias, "bias", why) || !CheckRank(*bias, "bias", 1, why)) {
       return nullptr;
     }
     if (bias->dims->data[0] != plan.output_depth) {
@@ -122,7 +146,12 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
       return nullptr;
     }
     plan.bias = node.input_index(2);
-    plan.bias_values = ConstantValues<int32_t>(*bias);
+    if (int64_bias) {
+      plan.bias64 = ConstantValues<int64_t>(*bias);
+    } else {
+      plan.bias_values = ConstantValues<int32_t>(*bias);
+      plan.bias64.assign(plan.bias_values.begin(), plan.bias_values.end());
+    }
   }
   plan.weight_data = weights->data.int8;
 
@@ -150,23 +179,28 @@ std::unique_ptr<DelegatedOp> ParseFullyConnected(const NodeView& node, std::stri
   }
   plan.input_zero_point = in_q.zero_points[0];
   plan.output_zero_point = out_q.zero_points[0];
-  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0], -128,
-                                127, &plan.output_min, &plan.output_max, why)) {
+  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0],
+                                int16 ? -32768 : -128, int16 ? 32767 : 127, &plan.output_min,
+                                &plan.output_max, why)) {
     return nullptr;
   }
 
-  // Bounds that keep the kernel's int32 arithmetic defined (TFLite's is not
-  // beyond them): |acc| <= depth * 255 * 127 + max|bias| < 2^31, and the
-  // rescaled value fits in int32 before the zero point is added.
+  // Bounds that keep the kernel's arithmetic defined (TFLite's is not beyond
+  // them): |acc| <= depth * max|input| * 127 + max|bias| fits the accumulator
+  // (int32; int64 for an int64 bias, where the bound is never reached), and
+  // the rescaled value fits in int32 before the zero point is added.
   int64_t max_abs_bias = 0;
   for (int o = 0; bias != nullptr && o < plan.output_depth; ++o) {
-    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan.bias_values[o]));
+    max_abs_bias = std::max<int64_t>(
+        max_abs_bias, int16 ? std::llabs(plan.bias64[o]) : std::llabs(plan.bias_values[o]));
   }
-  const double max_abs_acc = static_cast<double>(plan.input_depth) * 255.0 * 127.0 +
+  const double max_abs_input = int16 ? 32768.0 : 255.0;
+  const double max_abs_acc = static_cast<double>(plan.input_depth) * max_abs_input * 127.0 +
                              static_cast<double>(max_abs_bias);
-  if (max_abs_acc >= 2147483647.0) {
-    *why = "input depth " + std::to_string(plan.input_depth) +
-           " and bias could overflow the int32 accumulator";
+  const bool int64_accumulator = int16 && !int32_bias_option;
+  if (max_abs_acc >= (int64_accumulator ? 9.0e18 : 2147483647.0)) {
+    *why = "input depth " + std::to_string(plan.input_depth) + " and bias could overflow the " +
+           (int64_accumulator ? "int64" : "int32") + " accumulator";
     return nullptr;
   }
   plan.multipliers.resize(plan.output_depth);
