@@ -1,5 +1,5 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
-TFLite BUILTIN_REF, element for element (issue 11; FULLY_CONNECTED so far).
+TFLite BUILTIN_REF, element for element (issue 11; FULLY_CONNECTED, ADD and SUB so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -76,3 +76,41 @@ def test_fully_connected_with_a_nonzero_zero_point_is_declined(rng):
     assert delegate.last_claim() == (1, 0)
     [line] = delegate.declined_nodes()
     assert "zero point 3 outside [0, 0]" in line, line  # 16-bit activations are symmetric
+
+
+def add_sub_int16_model(op, shape1, shape2, *, scales=(0.0003, 0.0005, 0.0007),
+                        activation="NONE", pot_scale_int16=True):
+    options = schema.AddOptionsT() if op == "ADD" else schema.SubOptionsT()
+    options.fusedActivationFunction = ACTIVATIONS[activation]
+    options.potScaleInt16 = pot_scale_int16
+    model = OneOpModel(op, options)
+    a = model.add_input(list(shape1), np.int16, scale=scales[0], zero_point=0)
+    b = model.add_input(list(shape2), np.int16, scale=scales[1], zero_point=0)
+    out_shape = list(np.broadcast_shapes(tuple(shape1), tuple(shape2)))
+    model.add_output(out_shape, np.int16, scale=scales[2], zero_point=0)
+    return model.build([a, b])
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("shapes", [((2, 5, 5, 7), (2, 5, 5, 7)), ((1, 4, 4, 8), (8,)),
+                                    ((2, 1, 3), (1, 4, 1))], ids=["same", "channel", "both"])
+def test_add_sub(rng, op, activation, shapes):
+    # Sums of two full-range inputs overflow the output scale: some saturate.
+    model = add_sub_int16_model(op, *shapes, activation=activation)
+    assert_delegate_matches_reference(model, [random_int16(rng, shapes[0]),
+                                              random_int16(rng, shapes[1])])
+
+
+def test_add_with_power_of_two_scales(rng):
+    """pot_scale_int16 with power-of-two scales takes TFLite's LSTM-style
+    fixed-point path: declined. Without the flag, the general path: claimed."""
+    scales = (2.0 ** -12, 2.0 ** -11, 2.0 ** -10)
+    shape = (1, 6, 6, 4)
+    delegate = tfq.delegate.load()
+    tfq.Interpreter(model_content=add_sub_int16_model("ADD", shape, shape, scales=scales),
+                    delegate=delegate)
+    [line] = delegate.declined_nodes()
+    assert "pot_scale_int16" in line, line
+    model = add_sub_int16_model("ADD", shape, shape, scales=scales, pot_scale_int16=False)
+    assert_delegate_matches_reference(model, [random_int16(rng, shape), random_int16(rng, shape)])

@@ -52,19 +52,35 @@ TableSumsFn ChooseTableSums() {
 
 }  // namespace
 
-void AddSubInt8Reference(const AddSubQuantization& q, const BroadcastShape& shape,
-                         const int8_t* input1, const int8_t* input2, int8_t* output) {
+namespace {
+
+template <typename T>
+void AddSubReference(const AddSubQuantization& q, const BroadcastShape& shape, const T* input1,
+                     const T* input2, T* output) {
   ForEachBroadcastElement(shape, [&](int64_t out, int64_t index1, int64_t index2) {
-    // |q - zp| <= 255, so the shifted values stay below 2^28.
-    const int32_t shifted1 = (input1[index1] - q.input1_zero_point) * (1 << kAddSubLeftShift);
-    const int32_t shifted2 = (input2[index2] - q.input2_zero_point) * (1 << kAddSubLeftShift);
+    // |q - zp| <= 255 (int8, shift 20) or <= 32768 (int16, shift 15): the
+    // shifted values stay below 2^31.
+    const int32_t shifted1 = (input1[index1] - q.input1_zero_point) * (1 << q.left_shift);
+    const int32_t shifted2 = (input2[index2] - q.input2_zero_point) * (1 << q.left_shift);
     const int32_t scaled1 = MultiplyByQuantizedMultiplier(shifted1, q.input1_multiplier);
     const int32_t scaled2 = MultiplyByQuantizedMultiplier(shifted2, q.input2_multiplier);
     const int32_t raw = q.subtract ? scaled1 - scaled2 : scaled1 + scaled2;
     const int32_t value =
         MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
-    output[out] = static_cast<int8_t>(std::min(std::max(value, q.output_min), q.output_max));
+    output[out] = static_cast<T>(std::min(std::max(value, q.output_min), q.output_max));
   });
+}
+
+}  // namespace
+
+void AddSubInt8Reference(const AddSubQuantization& q, const BroadcastShape& shape,
+                         const int8_t* input1, const int8_t* input2, int8_t* output) {
+  AddSubReference(q, shape, input1, input2, output);
+}
+
+void AddSubInt16Reference(const AddSubQuantization& q, const BroadcastShape& shape,
+                          const int16_t* input1, const int16_t* input2, int16_t* output) {
+  AddSubReference(q, shape, input1, input2, output);
 }
 
 AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
@@ -74,9 +90,9 @@ AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
   for (int value = -128; value <= 127; ++value) {
     const int index = static_cast<uint8_t>(value);
     scaled1_[index] = MultiplyByQuantizedMultiplier(
-        (value - q.input1_zero_point) * (1 << kAddSubLeftShift), q.input1_multiplier);
+        (value - q.input1_zero_point) * (1 << q.left_shift), q.input1_multiplier);
     const int32_t scaled2 = MultiplyByQuantizedMultiplier(
-        (value - q.input2_zero_point) * (1 << kAddSubLeftShift), q.input2_multiplier);
+        (value - q.input2_zero_point) * (1 << q.left_shift), q.input2_multiplier);
     scaled2_[index] = q.subtract ? -scaled2 : scaled2;
   }
 }

@@ -1,4 +1,5 @@
-// int8 ADD and SUB with broadcasting, on plain arrays (no TFLite types).
+// ADD and SUB with broadcasting, on plain arrays (no TFLite types): int8,
+// and int16 (int16x8 models: zero points 0, left shift 15).
 //
 // TFLite's reference arithmetic (reference_integer_ops Add and
 // BroadcastAdd6DSlow; SUB alike): each input, offset by its zero point, is
@@ -7,6 +8,7 @@
 //   v_i = MBQM((q_i - zp_i) << 20, m_i)
 //   out = clamp(MBQM(v_1 +- v_2, m_out) + zp_out)
 // with m_i = s_i / (2 max(s_1, s_2)), m_out = 2 max(s_1, s_2) / (2^20 s_out).
+// int16 is the same with a left shift of 15 (65535 << 15 still fits int32).
 #ifndef TFQ_DELEGATES_KERNELS_ADD_SUB_H_
 #define TFQ_DELEGATES_KERNELS_ADD_SUB_H_
 
@@ -19,17 +21,21 @@
 namespace tfq {
 namespace kernels {
 
-constexpr int kAddSubLeftShift = 20;
+constexpr int kAddSubLeftShift = 20;       // int8
+constexpr int kAddSubLeftShiftInt16 = 15;  // int16
 
 struct AddSubQuantization {
   int32_t input1_zero_point, input2_zero_point, output_zero_point;
   QuantizedMultiplier input1_multiplier, input2_multiplier, output_multiplier;  // shifts <= 0
-  int32_t output_min, output_max;  // fused activation clamp, within [-128, 127]
+  int32_t output_min, output_max;  // fused activation clamp, within the output type
   bool subtract;
+  int left_shift = kAddSubLeftShift;
 };
 
 void AddSubInt8Reference(const AddSubQuantization& quantization, const BroadcastShape& shape,
                          const int8_t* input1, const int8_t* input2, int8_t* output);
+void AddSubInt16Reference(const AddSubQuantization& quantization, const BroadcastShape& shape,
+                          const int16_t* input1, const int16_t* input2, int16_t* output);
 
 // The same results, faster: each input's rescaled value v_i depends on its
 // byte alone, so both come from 256-entry tables built once; only the output

@@ -1,5 +1,7 @@
-// ADD and SUB, int8 inputs and output, with broadcasting: TFLite glue.
+// ADD and SUB with broadcasting, int8 or int16 (int16x8) inputs and output:
+// TFLite glue.
 #include <algorithm>
+#include <cmath>
 
 #include "delegates/kernels/add_sub.h"
 #include "delegates/ops/activation_range.h"
@@ -12,15 +14,21 @@ namespace {
 class AddSubOp : public DelegatedOp {
  public:
   AddSubOp(const char* op_name, int input1, int input2, int output,
-           kernels::AddSubQuantization quantization)
-      : op_name_(op_name), input1_(input1), input2_(input2), output_(output),
-        kernel_(quantization) {}
+           kernels::AddSubQuantization quantization, bool int16)
+      : op_name_(op_name), input1_(input1), input2_(input2), output_(output), int16_(int16),
+        quantization_(quantization), kernel_(quantization) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     return PrepareBroadcast(tensors, op_name_, input1_, input2_, output_, &shape_, why);
   }
 
   void Invoke(PartitionTensors* tensors) override {
+    if (int16_) {
+      kernels::AddSubInt16Reference(quantization_, shape_, tensors->data_as<int16_t>(input1_),
+                                    tensors->data_as<int16_t>(input2_),
+                                    tensors->data_as<int16_t>(output_));
+      return;
+    }
     const int8_t* input1 = tensors->data_as<int8_t>(input1_);
     const int8_t* input2 = tensors->data_as<int8_t>(input2_);
     int8_t* output = tensors->data_as<int8_t>(output_);
@@ -40,7 +48,9 @@ class AddSubOp : public DelegatedOp {
  private:
   const char* op_name_;
   int input1_, input2_, output_;
-  kernels::AddSubInt8Optimized kernel_;  // its tables built once, at parse
+  bool int16_;
+  kernels::AddSubQuantization quantization_;
+  kernels::AddSubInt8Optimized kernel_;  // int8: its tables built once, at parse
   kernels::BroadcastShape shape_;
 };
 
@@ -59,17 +69,32 @@ std::unique_ptr<DelegatedOp> ParseAddSub(const NodeView& node, bool subtract, st
     *why = "has an omitted input";
     return nullptr;
   }
+  const bool int16 = input1->type == kTfLiteInt16;
+  const TfLiteType type = int16 ? kTfLiteInt16 : kTfLiteInt8;
   TensorQuantization q1, q2, out_q;
-  if (!CheckType(*input1, "input 1", kTfLiteInt8, why) ||
-      !CheckType(*input2, "input 2", kTfLiteInt8, why) ||
-      !CheckType(output, "output", kTfLiteInt8, why) ||
+  if (!CheckType(*input1, "input 1", type, why) || !CheckType(*input2, "input 2", type, why) ||
+      !CheckType(output, "output", type, why) ||
       !ReadQuantization(*input1, "input 1", false, 0, &q1, why) ||
       !ReadQuantization(*input2, "input 2", false, 0, &q2, why) ||
       !ReadQuantization(output, "output", false, 0, &out_q, why)) {
     return nullptr;
   }
+  // int16 with power-of-two scales and pot_scale_int16 set takes TFLite's
+  // separate fixed-point path (meant for LSTMs): left on TFLite. The test is
+  // TFLite's CheckedLog2 with a wider tolerance, so no such node is claimed.
+  auto near_power_of_two = [](float scale) {
+    const double log2 = std::log2(static_cast<double>(scale));
+    return std::fabs(log2 - std::round(log2)) < 2e-3;
+  };
+  if (int16 && params->pot_scale_int16 && near_power_of_two(q1.scales[0]) &&
+      near_power_of_two(q2.scales[0]) && near_power_of_two(out_q.scales[0])) {
+    *why = std::string(op_name) + " int16 with power-of-two scales takes TFLite's "
+           "pot_scale_int16 path";
+    return nullptr;
+  }
   kernels::AddSubQuantization quantization{};
   quantization.subtract = subtract;
+  quantization.left_shift = int16 ? kernels::kAddSubLeftShiftInt16 : kernels::kAddSubLeftShift;
   quantization.input1_zero_point = q1.zero_points[0];
   quantization.input2_zero_point = q2.zero_points[0];
   quantization.output_zero_point = out_q.zero_points[0];
@@ -78,7 +103,7 @@ std::unique_ptr<DelegatedOp> ParseAddSub(const NodeView& node, bool subtract, st
   const double twice_max = 2 * std::max(s1, s2);
   const double real_multipliers[3] = {
       s1 / twice_max, s2 / twice_max,
-      twice_max / ((1 << kernels::kAddSubLeftShift) * s_out)};
+      twice_max / ((1 << quantization.left_shift) * s_out)};
   kernels::QuantizedMultiplier* targets[3] = {&quantization.input1_multiplier,
                                               &quantization.input2_multiplier,
                                               &quantization.output_multiplier};
@@ -92,12 +117,13 @@ std::unique_ptr<DelegatedOp> ParseAddSub(const NodeView& node, bool subtract, st
       return nullptr;
     }
   }
-  if (!QuantizedActivationRange(params->activation, s_out, out_q.zero_points[0], -128, 127,
+  if (!QuantizedActivationRange(params->activation, s_out, out_q.zero_points[0],
+                                int16 ? -32768 : -128, int16 ? 32767 : 127,
                                 &quantization.output_min, &quantization.output_max, why)) {
     return nullptr;
   }
   return std::make_unique<AddSubOp>(op_name, node.input_index(0), node.input_index(1),
-                                    node.output_index(0), quantization);
+                                    node.output_index(0), quantization, int16);
 }
 
 }  // namespace
