@@ -33,8 +33,9 @@ CASES = {  # name: (edit, reason, ops it applies to)
     "asymmetric filter": (
         lambda m: _set_quantization(_op_tensor(m, 1), zeroPoint=np.full(8, 2, np.int64)),
         "int8 weights must be symmetric", ("CONV_2D", "DEPTHWISE_CONV_2D")),
-    "int16 input": (lambda m: setattr(_op_tensor(m, 0), "type", 7), "is int16, expected int8",
-                    ("CONV_2D", "DEPTHWISE_CONV_2D")),
+    # int16 input makes it int16x8, whose output must be int16 too.
+    "int16 input, int8 output": (lambda m: setattr(_op_tensor(m, 0), "type", 7),
+                                 "is int8, expected int16", ("CONV_2D", "DEPTHWISE_CONV_2D")),
     "filter of rank 3": (
         lambda m: setattr(_op_tensor(m, 1), "shape", np.array([8, 3, 24], np.int32)),
         "expected rank 4", ("CONV_2D",)),

@@ -16,11 +16,19 @@ int8_t Requantize(int32_t acc, int channel, const ConvQuantization& quantization
       std::min(std::max(value, quantization.output_min), quantization.output_max));
 }
 
-}  // namespace
+// int16x8: TFLite's int64 MultiplyByQuantizedMultiplier (fixed_point.h).
+int16_t RequantizeInt16(int64_t acc, int channel, const ConvQuantization& quantization) {
+  int32_t value = MultiplyByQuantizedMultiplierInt64(acc, quantization.multipliers[channel]);
+  value += quantization.output_zero_point;
+  return static_cast<int16_t>(
+      std::min(std::max(value, quantization.output_min), quantization.output_max));
+}
 
-void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
-                         const ConvQuantization& quantization, const int8_t* input,
-                         const int8_t* filter, const int32_t* bias, int8_t* output) {
+// TFLite's reference loops, for int8 (Acc int32) and int16 (Acc int64).
+template <typename In, typename Acc, typename Out, typename RequantizeFn>
+void ConvReference(const ConvGeometry& g, int filter_input_depth,
+                   const ConvQuantization& quantization, const In* input, const int8_t* filter,
+                   const Acc* bias, Out* output, RequantizeFn requantize) {
   const int groups = g.input_depth / filter_input_depth;
   const int outputs_per_group = g.output_depth / groups;
   for (int b = 0; b < g.batches; ++b) {
@@ -31,14 +39,14 @@ void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
         for (int oc = 0; oc < g.output_depth; ++oc) {
           const int first_input_channel = (oc / outputs_per_group) * filter_input_depth;
           // The op's check bounds taps x depth so this sum cannot overflow.
-          int32_t acc = 0;
+          Acc acc = 0;
           for (int fy = 0; fy < g.filter_height; ++fy) {
             const int y = y0 + fy * g.dilation_height;
             if (y < 0 || y >= g.input_height) continue;
             for (int fx = 0; fx < g.filter_width; ++fx) {
               const int x = x0 + fx * g.dilation_width;
               if (x < 0 || x >= g.input_width) continue;
-              const int8_t* pixel =
+              const In* pixel =
                   input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) *
                               g.input_depth + first_input_channel;
               const int8_t* taps =
@@ -52,16 +60,18 @@ void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
           }
           if (bias != nullptr) acc += bias[oc];
           output[((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
-                     g.output_depth + oc] = Requantize(acc, oc, quantization);
+                     g.output_depth + oc] = requantize(acc, oc);
         }
       }
     }
   }
 }
 
-void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
-                                  const ConvQuantization& quantization, const int8_t* input,
-                                  const int8_t* filter, const int32_t* bias, int8_t* output) {
+template <typename In, typename Acc, typename Out, typename RequantizeFn>
+void DepthwiseConvReference(const ConvGeometry& g, int depth_multiplier,
+                            const ConvQuantization& quantization, const In* input,
+                            const int8_t* filter, const Acc* bias, Out* output,
+                            RequantizeFn requantize) {
   for (int b = 0; b < g.batches; ++b) {
     for (int oy = 0; oy < g.output_height; ++oy) {
       const int y0 = oy * g.stride_height - g.pad_top;
@@ -69,7 +79,7 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
         const int x0 = ox * g.stride_width - g.pad_left;
         for (int oc = 0; oc < g.output_depth; ++oc) {
           const int ic = oc / depth_multiplier;
-          int32_t acc = 0;
+          Acc acc = 0;
           for (int fy = 0; fy < g.filter_height; ++fy) {
             const int y = y0 + fy * g.dilation_height;
             if (y < 0 || y >= g.input_height) continue;
@@ -85,11 +95,41 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
           }
           if (bias != nullptr) acc += bias[oc];
           output[((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
-                     g.output_depth + oc] = Requantize(acc, oc, quantization);
+                     g.output_depth + oc] = requantize(acc, oc);
         }
       }
     }
   }
+}
+
+}  // namespace
+
+void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
+                         const ConvQuantization& quantization, const int8_t* input,
+                         const int8_t* filter, const int32_t* bias, int8_t* output) {
+  ConvReference(g, filter_input_depth, quantization, input, filter, bias, output,
+                [&](int32_t acc, int c) { return Requantize(acc, c, quantization); });
+}
+
+void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
+                                  const ConvQuantization& quantization, const int8_t* input,
+                                  const int8_t* filter, const int32_t* bias, int8_t* output) {
+  DepthwiseConvReference(g, depth_multiplier, quantization, input, filter, bias, output,
+                         [&](int32_t acc, int c) { return Requantize(acc, c, quantization); });
+}
+
+void Conv2DInt16Reference(const ConvGeometry& g, int filter_input_depth,
+                          const ConvQuantization& quantization, const int16_t* input,
+                          const int8_t* filter, const int64_t* bias, int16_t* output) {
+  ConvReference(g, filter_input_depth, quantization, input, filter, bias, output,
+                [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); });
+}
+
+void DepthwiseConv2DInt16Reference(const ConvGeometry& g, int depth_multiplier,
+                                   const ConvQuantization& quantization, const int16_t* input,
+                                   const int8_t* filter, const int64_t* bias, int16_t* output) {
+  DepthwiseConvReference(g, depth_multiplier, quantization, input, filter, bias, output,
+                         [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); });
 }
 
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,

@@ -52,6 +52,16 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
                                   const ConvQuantization& quantization, const int8_t* input,
                                   const int8_t* filter, const int32_t* bias, int8_t* output);
 
+// int16x8: int16 input and output (zero points 0), int8 filter, int64 bias;
+// the sums accumulate in int64 and rescale with TFLite's int64
+// MultiplyByQuantizedMultiplier (fixed_point.h). output_min/max within int16.
+void Conv2DInt16Reference(const ConvGeometry& geometry, int filter_input_depth,
+                          const ConvQuantization& quantization, const int16_t* input,
+                          const int8_t* filter, const int64_t* bias, int16_t* output);
+void DepthwiseConv2DInt16Reference(const ConvGeometry& geometry, int depth_multiplier,
+                                   const ConvQuantization& quantization, const int16_t* input,
+                                   const int8_t* filter, const int64_t* bias, int16_t* output);
+
 // The same results, faster (kernels/dot.h's clones): the input zero point
 // is folded out of the inner loop as zp * sum(filter), so each output is one
 // int8 dot product over an im2col row (padding taps hold the zero point and

@@ -55,6 +55,16 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t x, QuantizedMultiplier m) {
           static_cast<uint32_t>(x) << left), m.significand), right);
 }
 
+// The int64 overload TFLite's int16x8 convolutions use (both rounding
+// modes build it the same): the significand reduced to 16 bits, then one
+// multiply and a shift rounding half up. |x| < 2^47 (the op checks bound it).
+inline int32_t MultiplyByQuantizedMultiplierInt64(int64_t x, QuantizedMultiplier m) {
+  const int32_t reduced = m.significand < 0x7FFF0000 ? (m.significand + (1 << 15)) >> 16 : 0x7FFF;
+  const int total_shift = 15 - m.shift;
+  const int64_t rounded = x * static_cast<int64_t>(reduced) + (int64_t{1} << (total_shift - 1));
+  return static_cast<int32_t>(rounded >> total_shift);
+}
+
 }  // namespace kernels
 }  // namespace tfq
 

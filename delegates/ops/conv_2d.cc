@@ -1,4 +1,5 @@
-// CONV_2D, int8 input/filter/output, int32 bias: TFLite glue.
+// CONV_2D: TFLite glue. int8 input/filter/output with an int32 bias, and
+// int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
@@ -41,6 +42,12 @@ class Conv2DOp : public ConvOpBase {
   }
 
   void Invoke(PartitionTensors* tensors) override {
+    if (plan_.int16) {
+      kernels::Conv2DInt16Reference(geometry_, plan_.filter_input_depth, quantization(),
+                                    tensors->data_as<int16_t>(plan_.input), plan_.filter_data,
+                                    plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output));
+      return;
+    }
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
     if (grouped_) {
@@ -74,7 +81,7 @@ std::unique_ptr<DelegatedOp> ParseConv2D(const NodeView& node, std::string* why)
   const TfLiteTensor* filter = CheckConvNode(node, why);
   if (filter == nullptr) return nullptr;
   if (node.num_inputs() < 3 || node.input(2) == nullptr) {
-    *why = "has no bias; TFLite's int8 CONV_2D requires one";
+    *why = "has no bias; TFLite's quantized CONV_2D requires one";
     return nullptr;
   }
   const auto* params = static_cast<const TfLiteConvParams*>(node.node().builtin_data);

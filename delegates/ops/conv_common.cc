@@ -38,9 +38,11 @@ const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why) {
     *why = "has no filter tensor";
     return nullptr;
   }
-  if (!CheckType(*node.input(0), "input", kTfLiteInt8, why) ||
+  const TfLiteType activation_type =
+      node.input(0)->type == kTfLiteInt16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(*node.input(0), "input", activation_type, why) ||
       !CheckType(*filter, "filter", kTfLiteInt8, why) ||
-      !CheckType(*node.output(0), "output", kTfLiteInt8, why) ||
+      !CheckType(*node.output(0), "output", activation_type, why) ||
       !CheckConstant(*filter, "filter", why) || !CheckRank(*filter, "filter", 4, why)) {
     return nullptr;
   }
@@ -88,8 +90,13 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
   plan->input = node.input_index(slots.input);
   plan->filter = node.input_index(slots.filter);
   plan->output = node.output_index(0);
+  plan->int16 = input.type == kTfLiteInt16;
+  // int16x8 biases are int64: TFLite's DEPTHWISE_CONV_2D refuses int32 ones
+  // and its CONV_2D takes another path for them (not the reference's).
+  const bool int64_bias = plan->int16;
   if (bias != nullptr) {
-    if (!CheckType(*bias, "bias", kTfLiteInt32, why) || !CheckConstant(*bias, "bias", why) ||
+    if (!CheckType(*bias, "bias", int64_bias ? kTfLiteInt64 : kTfLiteInt32, why) ||
+        !CheckConstant(*bias, "bias", why) ||
         !CheckRank(*bias, "bias", 1, why)) {
       return false;
     }
@@ -99,7 +106,11 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
       return false;
     }
     plan->bias = node.input_index(slots.bias);
-    plan->bias_values = ConstantValues<int32_t>(*bias);
+    if (int64_bias) {
+      plan->bias64 = ConstantValues<int64_t>(*bias);
+    } else {
+      plan->bias_values = ConstantValues<int32_t>(*bias);
+    }
   }
   plan->filter_data = filter.data.int8;
 
@@ -117,24 +128,30 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
   }
   plan->input_zero_point = in_q.zero_points[0];
   plan->output_zero_point = out_q.zero_points[0];
-  if (!QuantizedActivationRange(activation, out_q.scales[0], out_q.zero_points[0], -128, 127,
+  if (!QuantizedActivationRange(activation, out_q.scales[0], out_q.zero_points[0],
+                                plan->int16 ? -32768 : -128, plan->int16 ? 32767 : 127,
                                 &plan->output_min, &plan->output_max, why)) {
     return false;
   }
 
-  // Bounds that keep the kernel's int32 arithmetic defined (TFLite's is not
-  // beyond them): |acc| <= taps * 255 * 127 + max|bias| < 2^31, the left
-  // shift of a multiplier >= 1 keeps it in int32, and so does the result.
+  // Bounds that keep the kernels' arithmetic defined (TFLite's is not beyond
+  // them). int8: |acc| <= taps * 255 * 127 + max|bias| < 2^31, the left shift
+  // of a multiplier >= 1 keeps it in int32, and so does the result. int16x8:
+  // the int64 rescale (MultiplyByQuantizedMultiplierInt64) takes |acc| < 2^47
+  // and a shift < 8, and its result must fit in int32.
   int64_t max_abs_bias = 0;
-  for (int c = 0; bias != nullptr && c < plan->output_depth; ++c) {
-    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(plan->bias_values[c]));
+  for (int64_t value : plan->bias64) max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(value));
+  for (int32_t value : plan->bias_values) {
+    max_abs_bias = std::max<int64_t>(max_abs_bias, std::llabs(static_cast<int64_t>(value)));
   }
   const double taps = static_cast<double>(plan->filter_height) * plan->filter_width *
                       plan->filter_input_depth;
-  const double max_abs_acc = taps * 255.0 * 127.0 + static_cast<double>(max_abs_bias);
-  if (max_abs_acc >= 2147483647.0) {
+  const double max_abs_acc = taps * (plan->int16 ? 32768.0 * 128.0 : 255.0 * 127.0) +
+                             static_cast<double>(max_abs_bias);
+  if (max_abs_acc >= (plan->int16 ? std::ldexp(1.0, 47) : 2147483647.0)) {
     *why = std::string(op) + " filter of " + std::to_string(static_cast<int64_t>(taps)) +
-           " taps and its bias could overflow the int32 accumulator";
+           " taps and its bias could overflow the " +
+           (plan->int16 ? "int64 rescale's range (2^47)" : "int32 accumulator");
     return false;
   }
   plan->multipliers.resize(plan->output_depth);
@@ -143,8 +160,12 @@ bool ParseConvTensors(const NodeView& node, const char* op, int channel_dimensio
                               static_cast<double>(w_q.scales[w_q.per_channel() ? c : 0]) /
                               static_cast<double>(out_q.scales[0]);
     const kernels::QuantizedMultiplier quantized = kernels::QuantizeMultiplier(multiplier);
-    const double shifted = max_abs_acc * std::ldexp(1.0, std::max(quantized.shift, 0));
-    if (!(shifted < 2147483647.0) || !(max_abs_acc * multiplier < 2147483647.0 - 256.0)) {
+    const bool fits =
+        plan->int16
+            ? quantized.shift < 8 && max_abs_acc * multiplier < 2147483647.0 - 65536.0
+            : max_abs_acc * std::ldexp(1.0, std::max(quantized.shift, 0)) < 2147483647.0 &&
+                  max_abs_acc * multiplier < 2147483647.0 - 256.0;
+    if (!fits) {
       *why = std::string(op) + " rescale factor " + std::to_string(multiplier) +
              " of output channel " + std::to_string(c) + " could overflow int32";
       return false;

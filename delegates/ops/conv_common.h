@@ -33,6 +33,9 @@ struct ConvPlan {
   const int8_t* filter_data = nullptr;
   std::vector<int32_t> bias_values;  // copied from the model (ConstantValues)
   const int32_t* bias_data() const { return bias_values.empty() ? nullptr : bias_values.data(); }
+  bool int16 = false;             // int16x8: int16 activations (zero point 0)
+  std::vector<int64_t> bias64;    // int16x8: the bias as int64
+  const int64_t* bias64_data() const { return bias64.empty() ? nullptr : bias64.data(); }
 };
 
 // TFLite's ComputeOutSize and ComputePaddingWithOffset (padding is a
@@ -47,8 +50,8 @@ int64_t PaddingBefore(int input_size, int filter_size, int stride, int dilation,
                       int64_t output_size);
 
 // The checks both convolutions start with: 2 or 3 inputs and 1 output,
-// builtin options present, int8 input/filter/output and a constant rank-4
-// filter. Returns the filter, or nullptr with `why`.
+// builtin options present, int8 (or int16x8: int16) input/output, an int8
+// constant rank-4 filter. Returns the filter, or nullptr with `why`.
 const TfLiteTensor* CheckConvNode(const NodeView& node, std::string* why);
 
 // Reads an [output_depth, height, width, input_depth] filter's shape into

@@ -1,4 +1,5 @@
-// DEPTHWISE_CONV_2D, int8 input/filter/output, int32 bias: TFLite glue.
+// DEPTHWISE_CONV_2D: TFLite glue. int8 input/filter/output with an int32
+// bias, and int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
@@ -26,6 +27,12 @@ class DepthwiseConv2DOp : public ConvOpBase {
   }
 
   void Invoke(PartitionTensors* tensors) override {
+    if (plan_.int16) {
+      kernels::DepthwiseConv2DInt16Reference(
+          geometry_, depth_multiplier_, quantization(), tensors->data_as<int16_t>(plan_.input),
+          plan_.filter_data, plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output));
+      return;
+    }
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
     if (depth_multiplier_ == 1) {

@@ -104,6 +104,10 @@ std::unique_ptr<DelegatedOp> ParseTransposeConv(const NodeView& node, std::strin
                         ConvSlots{2, 1, 3})) {
     return nullptr;
   }
+  if (plan.int16) {
+    *why = "int16x8 TRANSPOSE_CONV is not supported yet";
+    return nullptr;
+  }
   return std::make_unique<TransposeConv2DOp>(std::move(plan), shape);
 }
 
