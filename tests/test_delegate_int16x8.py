@@ -190,3 +190,38 @@ def test_convolution_with_an_int32_bias_is_declined(rng, depthwise):
 def test_convolution_geometry(rng, depthwise, geometry):
     model = conv_int16_model(rng, depthwise=depthwise, **geometry)
     assert_delegate_matches_reference(model, [random_int16(rng, geometry["input_shape"])])
+
+
+def test_converted_int16x8_model_runs_wholly_on_the_delegate(rng):
+    """tfq.convert(mode="int16x8") of a MobileNet-style block with fresh (all
+    zero) biases: every node delegated, output identical to BUILTIN_REF.
+    The converter shares one buffer between equal biases; widening them to
+    int64 once per tensor used to grow that buffer 2x per op, and the
+    delegate's runtime check then (rightly) claimed nothing."""
+    import keras
+    from tests import interpreters
+    from tfq import flatbuffer_edits
+    layers = keras.layers
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    for _ in range(2):
+        y = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+        x = layers.Add()([x, layers.Conv2D(8, 1)(y)])
+    model = keras.Model(inputs, layers.Conv2D(4, 1)(x))
+    data = rng.normal(size=(16, 16, 16, 3)).astype(np.float32)
+    tflite_model = tfq.convert(model, mode="int16x8", representative_data=data, progress=False)
+    parsed = flatbuffer_edits.read(tflite_model)
+    for tensor in parsed.subgraphs[0].tensors:
+        data_bytes = parsed.buffers[tensor.buffer].data
+        if data_bytes is not None and len(data_bytes):
+            itemsize = {schema.TensorType.INT64: 8, schema.TensorType.INT32: 4,
+                        schema.TensorType.INT8: 1, schema.TensorType.INT16: 2}[tensor.type]
+            assert len(data_bytes) == itemsize * int(np.prod(tensor.shape))
+    inputs_int16 = [random_int16(rng, (1, 16, 16, 3))]
+    expected = interpreters.run(interpreters.reference(tflite_model), *inputs_int16)
+    interpreter, delegate = interpreters.tfq_litert(tflite_model)
+    actual = interpreters.run(interpreter, *inputs_int16)
+    total, claimed = delegate.last_claim()
+    assert claimed == total and total > 0, delegate.declined_nodes()
+    np.testing.assert_array_equal(actual[0], expected[0])

@@ -59,8 +59,13 @@ def with_int64_biases(model_bytes: bytes) -> bytes:
             if data_input.type != schema.TensorType.INT16 or bias.type != schema.TensorType.INT32 \
                     or buffer.data is None:
                 continue
+            # A buffer of its own: the converter shares one between equal
+            # constants (all-zero biases), which must not be widened twice.
             values = np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), np.int32)
-            buffer.data = np.frombuffer(values.astype(np.int64).tobytes(), np.uint8)
+            own = schema.BufferT()
+            own.data = np.frombuffer(values.astype(np.int64).tobytes(), np.uint8)
+            model.buffers.append(own)
+            bias.buffer = len(model.buffers) - 1
             bias.type = schema.TensorType.INT64
             changed = True
     return write(model) if changed else model_bytes
