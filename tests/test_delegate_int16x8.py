@@ -220,8 +220,9 @@ def test_converted_int16x8_model_runs_wholly_on_the_delegate(rng):
             assert len(data_bytes) == itemsize * int(np.prod(tensor.shape))
     inputs_int16 = [random_int16(rng, (1, 16, 16, 3))]
     expected = interpreters.run(interpreters.reference(tflite_model), *inputs_int16)
-    interpreter, delegate = interpreters.tfq_litert(tflite_model)
-    actual = interpreters.run(interpreter, *inputs_int16)
-    total, claimed = delegate.last_claim()
-    assert claimed == total and total > 0, delegate.declined_nodes()
-    np.testing.assert_array_equal(actual[0], expected[0])
+    for num_threads in (1, 2):  # the convolutions split their rows across threads
+        interpreter, delegate = interpreters.tfq_litert(tflite_model, num_threads=num_threads)
+        actual = interpreters.run(interpreter, *inputs_int16)
+        total, claimed = delegate.last_claim()
+        assert claimed == total and total > 0, delegate.declined_nodes()
+        np.testing.assert_array_equal(actual[0], expected[0])

@@ -28,11 +28,16 @@ int16_t RequantizeInt16(int64_t acc, int channel, const ConvQuantization& quanti
 template <typename In, typename Acc, typename Out, typename RequantizeFn>
 void ConvReference(const ConvGeometry& g, int filter_input_depth,
                    const ConvQuantization& quantization, const In* input, const int8_t* filter,
-                   const Acc* bias, Out* output, RequantizeFn requantize) {
+                   const Acc* bias, Out* output, RequantizeFn requantize, int64_t row_begin = 0,
+                   int64_t row_end = -1) {
   const int groups = g.input_depth / filter_input_depth;
   const int outputs_per_group = g.output_depth / groups;
-  for (int b = 0; b < g.batches; ++b) {
-    for (int oy = 0; oy < g.output_height; ++oy) {
+  // Output rows [row_begin, row_end) over batch and height (threads split them).
+  if (row_end < 0) row_end = static_cast<int64_t>(g.batches) * g.output_height;
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int b = static_cast<int>(row / g.output_height);
+    const int oy = static_cast<int>(row % g.output_height);
+    {
       const int y0 = oy * g.stride_height - g.pad_top;
       for (int ox = 0; ox < g.output_width; ++ox) {
         const int x0 = ox * g.stride_width - g.pad_left;
@@ -71,9 +76,14 @@ template <typename In, typename Acc, typename Out, typename RequantizeFn>
 void DepthwiseConvReference(const ConvGeometry& g, int depth_multiplier,
                             const ConvQuantization& quantization, const In* input,
                             const int8_t* filter, const Acc* bias, Out* output,
-                            RequantizeFn requantize) {
-  for (int b = 0; b < g.batches; ++b) {
-    for (int oy = 0; oy < g.output_height; ++oy) {
+                            RequantizeFn requantize, int64_t row_begin = 0,
+                            int64_t row_end = -1) {
+  // Output rows [row_begin, row_end) over batch and height (threads split them).
+  if (row_end < 0) row_end = static_cast<int64_t>(g.batches) * g.output_height;
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int b = static_cast<int>(row / g.output_height);
+    const int oy = static_cast<int>(row % g.output_height);
+    {
       const int y0 = oy * g.stride_height - g.pad_top;
       for (int ox = 0; ox < g.output_width; ++ox) {
         const int x0 = ox * g.stride_width - g.pad_left;
@@ -120,16 +130,20 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& g, int depth_multiplier,
 
 void Conv2DInt16Reference(const ConvGeometry& g, int filter_input_depth,
                           const ConvQuantization& quantization, const int16_t* input,
-                          const int8_t* filter, const int64_t* bias, int16_t* output) {
+                          const int8_t* filter, const int64_t* bias, int16_t* output,
+                          int64_t row_begin, int64_t row_end) {
   ConvReference(g, filter_input_depth, quantization, input, filter, bias, output,
-                [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); });
+                [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); },
+                row_begin, row_end);
 }
 
 void DepthwiseConv2DInt16Reference(const ConvGeometry& g, int depth_multiplier,
                                    const ConvQuantization& quantization, const int16_t* input,
-                                   const int8_t* filter, const int64_t* bias, int16_t* output) {
+                                   const int8_t* filter, const int64_t* bias, int16_t* output,
+                                   int64_t row_begin, int64_t row_end) {
   DepthwiseConvReference(g, depth_multiplier, quantization, input, filter, bias, output,
-                         [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); });
+                         [&](int64_t acc, int c) { return RequantizeInt16(acc, c, quantization); },
+                         row_begin, row_end);
 }
 
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,

@@ -55,12 +55,16 @@ void DepthwiseConv2DInt8Reference(const ConvGeometry& geometry, int depth_multip
 // int16x8: int16 input and output (zero points 0), int8 filter, int64 bias;
 // the sums accumulate in int64 and rescale with TFLite's int64
 // MultiplyByQuantizedMultiplier (fixed_point.h). output_min/max within int16.
+// Computes output rows [row_begin, row_end) (flattened over batch and y;
+// row_end -1 = all), so threads can share one output.
 void Conv2DInt16Reference(const ConvGeometry& geometry, int filter_input_depth,
                           const ConvQuantization& quantization, const int16_t* input,
-                          const int8_t* filter, const int64_t* bias, int16_t* output);
+                          const int8_t* filter, const int64_t* bias, int16_t* output,
+                          int64_t row_begin = 0, int64_t row_end = -1);
 void DepthwiseConv2DInt16Reference(const ConvGeometry& geometry, int depth_multiplier,
                                    const ConvQuantization& quantization, const int16_t* input,
-                                   const int8_t* filter, const int64_t* bias, int16_t* output);
+                                   const int8_t* filter, const int64_t* bias, int16_t* output,
+                                   int64_t row_begin = 0, int64_t row_end = -1);
 
 // The same results, faster (kernels/dot.h's clones): the input zero point
 // is folded out of the inner loop as zp * sum(filter), so each output is one

@@ -42,10 +42,14 @@ class Conv2DOp : public ConvOpBase {
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    if (plan_.int16) {
-      kernels::Conv2DInt16Reference(geometry_, plan_.filter_input_depth, quantization(),
-                                    tensors->data_as<int16_t>(plan_.input), plan_.filter_data,
-                                    plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output));
+    if (plan_.int16) {  // output rows split across threads
+      const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
+      tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
+        kernels::Conv2DInt16Reference(geometry_, plan_.filter_input_depth, quantization(),
+                                      tensors->data_as<int16_t>(plan_.input), plan_.filter_data,
+                                      plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output),
+                                      begin, end);
+      });
       return;
     }
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
