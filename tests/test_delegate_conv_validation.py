@@ -94,15 +94,19 @@ def test_accumulator_that_could_overflow_is_declined():
     assert claimed == 0 and "overflow the int32 accumulator" in line, line
 
 
-@pytest.mark.parametrize("op, fields, reason", [
-    ("MAX_POOL_2D", {"filterHeight": 2 ** 31 - 1}, "dilated window exceeds 16777216 pixels"),
-    ("MAX_POOL_2D", {"strideW": 2 ** 31 - 1}, "must all be in [1, 16777216]"),
+@pytest.mark.parametrize("op, fields, reason, dtype", [
+    ("MAX_POOL_2D", {"filterHeight": 2 ** 31 - 1}, "dilated window exceeds 16777216 pixels",
+     np.int8),
+    ("MAX_POOL_2D", {"strideW": 2 ** 31 - 1}, "must all be in [1, 16777216]", np.int8),
     ("AVERAGE_POOL_2D", {"filterHeight": 4096, "filterWidth": 4097},
-     "taps: their sum could overflow int32"),
+     "taps: their sum could overflow int32", np.int8),
+    ("AVERAGE_POOL_2D", {"filterHeight": 256, "filterWidth": 257},  # int16: 2^16 taps at most
+     "taps: their sum could overflow int32", np.int16),
 ])
-def test_pooling_window_that_would_overflow_is_declined(op, fields, reason):
+def test_pooling_window_that_would_overflow_is_declined(op, fields, reason, dtype):
     from tests import test_delegate_pool_pad
-    model = flatbuffer_edits.read(test_delegate_pool_pad.pool_model(op, (1, 4, 4, 2)))
+    model = flatbuffer_edits.read(test_delegate_pool_pad.pool_model(op, (1, 4, 4, 2),
+                                                                    scale=0.0003, dtype=dtype))
     for field, value in fields.items():
         setattr(_options(model), field, value)
     (_, claimed), [line] = _declined(flatbuffer_edits.write(model))

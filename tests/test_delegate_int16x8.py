@@ -1,5 +1,6 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
-TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD and SUB so far).
+TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB,
+MAX_POOL_2D and AVERAGE_POOL_2D so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -226,3 +227,18 @@ def test_converted_int16x8_model_runs_wholly_on_the_delegate(rng):
         total, claimed = delegate.last_claim()
         assert claimed == total and total > 0, delegate.declined_nodes()
         np.testing.assert_array_equal(actual[0], expected[0])
+
+
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("geometry", [
+    dict(shape=(2, 9, 9, 5), window=(3, 3), strides=(2, 2), padding="SAME"),
+    dict(shape=(1, 8, 7, 3), window=(2, 3), strides=(1, 2), padding="VALID"),
+    dict(shape=(1, 7, 7, 16), window=(7, 7), strides=(1, 1), padding="VALID"),
+], ids=["same_stride2", "valid_2x3", "global_7x7"])
+def test_pooling(rng, op, activation, geometry):
+    from tests.test_delegate_pool_pad import pool_model
+    model = pool_model(op, geometry["shape"], window=geometry["window"],
+                       strides=geometry["strides"], padding=geometry["padding"],
+                       activation=activation, scale=0.0003, dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, geometry["shape"])])

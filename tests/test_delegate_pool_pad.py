@@ -15,19 +15,19 @@ from tests.tflite_builder import OneOpModel
 
 
 def pool_model(op, shape, *, window=(3, 3), strides=(2, 2), padding="SAME", activation="NONE",
-               scale=0.05, zero_point=0, output_quantization=None):
+               scale=0.05, zero_point=0, output_quantization=None, dtype=np.int8):
     options = schema.Pool2DOptionsT()
     options.padding = PADDINGS[padding]
     options.strideH, options.strideW = strides
     options.filterHeight, options.filterWidth = window
     options.fusedActivationFunction = ACTIVATIONS[activation]
     model = OneOpModel(op, options)
-    x = model.add_input(list(shape), np.int8, scale=scale, zero_point=zero_point)
+    x = model.add_input(list(shape), dtype, scale=scale, zero_point=zero_point)
     batch, height, width, depth = shape
     out_shape = [batch, _output_size(padding, height, window[0], strides[0], 1),
                  _output_size(padding, width, window[1], strides[1], 1), depth]
     out_scale, out_zero_point = output_quantization or (scale, zero_point)
-    model.add_output(out_shape, np.int8, scale=out_scale, zero_point=out_zero_point)
+    model.add_output(out_shape, dtype, scale=out_scale, zero_point=out_zero_point)
     return model.build([x])
 
 

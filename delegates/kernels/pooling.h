@@ -1,8 +1,9 @@
-// int8 MAX_POOL_2D and AVERAGE_POOL_2D on plain NHWC arrays (no TFLite types).
+// MAX_POOL_2D and AVERAGE_POOL_2D on plain NHWC arrays (no TFLite types),
+// int8 and int16 (int16x8 models).
 //
 // TFLite's reference arithmetic (reference_integer_ops MaxPool / AveragePool):
 // the window is cut to the taps inside the input (padding never counts);
-// max starts from -128; the average divides the int32 sum by the number of
+// max starts from the type's lowest value; the average divides the int32 sum by the number of
 // taps, rounding half away from zero with C integer division; no rescale
 // (input and output share scale and zero point). Then the activation clamp.
 #ifndef TFQ_DELEGATES_KERNELS_POOLING_H_
@@ -21,6 +22,10 @@ void MaxPoolInt8Reference(const ConvGeometry& geometry, int32_t output_min, int3
                           const int8_t* input, int8_t* output);
 void AveragePoolInt8Reference(const ConvGeometry& geometry, int32_t output_min,
                               int32_t output_max, const int8_t* input, int8_t* output);
+void MaxPoolInt16Reference(const ConvGeometry& geometry, int32_t output_min, int32_t output_max,
+                           const int16_t* input, int16_t* output);
+void AveragePoolInt16Reference(const ConvGeometry& geometry, int32_t output_min,
+                               int32_t output_max, const int16_t* input, int16_t* output);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -1,4 +1,5 @@
-// MAX_POOL_2D and AVERAGE_POOL_2D, int8 input and output: TFLite glue.
+// MAX_POOL_2D and AVERAGE_POOL_2D, int8 or int16 (int16x8) input and output:
+// TFLite glue.
 #include <cmath>
 
 #include "delegates/kernels/pooling.h"
@@ -11,10 +12,10 @@ namespace {
 
 class PoolOp : public DelegatedOp {
  public:
-  PoolOp(bool average, int input, int output, ConvPlan window, int32_t output_min,
+  PoolOp(bool average, bool int16, int input, int output, ConvPlan window, int32_t output_min,
          int32_t output_max)
-      : average_(average), input_(input), output_(output), window_(std::move(window)),
-        output_min_(output_min), output_max_(output_max) {}
+      : average_(average), int16_(int16), input_(input), output_(output),
+        window_(std::move(window)), output_min_(output_min), output_max_(output_max) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     const Shape& shape = tensors->shape(input_);
@@ -29,12 +30,12 @@ class PoolOp : public DelegatedOp {
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    const int8_t* input = tensors->data_as<int8_t>(input_);
-    int8_t* output = tensors->data_as<int8_t>(output_);
-    if (average_) {
-      kernels::AveragePoolInt8Reference(geometry_, output_min_, output_max_, input, output);
+    if (int16_) {
+      Run(tensors->data_as<int16_t>(input_), tensors->data_as<int16_t>(output_),
+          &kernels::AveragePoolInt16Reference, &kernels::MaxPoolInt16Reference);
     } else {
-      kernels::MaxPoolInt8Reference(geometry_, output_min_, output_max_, input, output);
+      Run(tensors->data_as<int8_t>(input_), tensors->data_as<int8_t>(output_),
+          &kernels::AveragePoolInt8Reference, &kernels::MaxPoolInt8Reference);
     }
   }
 
@@ -42,7 +43,12 @@ class PoolOp : public DelegatedOp {
   std::vector<int> output_tensors() const override { return {output_}; }
 
  private:
-  bool average_;
+  template <typename T, typename Kernel>
+  void Run(const T* input, T* output, Kernel average, Kernel maximum) const {
+    (average_ ? average : maximum)(geometry_, output_min_, output_max_, input, output);
+  }
+
+  bool average_, int16_;
   int input_, output_;
   ConvPlan window_;  // the pooling window as a filter of depth 1
   int32_t output_min_, output_max_;
@@ -58,9 +64,10 @@ std::unique_ptr<DelegatedOp> ParsePool(const NodeView& node, bool average, std::
   }
   const TfLiteTensor& input = *node.input(0);
   const TfLiteTensor& output = *node.output(0);
+  const bool int16 = input.type == kTfLiteInt16;
+  const TfLiteType type = int16 ? kTfLiteInt16 : kTfLiteInt8;
   TensorQuantization in_q, out_q;
-  if (!CheckType(input, "input", kTfLiteInt8, why) ||
-      !CheckType(output, "output", kTfLiteInt8, why) ||
+  if (!CheckType(input, "input", type, why) || !CheckType(output, "output", type, why) ||
       !ReadQuantization(input, "input", false, 0, &in_q, why) ||
       !ReadQuantization(output, "output", false, 0, &out_q, why)) {
     return nullptr;
@@ -85,20 +92,22 @@ std::unique_ptr<DelegatedOp> ParsePool(const NodeView& node, bool average, std::
     return nullptr;
   }
   // AVERAGE_POOL_2D sums in int32, as TFLite's reference does: 2^23 taps of
-  // at most 128 in magnitude is the most that cannot overflow.
+  // at most 128 in magnitude (2^16 of at most 32768 for int16) is the most
+  // that cannot overflow.
   const int64_t taps = static_cast<int64_t>(window.filter_height) * window.filter_width;
-  if (average && taps > (int64_t{1} << 23)) {
+  if (average && taps > (int64_t{1} << (int16 ? 16 : 23))) {
     *why = "window " + std::to_string(window.filter_height) + "x" +
            std::to_string(window.filter_width) + " has " + std::to_string(taps) +
            " taps: their sum could overflow int32";
     return nullptr;
   }
-  int32_t output_min = -128, output_max = 127;
-  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0], -128,
-                                127, &output_min, &output_max, why)) {
+  int32_t output_min = 0, output_max = 0;
+  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0],
+                                int16 ? -32768 : -128, int16 ? 32767 : 127, &output_min,
+                                &output_max, why)) {
     return nullptr;
   }
-  return std::make_unique<PoolOp>(average, node.input_index(0), node.output_index(0),
+  return std::make_unique<PoolOp>(average, int16, node.input_index(0), node.output_index(0),
                                   std::move(window), output_min, output_max);
 }
 
