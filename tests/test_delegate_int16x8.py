@@ -1,6 +1,6 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB,
-MAX_POOL_2D and AVERAGE_POOL_2D so far).
+MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE and SQUEEZE so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -242,3 +242,23 @@ def test_pooling(rng, op, activation, geometry):
                        strides=geometry["strides"], padding=geometry["padding"],
                        activation=activation, scale=0.0003, dtype=np.int16)
     assert_delegate_matches_reference(model, [random_int16(rng, geometry["shape"])])
+
+
+@pytest.mark.parametrize("op, input_shape, output_shape", [
+    ("RESHAPE", (2, 3, 4, 5), (6, 20)),
+    ("RESHAPE", (1, 7, 7, 16), (1, 784)),
+    ("SQUEEZE", (1, 1, 1, 10), (1, 10)),
+])
+def test_reshape_and_squeeze_copy_int16_bytes(rng, op, input_shape, output_shape):
+    if op == "RESHAPE":
+        model = OneOpModel(op, schema.ReshapeOptionsT())
+    else:
+        options = schema.SqueezeOptionsT()
+        options.squeezeDims = [1, 2]
+        model = OneOpModel(op, options)
+    x = model.add_input(list(input_shape), np.int16, scale=0.0003, zero_point=0)
+    inputs = [x]
+    if op == "RESHAPE":
+        inputs.append(model.add_constant(np.asarray(output_shape, np.int32)))
+    model.add_output(list(output_shape), np.int16, scale=0.0003, zero_point=0)
+    assert_delegate_matches_reference(model.build(inputs), [random_int16(rng, input_shape)])

@@ -27,6 +27,7 @@ class PartitionTensors {
   ThreadPool& pool() const { return *pool_; }
 
   const Shape& shape(int tensor) const;
+  size_t element_size(int tensor) const { return TypeSize(context_->tensors[tensor].type); }
   void set_shape(int tensor, Shape shape) { shapes_[tensor] = std::move(shape); }
   void MarkOwned(int tensor) { owned_[tensor]; }
   bool owned(int tensor) const { return owned_.count(tensor) != 0; }

@@ -24,7 +24,7 @@ class CopyOp : public DelegatedOp {
       *why = std::string(op_name_) + " " + *why;
       return false;
     }
-    bytes_ = NumElements(input);
+    bytes_ = NumElements(input) * static_cast<int64_t>(tensors->element_size(input_));
     tensors->set_shape(output_, output);
     return true;
   }
@@ -100,15 +100,17 @@ bool SqueezedShape(const std::vector<int>& dims, const Shape& input, Shape* outp
   return true;
 }
 
-bool CheckInt8Copy(const NodeView& node, std::string* why) {
-  return CheckType(*node.input(0), "input", kTfLiteInt8, why) &&
-         CheckType(*node.output(0), "output", kTfLiteInt8, why);
+// int8, or int16 (int16x8 models): the bytes are copied as they are.
+bool CheckQuantizedCopy(const NodeView& node, std::string* why) {
+  const TfLiteType type = node.input(0)->type == kTfLiteInt16 ? kTfLiteInt16 : kTfLiteInt8;
+  return CheckType(*node.input(0), "input", type, why) &&
+         CheckType(*node.output(0), "output", type, why);
 }
 
 }  // namespace
 
 std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why) {
-  if (!node.CheckArity(1, 2, 1, why) || node.input(0) == nullptr || !CheckInt8Copy(node, why)) {
+  if (!node.CheckArity(1, 2, 1, why) || node.input(0) == nullptr || !CheckQuantizedCopy(node, why)) {
     if (why->empty()) *why = "has an omitted input";
     return nullptr;
   }
@@ -135,7 +137,7 @@ std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why
 }
 
 std::unique_ptr<DelegatedOp> ParseSqueeze(const NodeView& node, std::string* why) {
-  if (!node.CheckArity(1, 1, 1, why) || !CheckInt8Copy(node, why)) return nullptr;
+  if (!node.CheckArity(1, 1, 1, why) || !CheckQuantizedCopy(node, why)) return nullptr;
   const auto* params = static_cast<const TfLiteSqueezeParams*>(node.node().builtin_data);
   if (params == nullptr || params->num_squeeze_dims < 0 || params->num_squeeze_dims > 8) {
     *why = "has no valid squeeze_dims option";
