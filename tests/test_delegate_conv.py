@@ -24,12 +24,10 @@ def _output_size(padding, size, kernel, stride, dilation):
     return -(-size // stride) if padding == "SAME" else (size - effective) // stride + 1
 
 
-def conv_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(3, 3),
-               output_depth=8, groups=1, strides=(1, 1), dilations=(1, 1), padding="SAME",
-               activation="NONE", per_channel=True, bias=True, input_zero_point=0,
-               output_zero_point=0):
-    """A one-op int8 CONV_2D (or DEPTHWISE_CONV_2D) with random filters and
-    scales chosen so outputs spread over the int8 range and some saturate."""
+def conv_layout(*, depthwise, input_shape, kernel, output_depth, groups=1, strides, dilations,
+                padding, activation):
+    """(one-op model with its options set, filter shape, channel axis, taps per
+    output, output shape) of a CONV_2D or DEPTHWISE_CONV_2D; any activation type."""
     batch, height, width, depth = input_shape
     if depthwise:
         options = schema.DepthwiseConv2DOptionsT()
@@ -44,6 +42,21 @@ def conv_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(3, 3),
     options.dilationHFactor, options.dilationWFactor = dilations
     options.fusedActivationFunction = ACTIVATIONS[activation]
     model = OneOpModel("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", options)
+    out_shape = [batch, _output_size(padding, height, kernel[0], strides[0], dilations[0]),
+                 _output_size(padding, width, kernel[1], strides[1], dilations[1]), output_depth]
+    return model, filter_shape, channel_axis, taps, out_shape
+
+
+def conv_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(3, 3),
+               output_depth=8, groups=1, strides=(1, 1), dilations=(1, 1), padding="SAME",
+               activation="NONE", per_channel=True, bias=True, input_zero_point=0,
+               output_zero_point=0):
+    """A one-op int8 CONV_2D (or DEPTHWISE_CONV_2D) with random filters and
+    scales chosen so outputs spread over the int8 range and some saturate."""
+    model, filter_shape, channel_axis, taps, out_shape = conv_layout(
+        depthwise=depthwise, input_shape=input_shape, kernel=kernel, output_depth=output_depth,
+        groups=groups, strides=strides, dilations=dilations, padding=padding,
+        activation=activation)
     input_scale = np.float32(rng.uniform(0.005, 0.05))
     x = model.add_input(list(input_shape), np.int8, scale=input_scale,
                         zero_point=input_zero_point)
@@ -58,10 +71,6 @@ def conv_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(3, 3),
             rng.integers(-20000, 20000, size=output_depth).astype(np.int32), scale=bias_scale,
             zero_point=np.zeros(bias_scale.size, np.int64)))
     output_scale = np.float32(input_scale * filter_scales.mean() * 60 * np.sqrt(taps) / 8)
-    out_shape = [batch,
-                 _output_size(padding, height, kernel[0], strides[0], dilations[0]),
-                 _output_size(padding, width, kernel[1], strides[1], dilations[1]),
-                 output_depth]
     model.add_output(out_shape, np.int8, scale=output_scale, zero_point=output_zero_point)
     return model.build(inputs)
 

@@ -122,21 +122,10 @@ def conv_int16_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(
                      activation="NONE", per_channel=True, bias="int64"):
     """A one-op int16x8 CONV_2D or DEPTHWISE_CONV_2D: int16 activations,
     int8 filter, int64 (or int32) bias; outputs spread over int16, some clamp."""
-    from tests.test_delegate_conv import PADDINGS, _output_size
-    batch, height, width, depth = input_shape
-    if depthwise:
-        options = schema.DepthwiseConv2DOptionsT()
-        options.depthMultiplier = output_depth // depth
-        filter_shape, channel_axis, taps = [1, *kernel, output_depth], 3, kernel[0] * kernel[1]
-    else:
-        options = schema.Conv2DOptionsT()
-        filter_shape, channel_axis = [output_depth, *kernel, depth], 0
-        taps = kernel[0] * kernel[1] * depth
-    options.padding = PADDINGS[padding]
-    options.strideH, options.strideW = strides
-    options.dilationHFactor, options.dilationWFactor = dilations
-    options.fusedActivationFunction = ACTIVATIONS[activation]
-    model = OneOpModel("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", options)
+    from tests.test_delegate_conv import conv_layout
+    model, filter_shape, channel_axis, taps, out_shape = conv_layout(
+        depthwise=depthwise, input_shape=input_shape, kernel=kernel, output_depth=output_depth,
+        strides=strides, dilations=dilations, padding=padding, activation=activation)
     input_scale = np.float32(rng.uniform(1e-4, 1e-3))
     x = model.add_input(list(input_shape), np.int16, scale=input_scale, zero_point=0)
     filters = rng.integers(-127, 128, size=filter_shape, dtype=np.int8)
@@ -150,8 +139,6 @@ def conv_int16_model(rng, *, depthwise=False, input_shape=(1, 9, 9, 8), kernel=(
         scale=bias_scale, zero_point=np.zeros(bias_scale.size, np.int64))
     multiplier = 20000 / (2 * np.sqrt(taps) * 18900 * 73)
     output_scale = np.float32(input_scale * filter_scales.mean() / multiplier)
-    out_shape = [batch, _output_size(padding, height, kernel[0], strides[0], dilations[0]),
-                 _output_size(padding, width, kernel[1], strides[1], dilations[1]), output_depth]
     model.add_output(out_shape, np.int16, scale=output_scale, zero_point=0)
     return model.build([x, w, b])
 

@@ -204,13 +204,18 @@ class Report:
         return "\n".join(lines)
 
 
+def quantization_grid(dtype: str, scale: float, zero_point: int):
+    """(lowest, highest): the floats a `dtype` ("int8", "int16", "uint8")
+    tensor with this scale and zero point can represent."""
+    info = np.iinfo(QUANTIZED_TYPES[dtype])
+    return scale * (info.min - zero_point), scale * (info.max - zero_point)
+
+
 def _grid(tensor: inspection.TensorInfo):
-    """The floats a quantized activation can represent, or None for a float one."""
+    """The grid of a quantized activation, or None for a float one."""
     if tensor.dtype not in QUANTIZED_TYPES or not tensor.scale:
         return None
-    info = np.iinfo(QUANTIZED_TYPES[tensor.dtype])
-    scale, zero_point = tensor.scale[0], tensor.zero_point[0]
-    return scale * (info.min - zero_point), scale * (info.max - zero_point)
+    return quantization_grid(tensor.dtype, tensor.scale[0], tensor.zero_point[0])
 
 
 def _dequantized(values: np.ndarray, tensor: inspection.TensorInfo) -> np.ndarray:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only: no display on a CI machine
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 
-from tfq import files  # noqa: E402
+from tfq import analysis, files  # noqa: E402
 
 WORST_HISTOGRAMS = 3
 _WORST_COLOR, _COLOR, _FLOAT_COLOR = "#c0392b", "#2e86c1", "#7f8c8d"
@@ -96,9 +96,7 @@ def histogram(report, layer: str) -> str:
     axes.hist(reference, bins=bins, alpha=0.55, color=_FLOAT_COLOR, label="float")
     axes.hist(quantized, bins=bins, alpha=0.55, color=_WORST_COLOR, label="quantized")
     if row.scale is not None:
-        bits = 16 if row.dtype == "int16" else 8
-        qmin, qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-        for edge in (row.scale * (qmin - row.zero_point), row.scale * (qmax - row.zero_point)):
+        for edge in analysis.quantization_grid(row.dtype, row.scale, row.zero_point):
             if low <= edge <= high:
                 axes.axvline(edge, color="k", linestyle="--", linewidth=1)
     axes.set_yscale("log")

@@ -50,17 +50,24 @@ def run_one(path, seed, delegate):
     return "ok"
 
 
-def claims(delegate) -> str:
-    """' | claimed <n> declined <m>' from the tfq delegate's last Prepare."""
+def declare_claim_functions(delegate) -> bool:
+    """Gives ctypes the signatures of the tfq delegate's claim reports (once);
+    False for a library that has none (a stand-in, or no delegate)."""
     if delegate is None or not hasattr(delegate._library, "tfq_delegate_last_claim"):
-        return ""
-    library, handle = delegate._library, delegate._delegate_ptr  # pylint: disable=protected-access
-    total, claimed = ctypes.c_int(0), ctypes.c_int(0)
+        return False
+    library = delegate._library  # pylint: disable=protected-access
     library.tfq_delegate_last_claim.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
                                                 ctypes.POINTER(ctypes.c_int)]
     library.tfq_delegate_declined_nodes.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
                                                     ctypes.c_size_t]
     library.tfq_delegate_declined_nodes.restype = ctypes.c_long
+    return True
+
+
+def claims(delegate) -> str:
+    """' | claimed <n> declined <m>' from the tfq delegate's last Prepare."""
+    library, handle = delegate._library, delegate._delegate_ptr  # pylint: disable=protected-access
+    total, claimed = ctypes.c_int(0), ctypes.c_int(0)
     library.tfq_delegate_last_claim(handle, ctypes.byref(total), ctypes.byref(claimed))
     size = library.tfq_delegate_declined_nodes(handle, None, 0)
     text = ctypes.create_string_buffer(max(size, 0) + 1)
@@ -75,6 +82,7 @@ def main():
         limit = int(float(sys.argv[2]) * (1 << 30))
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     delegate = None if library == "none" else load_delegate(library)
+    reports_claims = declare_claim_functions(delegate)
     print("ready", flush=True)
     for line in sys.stdin:
         path, seed = line.rsplit(" ", 1)
@@ -83,7 +91,7 @@ def main():
         except Exception as error:  # pylint: disable=broad-except  (refusal is the goal)
             message = " ".join(str(error).split())[:160]
             answer = f"error {type(error).__name__}: {message}"
-        print(answer + claims(delegate), flush=True)
+        print(answer + (claims(delegate) if reports_claims else ""), flush=True)
 
 
 if __name__ == "__main__":

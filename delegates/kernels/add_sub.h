@@ -44,6 +44,7 @@ void AddSubInt16Reference(const AddSubQuantization& quantization, const Broadcas
 class AddSubInt8Optimized {
  public:
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
+  const AddSubQuantization& quantization() const { return quantization_; }
   void Run(const BroadcastShape& shape, const int8_t* input1, const int8_t* input2,
            int8_t* output) const;
   // Operands of one shape (no broadcasting): elements [begin, end) only, so

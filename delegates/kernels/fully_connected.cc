@@ -8,16 +8,20 @@
 namespace tfq {
 namespace kernels {
 
-void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
-                                 const FullyConnectedQuantization& quantization,
-                                 const int8_t* input, const int8_t* weights,
-                                 const int32_t* bias, int8_t* output) {
+namespace {
+
+// TFLite's reference loop: the sum in `Acc` (int32 for int8, int64 for
+// int16x8, where the input zero point is 0), the float64 rescale.
+template <typename In, typename Acc, typename Out>
+void FullyConnectedReference(const FullyConnectedShape& shape,
+                             const FullyConnectedQuantization& quantization, const In* input,
+                             const int8_t* weights, const Acc* bias, Out* output) {
   for (int b = 0; b < shape.batches; ++b) {
-    const int8_t* row = input + static_cast<int64_t>(b) * shape.input_depth;
+    const In* row = input + static_cast<int64_t>(b) * shape.input_depth;
     for (int o = 0; o < shape.output_depth; ++o) {
       const int8_t* filter = weights + static_cast<int64_t>(o) * shape.input_depth;
-      // The op's check bounds input_depth so this sum cannot overflow int32.
-      int32_t acc = bias ? bias[o] : 0;
+      // The op's check bounds input_depth so this sum cannot overflow Acc.
+      Acc acc = bias ? bias[o] : 0;
       for (int i = 0; i < shape.input_depth; ++i) {
         acc += (static_cast<int32_t>(row[i]) - quantization.input_zero_point) * filter[i];
       }
@@ -26,9 +30,25 @@ void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
           std::round(static_cast<double>(acc) * quantization.multipliers[o]));
       value += quantization.output_zero_point;
       value = std::min(std::max(value, quantization.output_min), quantization.output_max);
-      output[static_cast<int64_t>(b) * shape.output_depth + o] = static_cast<int8_t>(value);
+      output[static_cast<int64_t>(b) * shape.output_depth + o] = static_cast<Out>(value);
     }
   }
+}
+
+}  // namespace
+
+void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
+                                 const FullyConnectedQuantization& quantization,
+                                 const int8_t* input, const int8_t* weights,
+                                 const int32_t* bias, int8_t* output) {
+  FullyConnectedReference(shape, quantization, input, weights, bias, output);
+}
+
+void FullyConnectedInt16Reference(const FullyConnectedShape& shape,
+                                  const FullyConnectedQuantization& quantization,
+                                  const int16_t* input, const int8_t* weights,
+                                  const int64_t* bias, int16_t* output) {
+  FullyConnectedReference(shape, quantization, input, weights, bias, output);
 }
 
 void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
@@ -48,27 +68,6 @@ void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
       value += quantization.output_zero_point;
       value = std::min(std::max(value, quantization.output_min), quantization.output_max);
       output[static_cast<int64_t>(b) * shape.output_depth + o] = static_cast<int8_t>(value);
-    }
-  }
-}
-
-void FullyConnectedInt16Reference(const FullyConnectedShape& shape,
-                                  const FullyConnectedQuantization& quantization,
-                                  const int16_t* input, const int8_t* weights,
-                                  const int64_t* bias, int16_t* output) {
-  for (int b = 0; b < shape.batches; ++b) {
-    const int16_t* row = input + static_cast<int64_t>(b) * shape.input_depth;
-    for (int o = 0; o < shape.output_depth; ++o) {
-      const int8_t* filter = weights + static_cast<int64_t>(o) * shape.input_depth;
-      int64_t acc = bias ? bias[o] : 0;
-      for (int i = 0; i < shape.input_depth; ++i) {
-        acc += static_cast<int32_t>(row[i]) * filter[i];
-      }
-      // The op's check bounds |acc * multiplier| < 2^31: the cast is defined.
-      int32_t value = static_cast<int32_t>(
-          std::round(static_cast<double>(acc) * quantization.multipliers[o]));
-      value = std::min(std::max(value, quantization.output_min), quantization.output_max);
-      output[static_cast<int64_t>(b) * shape.output_depth + o] = static_cast<int16_t>(value);
     }
   }
 }

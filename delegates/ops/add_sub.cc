@@ -16,7 +16,7 @@ class AddSubOp : public DelegatedOp {
   AddSubOp(const char* op_name, int input1, int input2, int output,
            kernels::AddSubQuantization quantization, bool int16)
       : op_name_(op_name), input1_(input1), input2_(input2), output_(output), int16_(int16),
-        quantization_(quantization), kernel_(quantization) {}
+        kernel_(quantization) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     return PrepareBroadcast(tensors, op_name_, input1_, input2_, output_, &shape_, why);
@@ -24,7 +24,8 @@ class AddSubOp : public DelegatedOp {
 
   void Invoke(PartitionTensors* tensors) override {
     if (int16_) {
-      kernels::AddSubInt16Reference(quantization_, shape_, tensors->data_as<int16_t>(input1_),
+      kernels::AddSubInt16Reference(kernel_.quantization(), shape_,
+                                    tensors->data_as<int16_t>(input1_),
                                     tensors->data_as<int16_t>(input2_),
                                     tensors->data_as<int16_t>(output_));
       return;
@@ -49,8 +50,8 @@ class AddSubOp : public DelegatedOp {
   const char* op_name_;
   int input1_, input2_, output_;
   bool int16_;
-  kernels::AddSubQuantization quantization_;
-  kernels::AddSubInt8Optimized kernel_;  // int8: its tables built once, at parse
+  // Holds the quantization; int8 runs it (its tables built once, at parse).
+  kernels::AddSubInt8Optimized kernel_;
   kernels::BroadcastShape shape_;
 };
 
