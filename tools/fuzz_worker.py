@@ -15,7 +15,7 @@ import resource
 import sys
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter, load_delegate
+from ai_edge_litert.interpreter import Interpreter, OpResolverType, load_delegate
 
 MAX_INPUT_ELEMENTS = 1 << 24  # larger mutated inputs are not filled (or run)
 
@@ -35,8 +35,11 @@ def _random_input(detail, rng):
 
 
 def run_one(path, seed, delegate):
-    interpreter = Interpreter(model_path=path,
-                              experimental_delegates=[delegate] if delegate else None)
+    # No XNNPACK: it reads a mutant's tensor indices unchecked (a node input of
+    # -1 crashes it or not depending on the heap), which would blur whose crash it is.
+    interpreter = Interpreter(
+        model_path=path, experimental_delegates=[delegate] if delegate else None,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     rng = np.random.default_rng(seed)
     for detail in interpreter.get_input_details():
