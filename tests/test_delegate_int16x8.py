@@ -174,7 +174,15 @@ def test_convolution_with_an_int32_bias_is_declined(rng, depthwise):
     dict(input_shape=(1, 12, 12, 8), kernel=(3, 5), strides=(1, 2), padding="VALID"),
     dict(input_shape=(1, 11, 11, 8), kernel=(3, 3), dilations=(2, 3), padding="SAME"),
     dict(input_shape=(1, 6, 6, 8), kernel=(1, 1), output_depth=16),
-], ids=["stride2_batch2", "valid_3x5", "dilated", "1x1_depth16"])
+    # The fast paths' edges: odd im2col rows, 1x1 at stride 2 read in place,
+    # channels past a 16-lane group, rows past the int32 flush (3x3x40 =
+    # 360 taps), a window past the depthwise int32 bound (17x17 = 289 taps).
+    dict(input_shape=(1, 7, 7, 3), kernel=(3, 3), output_depth=3),
+    dict(input_shape=(2, 9, 9, 8), kernel=(1, 1), strides=(2, 2), output_depth=8),
+    dict(input_shape=(1, 5, 5, 40), kernel=(3, 3), output_depth=40),
+    dict(input_shape=(1, 18, 18, 8), kernel=(17, 17), padding="VALID"),
+], ids=["stride2_batch2", "valid_3x5", "dilated", "1x1_depth16", "odd_row", "1x1_stride2",
+        "deep", "17x17"])
 def test_convolution_geometry(rng, depthwise, geometry):
     model = conv_int16_model(rng, depthwise=depthwise, **geometry)
     assert_delegate_matches_reference(model, [random_int16(rng, geometry["input_shape"])])

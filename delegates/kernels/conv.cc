@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_int16.h"
 
 namespace tfq {
 namespace kernels {
@@ -112,6 +113,71 @@ void DepthwiseConvReference(const ConvGeometry& g, int depth_multiplier,
   }
 }
 
+// A 1x1 window without padding reads each output pixel's input pixel as it
+// lies: its im2col row is a pointer into the input, no copy.
+bool ReadsInputInPlace(const ConvGeometry& g) {
+  return g.filter_height == 1 && g.filter_width == 1 && g.pad_top == 0 && g.pad_left == 0;
+}
+
+// The im2col row of output pixel `pixel` (flattened over batch, y, x): the
+// window copied into `slot`, taps in the padding set to `fill` (the input
+// zero point, so they add nothing); or, `in_place`, the input pixel itself.
+template <typename T>
+const T* Im2colRow(const ConvGeometry& g, const T* input, int64_t pixel, T fill, bool in_place,
+                   T* slot) {
+  const int depth = g.input_depth;
+  const int ox = static_cast<int>(pixel % g.output_width);
+  const int oy = static_cast<int>((pixel / g.output_width) % g.output_height);
+  const int64_t b = pixel / (static_cast<int64_t>(g.output_width) * g.output_height);
+  const int y0 = oy * g.stride_height - g.pad_top, x0 = ox * g.stride_width - g.pad_left;
+  if (in_place) return input + ((b * g.input_height + y0) * g.input_width + x0) * depth;
+  T* start = slot;
+  for (int fy = 0; fy < g.filter_height; ++fy) {
+    const int y = y0 + fy * g.dilation_height;
+    for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
+      const int x = x0 + fx * g.dilation_width;
+      if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
+        std::fill(slot, slot + depth, fill);
+      } else {
+        std::memcpy(slot, input + ((b * g.input_height + y) * g.input_width + x) * depth,
+                    static_cast<size_t>(depth) * sizeof(T));
+      }
+    }
+  }
+  return start;
+}
+
+// The walk of the optimized depthwise kernels (depth multiplier 1) over
+// output rows [row_begin, row_end) (-1 = all): for each output pixel,
+// start(), then tap(input offset, filter offset) for each tap inside the
+// input (a row of `depth` channels at each), then finish(output offset).
+template <typename StartFn, typename TapFn, typename FinishFn>
+void ForEachDepthwisePixel(const ConvGeometry& g, int64_t row_begin, int64_t row_end,
+                           StartFn start, TapFn tap, FinishFn finish) {
+  const int depth = g.input_depth;
+  const int64_t rows = row_end >= 0 ? row_end : static_cast<int64_t>(g.batches) * g.output_height;
+  for (int64_t row = row_begin; row < rows; ++row) {
+    const int64_t b = row / g.output_height;
+    const int oy = static_cast<int>(row % g.output_height);
+    const int y0 = oy * g.stride_height - g.pad_top;
+    for (int ox = 0; ox < g.output_width; ++ox) {
+      const int x0 = ox * g.stride_width - g.pad_left;
+      start();
+      for (int fy = 0; fy < g.filter_height; ++fy) {
+        const int y = y0 + fy * g.dilation_height;
+        if (y < 0 || y >= g.input_height) continue;
+        for (int fx = 0; fx < g.filter_width; ++fx) {
+          const int x = x0 + fx * g.dilation_width;
+          if (x < 0 || x >= g.input_width) continue;
+          tap(((b * g.input_height + y) * g.input_width + x) * depth,
+              (static_cast<int64_t>(fy) * g.filter_width + fx) * depth);
+        }
+      }
+      finish(((b * g.output_height + oy) * g.output_width + ox) * depth);
+    }
+  }
+}
+
 }  // namespace
 
 void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
@@ -151,36 +217,9 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
                          int32_t* acc, int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
-  const int depth = g.input_depth;
-  const int patch_size = g.filter_height * g.filter_width * depth;
-  // A 1x1 window at stride 1 reads each input pixel as it lies: no copy.
-  const bool pointwise = g.filter_height == 1 && g.filter_width == 1 && g.stride_height == 1 &&
-                         g.stride_width == 1 && g.pad_top == 0 && g.pad_left == 0;
+  const int patch_size = g.filter_height * g.filter_width * g.input_depth;
+  const bool pointwise = ReadsInputInPlace(g);
   const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
-  // The im2col row of output pixel `pixel` (flattened over batch, y, x).
-  auto row_of = [&](int64_t pixel, int8_t* slot) -> const int8_t* {
-    const int ox = static_cast<int>(pixel % g.output_width);
-    const int oy = static_cast<int>((pixel / g.output_width) % g.output_height);
-    const int64_t b = pixel / (static_cast<int64_t>(g.output_width) * g.output_height);
-    if (pointwise) {
-      return input + ((b * g.input_height + oy) * g.input_width + ox) * depth;
-    }
-    const int y0 = oy * g.stride_height - g.pad_top, x0 = ox * g.stride_width - g.pad_left;
-    int8_t* start = slot;
-    for (int fy = 0; fy < g.filter_height; ++fy) {
-      const int y = y0 + fy * g.dilation_height;
-      for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
-        const int x = x0 + fx * g.dilation_width;
-        if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
-          std::memset(slot, fill, static_cast<size_t>(depth));
-        } else {
-          std::memcpy(slot, input + ((b * g.input_height + y) * g.input_width + x) * depth,
-                      static_cast<size_t>(depth));
-        }
-      }
-    }
-    return start;
-  };
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
                                               g.output_width;
@@ -189,7 +228,8 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
     const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
     const int8_t* rows[4];
     for (int r = 0; r < 4; ++r) {
-      rows[r] = r < count ? row_of(first + r, patch + static_cast<int64_t>(r) * patch_size)
+      rows[r] = r < count ? Im2colRow(g, input, first + r, fill, pointwise,
+                                      patch + static_cast<int64_t>(r) * patch_size)
                           : rows[count - 1];
     }
     if (!packed.empty()) {
@@ -227,30 +267,61 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
                                   int8_t* output, int64_t row_begin, int64_t row_end) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
-  const int64_t rows = row_end >= 0 ? row_end : static_cast<int64_t>(g.batches) * g.output_height;
-  for (int64_t row = row_begin; row < rows; ++row) {
-    const int64_t b = row / g.output_height;
-    const int oy = static_cast<int>(row % g.output_height);
-    const int y0 = oy * g.stride_height - g.pad_top;
-    for (int ox = 0; ox < g.output_width; ++ox) {
-      const int x0 = ox * g.stride_width - g.pad_left;
-      for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0;
-      for (int fy = 0; fy < g.filter_height; ++fy) {
-        const int y = y0 + fy * g.dilation_height;
-        if (y < 0 || y >= g.input_height) continue;
-        for (int fx = 0; fx < g.filter_width; ++fx) {
-          const int x = x0 + fx * g.dilation_width;
-          if (x < 0 || x >= g.input_width) continue;
-          MultiplyAccumulateInt8(
-              input + ((b * g.input_height + y) * g.input_width + x) * depth,
-              quantization.input_zero_point,
-              filter + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth, depth, acc);
-        }
+  ForEachDepthwisePixel(
+      g, row_begin, row_end,
+      [&] { for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0; },
+      [&](int64_t input_offset, int64_t filter_offset) {
+        MultiplyAccumulateInt8(input + input_offset, quantization.input_zero_point,
+                               filter + filter_offset, depth, acc);
+      },
+      [&](int64_t output_offset) { requantizer.Run(acc, 0, depth, output + output_offset); });
+}
+
+void Conv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
+                          const int16_t* input, const std::vector<int16_t>& packed,
+                          const int64_t* bias, int16_t* patch, int64_t* acc, int16_t* output,
+                          int64_t pixel_begin, int64_t pixel_end) {
+  const int patch_size = g.filter_height * g.filter_width * g.input_depth;
+  const bool in_place = ReadsInputInPlace(g);
+  const int64_t pixels = pixel_end >= 0 ? pixel_end
+                                        : static_cast<int64_t>(g.batches) * g.output_height *
+                                              g.output_width;
+  // Blocks of 4 output pixels: each packed weight load serves all 4.
+  for (int64_t first = pixel_begin; first < pixels; first += 4) {
+    const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
+    const int16_t* rows[4] = {};
+    for (int r = 0; r < count; ++r) {  // int16 zero points are 0: padding is 0
+      rows[r] = Im2colRow<int16_t>(g, input, first + r, 0, in_place,
+                                   patch + static_cast<int64_t>(r) * patch_size);
+    }
+    PackedDotInt16Rows(rows, count, packed, g.output_depth, patch_size, acc, g.output_depth);
+    for (int r = 0; r < count; ++r) {
+      const int64_t* pixel_acc = acc + static_cast<int64_t>(r) * g.output_depth;
+      int16_t* out = output + (first + r) * g.output_depth;
+      for (int oc = 0; oc < g.output_depth; ++oc) {
+        out[oc] = RequantizeInt16(pixel_acc[oc] + (bias != nullptr ? bias[oc] : 0), oc,
+                                  quantization);
       }
-      int8_t* out = output + ((b * g.output_height + oy) * g.output_width + ox) * depth;
-      requantizer.Run(acc, 0, depth, out);
     }
   }
+}
+
+void DepthwiseConv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
+                                   const int16_t* input, const int16_t* filter,
+                                   const int64_t* bias, int32_t* acc, int16_t* output,
+                                   int64_t row_begin, int64_t row_end) {
+  const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  ForEachDepthwisePixel(
+      g, row_begin, row_end, [&] { std::fill(acc, acc + depth, 0); },
+      [&](int64_t input_offset, int64_t filter_offset) {
+        MultiplyAccumulateInt16(input + input_offset, filter + filter_offset, depth, acc);
+      },
+      [&](int64_t output_offset) {
+        for (int c = 0; c < depth; ++c) {
+          output[output_offset + c] =
+              RequantizeInt16(acc[c] + (bias != nullptr ? bias[c] : 0), c, quantization);
+        }
+      });
 }
 
 void TransposeConv2DInt8Reference(const ConvGeometry& g, const ConvQuantization& quantization,

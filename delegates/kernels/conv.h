@@ -92,6 +92,25 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const int8_t* filter, const int32_t* bias, int32_t* acc,
                                   int8_t* output, int64_t row_begin = 0, int64_t row_end = -1);
 
+// int16x8, the same results as the references above, faster. Groups must
+// be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:
+// exact int64 sums); `packed` = PackFiltersInt16(filter), `patch` holds 4
+// im2col rows (int16), `acc` 4 * output_depth int64s. Computes output pixels
+// [pixel_begin, pixel_end) (flattened over batch, y, x; -1 = all).
+void Conv2DInt16Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
+                          const int16_t* input, const std::vector<int16_t>& packed,
+                          const int64_t* bias, int16_t* patch, int64_t* acc, int16_t* output,
+                          int64_t pixel_begin = 0, int64_t pixel_end = -1);
+
+// Depth multiplier 1 and at most kMaxDepthwiseInt16Taps taps (so the int32
+// sums of int16 x int8 products cannot overflow); `filter` widened to int16,
+// `acc` input_depth int32s. Output rows [row_begin, row_end) as above.
+constexpr int kMaxDepthwiseInt16Taps = 256;
+void DepthwiseConv2DInt16Optimized(const ConvGeometry& geometry,
+                                   const ConvQuantization& quantization, const int16_t* input,
+                                   const int16_t* filter, const int64_t* bias, int32_t* acc,
+                                   int16_t* output, int64_t row_begin = 0, int64_t row_end = -1);
+
 // TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
 // scatters into the outputs its filter covers (out = in * stride - pad +
 // tap), summed in int32 `scratch` [batches * output pixels * output_depth];

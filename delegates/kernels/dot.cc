@@ -6,12 +6,7 @@
 #include <immintrin.h>
 #endif
 
-// One clone per ISA, picked by the loader (ifunc) from the CPU's features.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TFQ_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TFQ_CLONES
-#endif
+#include "delegates/kernels/target_clones.h"
 
 namespace tfq {
 namespace kernels {

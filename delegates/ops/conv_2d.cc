@@ -2,6 +2,7 @@
 // int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_int16.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
 
@@ -15,7 +16,11 @@ class Conv2DOp : public ConvOpBase {
     kernels::FilterSums(plan_.filter_data, plan_.output_depth,
                         plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
                         filter_sums_.data());
-    if (kernels::PackedDotAvailable()) {
+    if (plan_.int16) {
+      packed16_ = kernels::PackFiltersInt16(
+          plan_.filter_data, plan_.output_depth,
+          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+    } else if (kernels::PackedDotAvailable()) {
       packed_ = kernels::PackFilters(
           plan_.filter_data, plan_.output_depth,
           plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
@@ -31,25 +36,26 @@ class Conv2DOp : public ConvOpBase {
       return false;
     }
     grouped_ = groups > 1;
+    const size_t activation_size = plan_.int16 ? sizeof(int16_t) : sizeof(int8_t);
+    const size_t acc_element_size = plan_.int16 ? sizeof(int64_t) : sizeof(int32_t);
     patch_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.filter_height) *
                                       plan_.filter_width * plan_.filter_input_depth,
-                                  sizeof(int8_t));
-    acc_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
+                                  activation_size);
+    acc_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.output_depth), acc_element_size);
     const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
-    patch_.resize(threads * patch_size_);
-    acc_.resize(threads * acc_size_);
+    if (plan_.int16) {
+      patch16_.resize(threads * patch_size_);
+      acc64_.resize(threads * acc_size_);
+    } else {
+      patch_.resize(threads * patch_size_);
+      acc_.resize(threads * acc_size_);
+    }
     return true;
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    if (plan_.int16) {  // output rows split across threads
-      const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
-      tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
-        kernels::Conv2DInt16Reference(geometry_, plan_.filter_input_depth, quantization(),
-                                      tensors->data_as<int16_t>(plan_.input), plan_.filter_data,
-                                      plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output),
-                                      begin, end);
-      });
+    if (plan_.int16) {
+      InvokeInt16(tensors);
       return;
     }
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
@@ -71,12 +77,36 @@ class Conv2DOp : public ConvOpBase {
   }
 
  private:
+  void InvokeInt16(PartitionTensors* tensors) {
+    const int16_t* input = tensors->data_as<int16_t>(plan_.input);
+    int16_t* output = tensors->data_as<int16_t>(plan_.output);
+    if (grouped_) {  // output rows split across threads
+      const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
+      tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
+        kernels::Conv2DInt16Reference(geometry_, plan_.filter_input_depth, quantization(), input,
+                                      plan_.filter_data, plan_.bias64_data(), output, begin, end);
+      });
+      return;
+    }
+    // Output pixels split across threads in whole blocks of 4.
+    const int64_t pixels =
+        static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
+    tensors->pool().ParallelFor(pixels, 4, [&](int thread, int64_t begin, int64_t end) {
+      kernels::Conv2DInt16Optimized(geometry_, quantization(), input, packed16_,
+                                    plan_.bias64_data(), patch16_.data() + thread * patch_size_,
+                                    acc64_.data() + thread * acc_size_, output, begin, end);
+    });
+  }
+
   bool grouped_ = false;
   std::vector<int32_t> filter_sums_;
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
   std::vector<int32_t> acc_;   // their channels
+  // int16x8: the filter widened and packed, int16 im2col rows, int64 sums.
+  std::vector<int16_t> packed16_, patch16_;
+  std::vector<int64_t> acc64_;
 };
 
 }  // namespace

@@ -9,7 +9,13 @@ namespace {
 
 class DepthwiseConv2DOp : public ConvOpBase {
  public:
-  explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {}
+  explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {
+    if (plan_.int16) {  // widened once for the int16 multiply-accumulate
+      const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
+                          plan_.output_depth;
+      filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
+    }
+  }
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     if (!PrepareGeometry(tensors, 1, why)) return false;
@@ -29,7 +35,17 @@ class DepthwiseConv2DOp : public ConvOpBase {
   void Invoke(PartitionTensors* tensors) override {
     if (plan_.int16) {  // output rows split across threads
       const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
-      tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
+      const bool optimized = depth_multiplier_ == 1 &&
+                             plan_.filter_height * plan_.filter_width <=
+                                 kernels::kMaxDepthwiseInt16Taps;
+      tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
+        if (optimized) {
+          kernels::DepthwiseConv2DInt16Optimized(
+              geometry_, quantization(), tensors->data_as<int16_t>(plan_.input),
+              filter16_.data(), plan_.bias64_data(), acc_.data() + thread * acc_stride_,
+              tensors->data_as<int16_t>(plan_.output), begin, end);
+          return;
+        }
         kernels::DepthwiseConv2DInt16Reference(
             geometry_, depth_multiplier_, quantization(), tensors->data_as<int16_t>(plan_.input),
             plan_.filter_data, plan_.bias64_data(), tensors->data_as<int16_t>(plan_.output), begin,
@@ -58,6 +74,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   int depth_multiplier_ = 1;
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
+  std::vector<int16_t> filter16_;  // int16x8: the filter widened to int16
 };
 
 }  // namespace

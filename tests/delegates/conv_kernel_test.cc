@@ -11,6 +11,7 @@
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/fully_connected.h"
+#include "tests/delegates/conv_test_cases.h"
 
 namespace tfq {
 namespace kernels {
@@ -31,25 +32,10 @@ struct Case {
 };
 
 Case RandomCase(std::mt19937* rng, bool depthwise) {
-  std::uniform_int_distribution<int> small(1, 4), size(1, 9), depth(1, 40), stride(1, 2);
   std::uniform_int_distribution<int> zero_point(-128, 127);
   Case c;
-  ConvGeometry& g = c.geometry;
-  g.batches = small(*rng) > 3 ? 2 : 1;
-  g.input_height = size(*rng);
-  g.input_width = size(*rng);
-  g.input_depth = depth(*rng);
-  g.filter_height = small(*rng);
-  g.filter_width = small(*rng);
-  g.output_depth = depthwise ? g.input_depth : depth(*rng);
-  g.stride_height = stride(*rng);
-  g.stride_width = stride(*rng);
-  g.dilation_height = stride(*rng);
-  g.dilation_width = 1;
-  g.pad_top = std::uniform_int_distribution<int>(0, g.filter_height - 1)(*rng);
-  g.pad_left = std::uniform_int_distribution<int>(0, g.filter_width - 1)(*rng);
-  g.output_height = (g.input_height + 2 * g.pad_top - 1) / g.stride_height + 1;
-  g.output_width = (g.input_width + 2 * g.pad_left - 1) / g.stride_width + 1;
+  c.geometry = RandomConvGeometry(rng, depthwise);
+  const ConvGeometry& g = c.geometry;
   for (int i = 0; i < g.output_depth; ++i) {
     c.multipliers.push_back(
         QuantizeMultiplier(std::uniform_real_distribution<double>(1e-4, 0.01)(*rng)));

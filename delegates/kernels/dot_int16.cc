@@ -1,0 +1,202 @@
+#include "delegates/kernels/dot_int16.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#include "delegates/kernels/target_clones.h"
+
+namespace tfq {
+namespace kernels {
+
+namespace {
+
+constexpr int kLanes = 16;  // output channels per packed group
+
+size_t PackedIndex(int channel, int tap, int pairs) {
+  return ((static_cast<size_t>(channel / kLanes) * pairs + tap / 2) * kLanes + channel % kLanes) *
+             2 + tap % 2;
+}
+
+// The pair of taps (2p, 2p + 1) of a row as one int32 (low half first), the
+// second 0 past n.
+inline int32_t RowPair(const int16_t* row, int pair, int n) {
+  const int first = 2 * pair;
+  if (first + 1 < n) {
+    int32_t both;
+    std::memcpy(&both, row + first, 4);  // a plain 32-bit load
+    return both;
+  }
+  return static_cast<uint16_t>(row[first]);
+}
+
+void PackedDotInt16RowsPortable(const int16_t* const rows[4], int num_rows,
+                                const std::vector<int16_t>& packed, int output_depth, int n,
+                                int64_t* out, int64_t out_stride) {
+  const int pairs = (n + 1) / 2;
+  for (int r = 0; r < num_rows; ++r) {
+    for (int c = 0; c < output_depth; ++c) {
+      int64_t sum = 0;
+      for (int i = 0; i < n; ++i) {
+        sum += static_cast<int32_t>(rows[r][i]) * packed[PackedIndex(c, i, pairs)];
+      }
+      out[r * out_stride + c] = sum;
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+// Output channels lanes 0-7 and 8-15 of a group in two 256-bit halves (the
+// packed layout's 64 bytes per pair); vpmaddwd of the broadcast input pair.
+template <int kRows>
+__attribute__((target("avx2"))) void PackedDotInt16RowsAvx2(
+    const int16_t* const rows[4], const std::vector<int16_t>& packed, int output_depth, int n,
+    int64_t* out, int64_t out_stride) {
+  const int groups = (output_depth + kLanes - 1) / kLanes, pairs = (n + 1) / 2;
+  for (int g = 0; g < groups; ++g) {
+    const int16_t* weights = packed.data() + static_cast<size_t>(g) * pairs * 2 * kLanes;
+    int64_t sums[kRows][kLanes] = {};
+    for (int start = 0; start < pairs; start += kPairsPerFlush) {
+      const int end = std::min(pairs, start + kPairsPerFlush);
+      __m256i acc[kRows][2];
+      for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+      for (int p = start; p < end; ++p) {
+        const __m256i* w = reinterpret_cast<const __m256i*>(weights + static_cast<size_t>(p) *
+                                                            2 * kLanes);
+        const __m256i w0 = _mm256_loadu_si256(w), w1 = _mm256_loadu_si256(w + 1);
+        for (int r = 0; r < kRows; ++r) {
+          const __m256i x = _mm256_set1_epi32(RowPair(rows[r], p, n));
+          acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, w0));
+          acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, w1));
+        }
+      }
+      for (int r = 0; r < kRows; ++r) {
+        int32_t lanes[kLanes];
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), acc[r][0]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes + 8), acc[r][1]);
+        for (int l = 0; l < kLanes; ++l) sums[r][l] += lanes[l];
+      }
+    }
+    const int valid = std::min(kLanes, output_depth - g * kLanes);
+    for (int r = 0; r < kRows; ++r) {
+      std::memcpy(out + r * out_stride + g * kLanes, sums[r], valid * sizeof(int64_t));
+    }
+  }
+}
+
+// 16 output channels in one register; vpdpwssd multiplies and adds a pair.
+template <int kRows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotInt16RowsVnni(
+    const int16_t* const rows[4], const std::vector<int16_t>& packed, int output_depth, int n,
+    int64_t* out, int64_t out_stride) {
+  const int groups = (output_depth + kLanes - 1) / kLanes, pairs = (n + 1) / 2;
+  for (int g = 0; g < groups; ++g) {
+    const int16_t* weights = packed.data() + static_cast<size_t>(g) * pairs * 2 * kLanes;
+    __m512i low[kRows], high[kRows];  // int64 sums of lanes 0-7 and 8-15
+    for (int r = 0; r < kRows; ++r) low[r] = high[r] = _mm512_setzero_si512();
+    for (int start = 0; start < pairs; start += kPairsPerFlush) {
+      const int end = std::min(pairs, start + kPairsPerFlush);
+      __m512i acc[kRows];
+      for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_si512();
+      for (int p = start; p < end; ++p) {
+        const __m512i w = _mm512_loadu_si512(weights + static_cast<size_t>(p) * 2 * kLanes);
+        for (int r = 0; r < kRows; ++r) {
+          acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_set1_epi32(RowPair(rows[r], p, n)), w);
+        }
+      }
+      for (int r = 0; r < kRows; ++r) {
+        low[r] = _mm512_add_epi64(low[r],
+                                  _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[r])));
+        high[r] = _mm512_add_epi64(
+            high[r], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[r], 1)));
+      }
+    }
+    const int valid = std::min(kLanes, output_depth - g * kLanes);
+    const __mmask8 low_lanes = static_cast<__mmask8>((1u << std::min(valid, 8)) - 1);
+    const __mmask8 high_lanes = static_cast<__mmask8>((1u << std::max(valid - 8, 0)) - 1);
+    for (int r = 0; r < kRows; ++r) {
+      int64_t* row_out = out + r * out_stride + g * kLanes;
+      _mm512_mask_storeu_epi64(row_out, low_lanes, low[r]);
+      _mm512_mask_storeu_epi64(row_out + 8, high_lanes, high[r]);
+    }
+  }
+}
+
+#endif
+
+using PackedDotInt16Fn = void (*)(const int16_t* const[4], int, const std::vector<int16_t>&,
+                                  int, int, int64_t*, int64_t);
+
+// kernel<1..4> behind one signature that takes the row count at run time.
+template <template <int> class Kernel>
+void ByRowCount(const int16_t* const rows[4], int num_rows, const std::vector<int16_t>& packed,
+                int output_depth, int n, int64_t* out, int64_t out_stride) {
+  switch (num_rows) {
+    case 1: return Kernel<1>::Run(rows, packed, output_depth, n, out, out_stride);
+    case 2: return Kernel<2>::Run(rows, packed, output_depth, n, out, out_stride);
+    case 3: return Kernel<3>::Run(rows, packed, output_depth, n, out, out_stride);
+    default: return Kernel<4>::Run(rows, packed, output_depth, n, out, out_stride);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <int kRows>
+struct Avx2Kernel {
+  static void Run(const int16_t* const rows[4], const std::vector<int16_t>& packed,
+                  int output_depth, int n, int64_t* out, int64_t out_stride) {
+    PackedDotInt16RowsAvx2<kRows>(rows, packed, output_depth, n, out, out_stride);
+  }
+};
+template <int kRows>
+struct VnniKernel {
+  static void Run(const int16_t* const rows[4], const std::vector<int16_t>& packed,
+                  int output_depth, int n, int64_t* out, int64_t out_stride) {
+    PackedDotInt16RowsVnni<kRows>(rows, packed, output_depth, n, out, out_stride);
+  }
+};
+#endif
+
+PackedDotInt16Fn ChoosePackedDotInt16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
+    return &ByRowCount<VnniKernel>;
+  }
+  if (__builtin_cpu_supports("avx2")) return &ByRowCount<Avx2Kernel>;
+#endif
+  return &PackedDotInt16RowsPortable;
+}
+
+}  // namespace
+
+std::vector<int16_t> PackFiltersInt16(const int8_t* filters, int output_depth, int n) {
+  const int groups = (output_depth + kLanes - 1) / kLanes, pairs = (n + 1) / 2;
+  std::vector<int16_t> packed(static_cast<size_t>(groups) * pairs * kLanes * 2, 0);
+  for (int c = 0; c < output_depth; ++c) {
+    for (int i = 0; i < n; ++i) {
+      packed[PackedIndex(c, i, pairs)] = filters[static_cast<int64_t>(c) * n + i];
+    }
+  }
+  return packed;
+}
+
+void PackedDotInt16Rows(const int16_t* const rows[4], int num_rows,
+                        const std::vector<int16_t>& packed, int output_depth, int n,
+                        int64_t* out, int64_t out_stride) {
+  static const PackedDotInt16Fn chosen = ChoosePackedDotInt16();  // once, thread-safe
+  chosen(rows, num_rows, packed, output_depth, n, out, out_stride);
+}
+
+TFQ_CLONES void MultiplyAccumulateInt16(const int16_t* input, const int16_t* filter, int n,
+                                        int32_t* acc) {
+  for (int c = 0; c < n; ++c) {
+    acc[c] += static_cast<int32_t>(input[c]) * static_cast<int32_t>(filter[c]);
+  }
+}
+
+}  // namespace kernels
+}  // namespace tfq
