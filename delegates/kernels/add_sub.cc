@@ -5,6 +5,8 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "delegates/kernels/fixed_point_avx512.h"
 #endif
 
 namespace tfq {
@@ -54,21 +56,89 @@ TableSumsFn ChooseTableSums() {
 
 namespace {
 
+// One element: |q - zp| <= 255 (int8, shift 20) or <= 32768 (int16, shift
+// 15), so the shifted values stay below 2^31.
+template <typename T>
+T AddSubOne(const AddSubQuantization& q, T value1, T value2) {
+  const int32_t shifted1 = (value1 - q.input1_zero_point) * (1 << q.left_shift);
+  const int32_t shifted2 = (value2 - q.input2_zero_point) * (1 << q.left_shift);
+  const int32_t scaled1 = MultiplyByQuantizedMultiplier(shifted1, q.input1_multiplier);
+  const int32_t scaled2 = MultiplyByQuantizedMultiplier(shifted2, q.input2_multiplier);
+  const int32_t raw = q.subtract ? scaled1 - scaled2 : scaled1 + scaled2;
+  const int32_t value =
+      MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
+  return static_cast<T>(std::min(std::max(value, q.output_min), q.output_max));
+}
+
 template <typename T>
 void AddSubReference(const AddSubQuantization& q, const BroadcastShape& shape, const T* input1,
                      const T* input2, T* output) {
   ForEachBroadcastElement(shape, [&](int64_t out, int64_t index1, int64_t index2) {
-    // |q - zp| <= 255 (int8, shift 20) or <= 32768 (int16, shift 15): the
-    // shifted values stay below 2^31.
-    const int32_t shifted1 = (input1[index1] - q.input1_zero_point) * (1 << q.left_shift);
-    const int32_t shifted2 = (input2[index2] - q.input2_zero_point) * (1 << q.left_shift);
-    const int32_t scaled1 = MultiplyByQuantizedMultiplier(shifted1, q.input1_multiplier);
-    const int32_t scaled2 = MultiplyByQuantizedMultiplier(shifted2, q.input2_multiplier);
-    const int32_t raw = q.subtract ? scaled1 - scaled2 : scaled1 + scaled2;
-    const int32_t value =
-        MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
-    output[out] = static_cast<T>(std::min(std::max(value, q.output_min), q.output_max));
+    output[out] = AddSubOne(q, input1[index1], input2[index2]);
   });
+}
+
+using AddSubInt16ContiguousFn = void (*)(const AddSubQuantization&, const int16_t*,
+                                         const int16_t*, int16_t*, int64_t, int64_t);
+
+void AddSubInt16ContiguousPortable(const AddSubQuantization& q, const int16_t* input1,
+                                   const int16_t* input2, int16_t* output, int64_t begin,
+                                   int64_t end) {
+  for (int64_t i = begin; i < end; ++i) output[i] = AddSubOne(q, input1[i], input2[i]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+struct MultiplierLanes {
+  __m512i significand, left, right;
+};
+
+__attribute__((target("avx512f,avx512bw"))) MultiplierLanes LanesOf(QuantizedMultiplier m) {
+  return {_mm512_set1_epi32(m.significand), _mm512_set1_epi32(m.shift > 0 ? m.shift : 0),
+          _mm512_set1_epi32(m.shift > 0 ? 0 : -m.shift)};
+}
+
+// 16 elements at a time: the three rescales of the reference on int32 lanes.
+__attribute__((target("avx512f,avx512bw"))) void AddSubInt16ContiguousAvx512(
+    const AddSubQuantization& q, const int16_t* input1, const int16_t* input2, int16_t* output,
+    int64_t begin, int64_t end) {
+  const MultiplierLanes m1 = LanesOf(q.input1_multiplier), m2 = LanesOf(q.input2_multiplier);
+  const MultiplierLanes out = LanesOf(q.output_multiplier);
+  const __m512i zero_point1 = _mm512_set1_epi32(q.input1_zero_point);
+  const __m512i zero_point2 = _mm512_set1_epi32(q.input2_zero_point);
+  const __m512i output_zero_point = _mm512_set1_epi32(q.output_zero_point);
+  const __m512i low = _mm512_set1_epi32(q.output_min), high = _mm512_set1_epi32(q.output_max);
+  int64_t i = begin;
+  for (; i + 16 <= end; i += 16) {
+    const __m512i x1 = _mm512_cvtepi16_epi32(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input1 + i)));
+    const __m512i x2 = _mm512_cvtepi16_epi32(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(input2 + i)));
+    const __m512i scaled1 = MultiplyByQuantizedMultiplierX16(
+        _mm512_slli_epi32(_mm512_sub_epi32(x1, zero_point1), q.left_shift), m1.significand,
+        m1.left, m1.right);
+    const __m512i scaled2 = MultiplyByQuantizedMultiplierX16(
+        _mm512_slli_epi32(_mm512_sub_epi32(x2, zero_point2), q.left_shift), m2.significand,
+        m2.left, m2.right);
+    const __m512i raw = q.subtract ? _mm512_sub_epi32(scaled1, scaled2)
+                                   : _mm512_add_epi32(scaled1, scaled2);
+    __m512i value =
+        MultiplyByQuantizedMultiplierX16(raw, out.significand, out.left, out.right);
+    value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, output_zero_point), low),
+                             high);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(output + i), _mm512_cvtepi32_epi16(value));
+  }
+  AddSubInt16ContiguousPortable(q, input1, input2, output, i, end);
+}
+#endif
+
+AddSubInt16ContiguousFn ChooseAddSubInt16Contiguous() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    return &AddSubInt16ContiguousAvx512;
+  }
+#endif
+  return &AddSubInt16ContiguousPortable;
 }
 
 }  // namespace
@@ -81,6 +151,12 @@ void AddSubInt8Reference(const AddSubQuantization& q, const BroadcastShape& shap
 void AddSubInt16Reference(const AddSubQuantization& q, const BroadcastShape& shape,
                           const int16_t* input1, const int16_t* input2, int16_t* output) {
   AddSubReference(q, shape, input1, input2, output);
+}
+
+void AddSubInt16Contiguous(const AddSubQuantization& q, const int16_t* input1,
+                           const int16_t* input2, int16_t* output, int64_t begin, int64_t end) {
+  static const AddSubInt16ContiguousFn chosen = ChooseAddSubInt16Contiguous();  // once
+  chosen(q, input1, input2, output, begin, end);
 }
 
 AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)

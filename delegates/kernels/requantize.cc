@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "delegates/kernels/fixed_point_avx512.h"
 #endif
 
 namespace tfq {
@@ -28,31 +28,15 @@ void RunPortable(const RowArgs& a) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f,avx512bw"))) void RunAvx512(const RowArgs& a) {
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
   const __m512i zero_point = _mm512_set1_epi32(a.zero_point);
   const __m512i low = _mm512_set1_epi32(a.low), high = _mm512_set1_epi32(a.high);
   for (int c = 0; c < a.n; c += 16) {
     const __mmask16 lanes = a.n - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (a.n - c)) - 1);
-    const __m512i x = _mm512_sllv_epi32(_mm512_maskz_loadu_epi32(lanes, a.acc + c),
-                                        _mm512_maskz_loadu_epi32(lanes, a.left_shifts + c));
-    const __m512i m = _mm512_maskz_loadu_epi32(lanes, a.significands + c);
-    // Doubling high multiply, even and odd lanes as int64.
-    const __m512i even = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
-    const __m512i odd = _mm512_srai_epi64(
-        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
-                         nudge), 31);
-    const __m512i high_mul = _mm512_mask_blend_epi32(__mmask16(0xAAAA), even,
-                                                     _mm512_slli_epi64(odd, 32));
-    // Rounding divide by 2^right, half away from zero.
-    const __m512i right = _mm512_maskz_loadu_epi32(lanes, a.right_shifts + c);
-    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
-    const __m512i remainder = _mm512_and_si512(high_mul, mask);
-    const __m512i threshold = _mm512_add_epi32(_mm512_srai_epi32(mask, 1),
-                                               _mm512_srli_epi32(high_mul, 31));
-    __m512i value = _mm512_srav_epi32(high_mul, right);
-    value = _mm512_mask_add_epi32(value, _mm512_cmpgt_epi32_mask(remainder, threshold), value,
-                                  one);
+    __m512i value = MultiplyByQuantizedMultiplierX16(
+        _mm512_maskz_loadu_epi32(lanes, a.acc + c),
+        _mm512_maskz_loadu_epi32(lanes, a.significands + c),
+        _mm512_maskz_loadu_epi32(lanes, a.left_shifts + c),
+        _mm512_maskz_loadu_epi32(lanes, a.right_shifts + c));
     value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
     _mm512_mask_cvtepi32_storeu_epi8(a.out + c, lanes, value);
   }

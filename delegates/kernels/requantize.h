@@ -1,9 +1,7 @@
 // The per-channel fixed-point rescale of a row of int32 accumulators to
 // int8 (TFLite's MultiplyByQuantizedMultiplier + zero point + clamp), the
-// last step of conv and depthwise conv. AVX-512 when the CPU has it: the
-// doubling high multiply is (a * b + 2^30) >> 31 in int64 (gemmlowp's nudge
-// and truncating division give exactly that floor), the rounding shift is
-// per lane.
+// last step of conv and depthwise conv. AVX-512 when the CPU has it
+// (fixed_point_avx512.h).
 #ifndef TFQ_DELEGATES_KERNELS_REQUANTIZE_H_
 #define TFQ_DELEGATES_KERNELS_REQUANTIZE_H_
 

@@ -24,10 +24,7 @@ class AddSubOp : public DelegatedOp {
 
   void Invoke(PartitionTensors* tensors) override {
     if (int16_) {
-      kernels::AddSubInt16Reference(kernel_.quantization(), shape_,
-                                    tensors->data_as<int16_t>(input1_),
-                                    tensors->data_as<int16_t>(input2_),
-                                    tensors->data_as<int16_t>(output_));
+      InvokeInt16(tensors);
       return;
     }
     const int8_t* input1 = tensors->data_as<int8_t>(input1_);
@@ -47,6 +44,20 @@ class AddSubOp : public DelegatedOp {
   std::vector<int> output_tensors() const override { return {output_}; }
 
  private:
+  void InvokeInt16(PartitionTensors* tensors) {
+    const int16_t* input1 = tensors->data_as<int16_t>(input1_);
+    const int16_t* input2 = tensors->data_as<int16_t>(input2_);
+    int16_t* output = tensors->data_as<int16_t>(output_);
+    if (!kernels::IsContiguous(shape_)) {
+      kernels::AddSubInt16Reference(kernel_.quantization(), shape_, input1, input2, output);
+      return;
+    }
+    // Elements split across threads in whole cache lines of output.
+    tensors->pool().ParallelFor(shape_.elements(), 32, [&](int, int64_t begin, int64_t end) {
+      kernels::AddSubInt16Contiguous(kernel_.quantization(), input1, input2, output, begin, end);
+    });
+  }
+
   const char* op_name_;
   int input1_, input2_, output_;
   bool int16_;

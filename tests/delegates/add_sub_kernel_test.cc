@@ -61,6 +61,40 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
   }
 }
 
+// int16x8 (zero points 0, left shift 15), same shapes: the vector path
+// against the reference on full-range values, ranges cut mid-vector.
+TEST(AddSubKernels, Int16ContiguousMatchesReference) {
+  std::mt19937 rng(10);
+  std::uniform_real_distribution<double> scales(1e-5, 1e-3);
+  std::uniform_int_distribution<int> values(-32768, 32767);
+  for (int trial = 0; trial < 200; ++trial) {
+    const double s1 = scales(rng), s2 = scales(rng), s_out = 2 * scales(rng);
+    const double twice_max = 2 * std::max(s1, s2);
+    AddSubQuantization q{};
+    q.left_shift = kAddSubLeftShiftInt16;
+    q.input1_multiplier = QuantizeMultiplier(s1 / twice_max);
+    q.input2_multiplier = QuantizeMultiplier(s2 / twice_max);
+    q.output_multiplier =
+        QuantizeMultiplier(twice_max / ((1 << kAddSubLeftShiftInt16) * s_out));
+    q.output_min = trial % 2 ? -32768 : 0;
+    q.output_max = trial % 3 ? 32767 : 9000;
+    q.subtract = trial % 2 == 0;
+    const int n = 1 + trial * 7 % 150;
+    BroadcastShape shape;
+    ASSERT_TRUE(Broadcast({n}, {n}, &shape));
+    std::vector<int16_t> a(n), b(n), expected(n), actual(n);
+    for (int i = 0; i < n; ++i) {
+      a[i] = static_cast<int16_t>(values(rng));
+      b[i] = static_cast<int16_t>(i % 5 == 0 ? -32768 : values(rng));
+    }
+    AddSubInt16Reference(q, shape, a.data(), b.data(), expected.data());
+    const int64_t cut = n / 3;
+    AddSubInt16Contiguous(q, a.data(), b.data(), actual.data(), 0, cut);
+    AddSubInt16Contiguous(q, a.data(), b.data(), actual.data(), cut, n);
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
 }  // namespace
 }  // namespace kernels
 }  // namespace tfq
