@@ -354,6 +354,7 @@ enum BuiltinOperator : int32_t {
   kBuiltinMean = 40,
   kBuiltinSub = 41,
   kBuiltinSqueeze = 43,
+  kBuiltinExpandDims = 70,
   kBuiltinDelegate = 51,
   kBuiltinPadV2 = 60,
   kBuiltinTransposeConv = 67,

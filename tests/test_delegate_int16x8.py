@@ -1,6 +1,7 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
-TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB,
-MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE and SQUEEZE so far).
+TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
+FULLY_CONNECTED, ADD, SUB, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE,
+SQUEEZE and EXPAND_DIMS so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -257,3 +258,43 @@ def test_reshape_and_squeeze_copy_int16_bytes(rng, op, input_shape, output_shape
         inputs.append(model.add_constant(np.asarray(output_shape, np.int32)))
     model.add_output(list(output_shape), np.int16, scale=0.0003, zero_point=0)
     assert_delegate_matches_reference(model.build(inputs), [random_int16(rng, input_shape)])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+@pytest.mark.parametrize("input_shape, axis", [((1, 400, 40), 1), ((1, 400, 40), -3),
+                                               ((2, 5), 2), ((3,), 0)], ids=str)
+def test_expand_dims_copies_bytes(rng, dtype, input_shape, axis):
+    """Conv1D converts to EXPAND_DIMS -> CONV_2D -> RESHAPE."""
+    model = OneOpModel("EXPAND_DIMS", schema.ExpandDimsOptionsT())
+    x = model.add_input(list(input_shape), dtype, scale=0.0003, zero_point=0)
+    resolved = axis if axis >= 0 else axis + len(input_shape) + 1
+    output_shape = list(input_shape[:resolved]) + [1] + list(input_shape[resolved:])
+    model.add_output(output_shape, dtype, scale=0.0003, zero_point=0)
+    data = (random_int16(rng, input_shape) if dtype == np.int16 else
+            rng.integers(-128, 128, size=input_shape, dtype=np.int8))
+    assert_delegate_matches_reference(
+        model.build([x, model.add_constant(np.asarray([axis], np.int32))]), [data])
+
+
+def test_expand_dims_with_a_new_scale_is_declined():
+    from tests import interpreters
+    model = OneOpModel("EXPAND_DIMS", schema.ExpandDimsOptionsT())
+    x = model.add_input([2, 3], np.int16, scale=0.0003, zero_point=0)
+    model.add_output([2, 1, 3], np.int16, scale=0.0006, zero_point=0)
+    [reason] = interpreters.declined(
+        model.build([x, model.add_constant(np.asarray([1], np.int32))]))
+    assert "differs from the input's" in reason, reason  # TFLite refuses it too
+
+
+@pytest.mark.parametrize("keep_dims", [True, False])
+@pytest.mark.parametrize("shape, axes", [((1, 7, 7, 32), [1, 2]), ((1, 100, 128), [1]),
+                                         ((2, 6, 5, 4), [0, 3]), ((1, 3, 3, 5), [-1])],
+                         ids=str)
+@pytest.mark.parametrize("scales", [(0.0003, 0.0003), (0.0003, 0.0001), (0.0001, 0.0007)],
+                         ids=lambda s: f"s{s[0]}_{s[1]}")
+def test_mean(rng, keep_dims, shape, axes, scales):
+    """Global average pooling in int16x8; an output scale below the input's
+    saturates some means."""
+    from tests.test_delegate_mean import mean_model
+    model = mean_model(shape, axes, keep_dims=keep_dims, scales=scales, dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, shape)])

@@ -11,17 +11,18 @@ from tests.test_delegate_fully_connected import assert_delegate_matches_referenc
 from tests.tflite_builder import OneOpModel
 
 
-def mean_model(shape, axes, *, keep_dims=True, scales=(0.05, 0.05), zero_points=(0, 0)):
+def mean_model(shape, axes, *, keep_dims=True, scales=(0.05, 0.05), zero_points=(0, 0),
+               dtype=np.int8):
     options = schema.ReducerOptionsT()
     options.keepDims = keep_dims
     model = OneOpModel("MEAN", options)
-    x = model.add_input(list(shape), np.int8, scale=scales[0], zero_point=zero_points[0])
+    x = model.add_input(list(shape), dtype, scale=scales[0], zero_point=zero_points[0])
     axis = model.add_constant(np.asarray(axes, np.int32))
     rank = len(shape)
     resolved = {a % rank for a in axes}
     out_shape = [1 if d in resolved else n for d, n in enumerate(shape)
                  if keep_dims or d not in resolved]
-    model.add_output(out_shape, np.int8, scale=scales[1], zero_point=zero_points[1])
+    model.add_output(out_shape, dtype, scale=scales[1], zero_point=zero_points[1])
     return model.build([x, axis])
 
 

@@ -23,30 +23,6 @@ _TENSOR_TYPES = {np.dtype(np.float32): schema.TensorType.FLOAT32,
                  np.dtype(np.int16): schema.TensorType.INT16,
                  np.dtype(np.int64): schema.TensorType.INT64}
 
-# schema.BuiltinOptions member for each op's options class.
-_OPTIONS_TYPES = {"FullyConnectedOptionsT": schema.BuiltinOptions.FullyConnectedOptions,
-                  "Conv2DOptionsT": schema.BuiltinOptions.Conv2DOptions,
-                  "DepthwiseConv2DOptionsT": schema.BuiltinOptions.DepthwiseConv2DOptions,
-                  "AddOptionsT": schema.BuiltinOptions.AddOptions,
-                  "SubOptionsT": schema.BuiltinOptions.SubOptions,
-                  "ReducerOptionsT": schema.BuiltinOptions.ReducerOptions,
-                  "Pool2DOptionsT": schema.BuiltinOptions.Pool2DOptions,
-                  "PadOptionsT": schema.BuiltinOptions.PadOptions,
-                  "PadV2OptionsT": schema.BuiltinOptions.PadV2Options,
-                  "ReshapeOptionsT": schema.BuiltinOptions.ReshapeOptions,
-                  "LeakyReluOptionsT": schema.BuiltinOptions.LeakyReluOptions,
-                  "MulOptionsT": schema.BuiltinOptions.MulOptions,
-                  "ConcatenationOptionsT": schema.BuiltinOptions.ConcatenationOptions,
-                  "HardSwishOptionsT": schema.BuiltinOptions.HardSwishOptions,
-                  "ResizeBilinearOptionsT": schema.BuiltinOptions.ResizeBilinearOptions,
-                  "ResizeNearestNeighborOptionsT":
-                      schema.BuiltinOptions.ResizeNearestNeighborOptions,
-                  "TransposeConvOptionsT": schema.BuiltinOptions.TransposeConvOptions,
-                  "SoftmaxOptionsT": schema.BuiltinOptions.SoftmaxOptions,
-                  "SqueezeOptionsT": schema.BuiltinOptions.SqueezeOptions,
-                  "QuantizeOptionsT": schema.BuiltinOptions.QuantizeOptions,
-                  "DequantizeOptionsT": schema.BuiltinOptions.DequantizeOptions}
-
 
 class OneOpModel:
     def __init__(self, op_name: str, options=None):
@@ -101,7 +77,9 @@ class OneOpModel:
         operator.inputs = list(inputs)
         operator.outputs = list(self._graph_outputs)
         if self._options is not None:
-            operator.builtinOptionsType = _OPTIONS_TYPES[type(self._options).__name__]
+            # The union's member is named as the options class without its T.
+            operator.builtinOptionsType = getattr(schema.BuiltinOptions,
+                                                  type(self._options).__name__[:-1])
             operator.builtinOptions = self._options
         subgraph = schema.SubGraphT()
         subgraph.tensors = self._tensors

@@ -145,7 +145,8 @@ def _conv1d(layer, inputs, kernel, options):
     if options.quantize:
         kernel = quantizers.fake_quant_weights(kernel, per_channel=options.per_channel)
     kernel = options.unfold(kernel)
-    outputs = _conv2d_op(inputs[:, tf.newaxis], kernel, strides=[1, layer.strides[0]],
+    # expand_dims, not inputs[:, tf.newaxis]: a slice converts to a STRIDED_SLICE.
+    outputs = _conv2d_op(tf.expand_dims(inputs, 1), kernel, strides=[1, layer.strides[0]],
                          padding=_padding(layer), dilations=[1, layer.dilation_rate[0]])
     return tf.squeeze(outputs, axis=1)
 

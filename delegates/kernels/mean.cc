@@ -1,6 +1,7 @@
 #include "delegates/kernels/mean.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace tfq {
 namespace kernels {
@@ -16,9 +17,12 @@ QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t redu
   return result;
 }
 
-void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
-                       int32_t input_zero_point, int32_t output_zero_point,
-                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output) {
+namespace {
+
+template <typename T>
+void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                   int32_t input_zero_point, int32_t output_zero_point,
+                   QuantizedMultiplier multiplier, const T* input, T* output) {
   const int rank = static_cast<int>(input_shape.size());
   // Output strides over the input's dimensions: 0 along the reduced ones.
   std::vector<int64_t> output_strides(rank, 0);
@@ -48,8 +52,23 @@ void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bo
     const int32_t centered =
         static_cast<int32_t>(sums[o] - static_cast<int64_t>(input_zero_point) * reduced_elements);
     const int32_t value = MultiplyByQuantizedMultiplier(centered, multiplier) + output_zero_point;
-    output[o] = static_cast<int8_t>(std::min(std::max(value, -128), 127));
+    output[o] = static_cast<T>(std::min<int32_t>(
+        std::max<int32_t>(value, std::numeric_limits<T>::min()), std::numeric_limits<T>::max()));
   }
+}
+
+}  // namespace
+
+void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                       int32_t input_zero_point, int32_t output_zero_point,
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output) {
+  MeanReference(input_shape, reduced, input_zero_point, output_zero_point, multiplier, input,
+                output);
+}
+
+void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output) {
+  MeanReference(input_shape, reduced, 0, 0, multiplier, input, output);
 }
 
 }  // namespace kernels

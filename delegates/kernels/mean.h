@@ -1,4 +1,4 @@
-// int8 MEAN over any set of axes, on plain arrays (no TFLite types).
+// int8 and int16 MEAN over any set of axes, on plain arrays (no TFLite types).
 //
 // TFLite's reference arithmetic (reference_ops::QuantizedMeanOrSum): the raw
 // int8 values are summed in int32, the input zero point is removed as
@@ -6,6 +6,8 @@
 //   (M, s) = QuantizeMultiplier(s_in / s_out)
 //   k = min(floor(log2 N), 32, 31 + s);  M' = (M << k) / N;  s' = s - k
 //   out = clamp(MBQM(sum - zp_in * N, M', s') + zp_out, -128, 127)
+// int16 (int16x8 models) is the same with zero points 0, the int32 sum and
+// the clamp to [-32768, 32767].
 #ifndef TFQ_DELEGATES_KERNELS_MEAN_H_
 #define TFQ_DELEGATES_KERNELS_MEAN_H_
 
@@ -25,6 +27,8 @@ QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t redu
 void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
                        int32_t input_zero_point, int32_t output_zero_point,
                        QuantizedMultiplier multiplier, const int8_t* input, int8_t* output);
+void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -1,4 +1,4 @@
-// MEAN, int8 input and output, constant axes: TFLite glue.
+// MEAN, int8 or int16 (int16x8) input and output, constant axes: TFLite glue.
 #include <algorithm>
 #include <cmath>
 
@@ -10,9 +10,11 @@ namespace {
 
 class MeanOp : public DelegatedOp {
  public:
-  MeanOp(int input, int output, std::vector<int> axes, bool keep_dims, int32_t input_zero_point,
-         int32_t output_zero_point, kernels::QuantizedMultiplier scale_ratio)
+  MeanOp(int input, int output, std::vector<int> axes, bool keep_dims, bool int16,
+         int32_t input_zero_point, int32_t output_zero_point,
+         kernels::QuantizedMultiplier scale_ratio)
       : input_(input), output_(output), axes_(std::move(axes)), keep_dims_(keep_dims),
+        int16_(int16),
         input_zero_point_(input_zero_point), output_zero_point_(output_zero_point),
         scale_ratio_(scale_ratio) {}
 
@@ -43,7 +45,7 @@ class MeanOp : public DelegatedOp {
     // int32 bounds of the reference arithmetic: the sum, the centered sum,
     // and its left shift when the rescale is > 1.
     multiplier_ = kernels::MeanMultiplier(scale_ratio_, reduced_elements);
-    const double max_centered = 255.0 * static_cast<double>(reduced_elements);
+    const double max_centered = (int16_ ? 32768.0 : 255.0) * static_cast<double>(reduced_elements);
     if (max_centered * std::ldexp(1.0, std::max(multiplier_.shift, 0)) >= 2147483647.0) {
       *why = "MEAN over " + std::to_string(reduced_elements) +
              " elements with this rescale could overflow int32";
@@ -54,6 +56,12 @@ class MeanOp : public DelegatedOp {
   }
 
   void Invoke(PartitionTensors* tensors) override {
+    if (int16_) {
+      kernels::MeanInt16Reference(input_shape_, reduced_, multiplier_,
+                                  tensors->data_as<int16_t>(input_),
+                                  tensors->data_as<int16_t>(output_));
+      return;
+    }
     kernels::MeanInt8Reference(input_shape_, reduced_, input_zero_point_, output_zero_point_,
                                multiplier_, tensors->data_as<int8_t>(input_),
                                tensors->data_as<int8_t>(output_));
@@ -66,6 +74,7 @@ class MeanOp : public DelegatedOp {
   int input_, output_;
   std::vector<int> axes_;
   bool keep_dims_;
+  bool int16_;  // int16x8: int16 input and output, zero points 0
   int32_t input_zero_point_, output_zero_point_;
   kernels::QuantizedMultiplier scale_ratio_, multiplier_;
   Shape input_shape_;
@@ -88,8 +97,9 @@ std::unique_ptr<DelegatedOp> ParseMean(const NodeView& node, std::string* why) {
     return nullptr;
   }
   TensorQuantization in_q, out_q;
-  if (!CheckType(*input, "input", kTfLiteInt8, why) ||
-      !CheckType(*node.output(0), "output", kTfLiteInt8, why) ||
+  const bool int16 = input->type == kTfLiteInt16;
+  const TfLiteType type = int16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(*input, "input", type, why) || !CheckType(*node.output(0), "output", type, why) ||
       !CheckType(*axis, "axis", kTfLiteInt32, why) || !CheckConstant(*axis, "axis", why) ||
       !ReadQuantization(*input, "input", false, 0, &in_q, why) ||
       !ReadQuantization(*node.output(0), "output", false, 0, &out_q, why)) {
@@ -104,7 +114,7 @@ std::unique_ptr<DelegatedOp> ParseMean(const NodeView& node, std::string* why) {
   const kernels::QuantizedMultiplier scale_ratio = kernels::QuantizeMultiplier(
       static_cast<double>(in_q.scales[0]) / static_cast<double>(out_q.scales[0]));
   return std::make_unique<MeanOp>(node.input_index(0), node.output_index(0), std::move(axes),
-                                  params->keep_dims, in_q.zero_points[0], out_q.zero_points[0],
+                                  params->keep_dims, int16, in_q.zero_points[0], out_q.zero_points[0],
                                   scale_ratio);
 }
 

@@ -10,6 +10,7 @@ const std::vector<OpSupport>& SupportedOps() {
       {"CONV_2D", kBuiltinConv2D, &ParseConv2D},
       {"DEPTHWISE_CONV_2D", kBuiltinDepthwiseConv2D, &ParseDepthwiseConv2D},
       {"DEQUANTIZE", kBuiltinDequantize, &ParseDequantize},
+      {"EXPAND_DIMS", kBuiltinExpandDims, &ParseExpandDims},
       {"FULLY_CONNECTED", kBuiltinFullyConnected, &ParseFullyConnected},
       {"HARD_SWISH", kBuiltinHardSwish, &ParseHardSwish},
       {"LEAKY_RELU", kBuiltinLeakyRelu, &ParseLeakyRelu},

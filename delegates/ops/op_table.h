@@ -53,6 +53,7 @@ std::unique_ptr<DelegatedOp> ParsePad(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParsePadV2(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseSqueeze(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseExpandDims(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseSub(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseAveragePool2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseConv2D(const NodeView& node, std::string* why);

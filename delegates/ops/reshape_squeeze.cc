@@ -1,5 +1,5 @@
-// RESHAPE and SQUEEZE of int8 tensors: the bytes are copied unchanged (as
-// TFLite does, whatever the quantization); only the shape is computed.
+// RESHAPE, SQUEEZE and EXPAND_DIMS of int8 and int16 tensors: the bytes are
+// copied unchanged (as TFLite does); only the shape is computed.
 #include <cstring>
 
 #include "delegates/ops/op_table.h"
@@ -100,6 +100,22 @@ bool SqueezedShape(const std::vector<int>& dims, const Shape& input, Shape* outp
   return true;
 }
 
+// EXPAND_DIMS: a dimension of size 1 inserted before `axis` (negative
+// counts from the end of the output), as TFLite's ExpandTensorDim.
+bool ExpandedShape(const std::vector<int>& axis_rule, const Shape& input, Shape* output,
+                   std::string* why) {
+  const int rank = static_cast<int>(input.size());
+  const int axis = axis_rule[0] < 0 ? axis_rule[0] + rank + 1 : axis_rule[0];
+  if (axis < 0 || axis > rank) {
+    *why = "axis " + std::to_string(axis_rule[0]) + " is outside [" + std::to_string(-rank - 1) +
+           ", " + std::to_string(rank) + "] for input shape " + ShapeToString(input);
+    return false;
+  }
+  *output = input;
+  output->insert(output->begin() + axis, 1);
+  return true;
+}
+
 // int8, or int16 (int16x8 models): the bytes are copied as they are.
 bool CheckQuantizedCopy(const NodeView& node, std::string* why) {
   const TfLiteType type = node.input(0)->type == kTfLiteInt16 ? kTfLiteInt16 : kTfLiteInt8;
@@ -146,6 +162,43 @@ std::unique_ptr<DelegatedOp> ParseSqueeze(const NodeView& node, std::string* why
   std::vector<int> dims(params->squeeze_dims, params->squeeze_dims + params->num_squeeze_dims);
   return std::make_unique<CopyOp>("SQUEEZE", node.input_index(0), node.output_index(0),
                                   std::move(dims), &SqueezedShape);
+}
+
+}  // namespace tfq
+
+namespace tfq {
+
+std::unique_ptr<DelegatedOp> ParseExpandDims(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(2, 2, 1, why) || !CheckQuantizedCopy(node, why)) return nullptr;
+  const TfLiteTensor& input = *node.input(0);
+  const TfLiteTensor& output = *node.output(0);
+  // TFLite's prepare insists on one quantization for both: so do we.
+  if (input.params.scale != output.params.scale ||
+      input.params.zero_point != output.params.zero_point) {
+    *why = "output quantization (scale " + std::to_string(output.params.scale) +
+           ", zero point " + std::to_string(output.params.zero_point) +
+           ") differs from the input's (scale " + std::to_string(input.params.scale) +
+           ", zero point " + std::to_string(input.params.zero_point) + ")";
+    return nullptr;
+  }
+  const TfLiteTensor& axis = *node.input(1);
+  if (!CheckConstant(axis, "axis", why)) return nullptr;  // a run-time axis stays on TFLite
+  int64_t axis_value = 0;
+  if (axis.type == kTfLiteInt32 && axis.bytes == sizeof(int32_t)) {
+    axis_value = ConstantValues<int32_t>(axis)[0];
+  } else if (axis.type == kTfLiteInt64 && axis.bytes == sizeof(int64_t)) {
+    axis_value = ConstantValues<int64_t>(axis)[0];
+  } else {
+    *why = "axis tensor is not one int32 or int64 value";
+    return nullptr;
+  }
+  if (axis_value < -9 || axis_value > 8) {  // past any rank the delegate takes
+    *why = "axis " + std::to_string(axis_value) + " is out of range";
+    return nullptr;
+  }
+  return std::make_unique<CopyOp>("EXPAND_DIMS", node.input_index(0), node.output_index(0),
+                                  std::vector<int>{static_cast<int>(axis_value)},
+                                  &ExpandedShape);
 }
 
 }  // namespace tfq
