@@ -125,13 +125,15 @@ def test_mul_broadcasting(rng, shape1, shape2):
     assert_delegate_matches_reference(model, [random_int8(rng, shape1), random_int8(rng, shape2)])
 
 
-def concatenation_model(shapes, axis, *, output_quantization=(0.05, 3)):
+def concatenation_model(shapes, axis, *, output_quantization=(0.05, 3), dtype=np.int8):
     options = schema.ConcatenationOptionsT()
     options.axis = axis
     model = OneOpModel("CONCATENATION", options)
-    inputs = [model.add_input(list(shape), np.int8, scale=0.05, zero_point=3) for shape in shapes]
+    zero_point = 0 if dtype == np.int16 else 3  # int16 is symmetric
+    inputs = [model.add_input(list(shape), dtype, scale=0.05, zero_point=zero_point)
+              for shape in shapes]
     out_shape = list(np.concatenate([np.zeros(s) for s in shapes], axis=axis).shape)
-    model.add_output(out_shape, np.int8, scale=output_quantization[0],
+    model.add_output(out_shape, dtype, scale=output_quantization[0],
                      zero_point=output_quantization[1])
     return model.build(inputs)
 

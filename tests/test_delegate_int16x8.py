@@ -1,7 +1,7 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
-FULLY_CONNECTED, ADD, SUB, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, RESHAPE,
-SQUEEZE and EXPAND_DIMS so far).
+FULLY_CONNECTED, ADD, SUB, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
+CONCATENATION, RESHAPE, SQUEEZE and EXPAND_DIMS so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -298,3 +298,22 @@ def test_mean(rng, keep_dims, shape, axes, scales):
     from tests.test_delegate_mean import mean_model
     model = mean_model(shape, axes, keep_dims=keep_dims, scales=scales, dtype=np.int16)
     assert_delegate_matches_reference(model, [random_int16(rng, shape)])
+
+
+@pytest.mark.parametrize("v2, constant", [(False, None), (True, None), (True, -32768),
+                                          (True, 1234)], ids=["pad", "padv2", "min", "value"])
+def test_pad(rng, v2, constant):
+    from tests.test_delegate_pool_pad import pad_model
+    shape = (2, 5, 4, 3)
+    model = pad_model(shape, [[0, 1], [2, 1], [1, 2], [0, 3]], v2=v2, constant=constant,
+                      zero_point=0, dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, shape)])
+
+
+@pytest.mark.parametrize("shapes, axis", [([(1, 4, 4, 3), (1, 4, 4, 5)], -1),
+                                          ([(2, 3, 4), (2, 1, 4), (2, 5, 4)], 1),
+                                          ([(1, 2), (3, 2)], 0)], ids=str)
+def test_concatenation(rng, shapes, axis):
+    from tests.test_delegate_elementwise import concatenation_model
+    model = concatenation_model(shapes, axis, output_quantization=(0.05, 0), dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, shape) for shape in shapes])

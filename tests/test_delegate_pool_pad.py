@@ -62,17 +62,17 @@ def test_pool_with_rescaling_output_is_declined():
 
 
 def pad_model(shape, paddings, *, v2=False, constant=None, paddings_dtype=np.int32,
-              zero_point=3):
+              zero_point=3, dtype=np.int8):
     model = OneOpModel("PADV2" if v2 else "PAD",
                        schema.PadV2OptionsT() if v2 else schema.PadOptionsT())
-    x = model.add_input(list(shape), np.int8, scale=0.04, zero_point=zero_point)
+    x = model.add_input(list(shape), dtype, scale=0.04, zero_point=zero_point)
     p = model.add_constant(np.asarray(paddings, paddings_dtype))
     inputs = [x, p]
     if constant is not None:
-        inputs.append(model.add_constant(np.asarray([constant], np.int8), scale=0.04,
+        inputs.append(model.add_constant(np.asarray([constant], dtype), scale=0.04,
                                          zero_point=zero_point))
     out_shape = [n + low + high for n, (low, high) in zip(shape, paddings)]
-    model.add_output(out_shape, np.int8, scale=0.04, zero_point=zero_point)
+    model.add_output(out_shape, dtype, scale=0.04, zero_point=zero_point)
     return model.build(inputs)
 
 

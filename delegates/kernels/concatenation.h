@@ -1,4 +1,4 @@
-// CONCATENATION of int8 tensors sharing one quantization: a copy.
+// CONCATENATION of tensors sharing one quantization: a copy of bytes.
 #ifndef TFQ_DELEGATES_KERNELS_CONCATENATION_H_
 #define TFQ_DELEGATES_KERNELS_CONCATENATION_H_
 

@@ -6,8 +6,11 @@
 namespace tfq {
 namespace kernels {
 
-void PadInt8(const std::vector<int>& input_shape, const std::vector<int>& before,
-             const std::vector<int>& after, int8_t fill, const int8_t* input, int8_t* output) {
+namespace {
+
+template <typename T>
+void Pad(const std::vector<int>& input_shape, const std::vector<int>& before,
+         const std::vector<int>& after, T fill, const T* input, T* output) {
   const int rank = static_cast<int>(input_shape.size());
   std::vector<int64_t> output_strides(rank, 1);
   int64_t outputs = 1, inputs = 1;
@@ -16,7 +19,7 @@ void PadInt8(const std::vector<int>& input_shape, const std::vector<int>& before
     outputs *= before[d] + input_shape[d] + after[d];
     inputs *= input_shape[d];
   }
-  std::memset(output, fill, static_cast<size_t>(outputs));
+  std::fill(output, output + outputs, fill);
   if (inputs == 0) return;
   // Copy the input row by row (the innermost dimension is contiguous).
   const int row = rank == 0 ? 1 : input_shape[rank - 1];
@@ -24,12 +27,25 @@ void PadInt8(const std::vector<int>& input_shape, const std::vector<int>& before
   for (int64_t in = 0; in < inputs; in += row) {
     int64_t out = rank == 0 ? 0 : before[rank - 1];
     for (int d = 0; d + 1 < rank; ++d) out += (counter[d] + before[d]) * output_strides[d];
-    std::memcpy(output + out, input + in, static_cast<size_t>(row));
+    std::memcpy(output + out, input + in, static_cast<size_t>(row) * sizeof(T));
     for (int d = rank - 2; d >= 0; --d) {  // odometer over all but the innermost dimension
       if (++counter[d] < input_shape[d]) break;
       counter[d] = 0;
     }
   }
+}
+
+}  // namespace
+
+void PadInt8(const std::vector<int>& input_shape, const std::vector<int>& before,
+             const std::vector<int>& after, int8_t fill, const int8_t* input, int8_t* output) {
+  Pad(input_shape, before, after, fill, input, output);
+}
+
+void PadInt16(const std::vector<int>& input_shape, const std::vector<int>& before,
+              const std::vector<int>& after, int16_t fill, const int16_t* input,
+              int16_t* output) {
+  Pad(input_shape, before, after, fill, input, output);
 }
 
 }  // namespace kernels

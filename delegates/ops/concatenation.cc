@@ -1,4 +1,5 @@
-// CONCATENATION of int8 tensors with the output's quantization: TFLite glue.
+// CONCATENATION of int8 or int16 (int16x8) tensors with the output's
+// quantization: TFLite glue.
 #include "delegates/kernels/concatenation.h"
 #include "delegates/ops/op_table.h"
 
@@ -33,7 +34,7 @@ class ConcatenationOp : public DelegatedOp {
         return false;
       }
       output_shape[axis] += shape[axis];
-      int64_t inner = 1;
+      int64_t inner = static_cast<int64_t>(tensors->element_size(input));  // in bytes
       for (int d = axis; d < rank; ++d) inner *= shape[d];
       inner_sizes_.push_back(inner);
     }
@@ -69,7 +70,8 @@ std::unique_ptr<DelegatedOp> ParseConcatenation(const NodeView& node, std::strin
     return nullptr;
   }
   TensorQuantization out_q;
-  if (!CheckType(*node.output(0), "output", kTfLiteInt8, why) ||
+  const TfLiteType type = node.output(0)->type == kTfLiteInt16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(*node.output(0), "output", type, why) ||
       !ReadQuantization(*node.output(0), "output", false, 0, &out_q, why)) {
     return nullptr;
   }
@@ -81,11 +83,11 @@ std::unique_ptr<DelegatedOp> ParseConcatenation(const NodeView& node, std::strin
       *why = "has an omitted input";
       return nullptr;
     }
-    if (!CheckType(*input, "input", kTfLiteInt8, why) ||
+    if (!CheckType(*input, "input", type, why) ||
         !ReadQuantization(*input, "input", false, 0, &in_q, why)) {
       return nullptr;
     }
-    // int8 concatenation copies bytes: TFLite requires equal quantization.
+    // Concatenation copies values: TFLite requires equal quantization.
     if (in_q.scales[0] != out_q.scales[0] || in_q.zero_points[0] != out_q.zero_points[0]) {
       *why = "input " + std::to_string(i) + " is quantized differently from the output";
       return nullptr;

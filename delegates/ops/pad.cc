@@ -1,4 +1,5 @@
-// PAD and PADV2, int8 input and output, constant paddings: TFLite glue.
+// PAD and PADV2, int8 or int16 (int16x8) input and output, constant paddings:
+// TFLite glue.
 #include "delegates/kernels/pad.h"
 #include "delegates/ops/op_table.h"
 
@@ -7,9 +8,11 @@ namespace {
 
 class PadOp : public DelegatedOp {
  public:
-  PadOp(int input, int output, std::vector<int> before, std::vector<int> after, int8_t fill)
+  // `fill` is an int8 or int16 value, as `int16` says.
+  PadOp(int input, int output, std::vector<int> before, std::vector<int> after, bool int16,
+        int32_t fill)
       : input_(input), output_(output), before_(std::move(before)), after_(std::move(after)),
-        fill_(fill) {}
+        int16_(int16), fill_(fill) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     input_shape_ = tensors->shape(input_);
@@ -27,8 +30,13 @@ class PadOp : public DelegatedOp {
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    kernels::PadInt8(input_shape_, before_, after_, fill_, tensors->data_as<int8_t>(input_),
-                     tensors->data_as<int8_t>(output_));
+    if (int16_) {
+      kernels::PadInt16(input_shape_, before_, after_, static_cast<int16_t>(fill_),
+                        tensors->data_as<int16_t>(input_), tensors->data_as<int16_t>(output_));
+      return;
+    }
+    kernels::PadInt8(input_shape_, before_, after_, static_cast<int8_t>(fill_),
+                     tensors->data_as<int8_t>(input_), tensors->data_as<int8_t>(output_));
   }
 
   std::vector<int> input_tensors() const override { return {input_}; }
@@ -37,7 +45,8 @@ class PadOp : public DelegatedOp {
  private:
   int input_, output_;
   std::vector<int> before_, after_;
-  int8_t fill_;
+  bool int16_;
+  int32_t fill_;
   Shape input_shape_;
 };
 
@@ -55,8 +64,9 @@ std::unique_ptr<DelegatedOp> ParsePadOrPadV2(const NodeView& node, bool v2, std:
     return nullptr;
   }
   TensorQuantization in_q, out_q;
-  if (!CheckType(*input, "input", kTfLiteInt8, why) ||
-      !CheckType(output, "output", kTfLiteInt8, why) ||
+  const bool int16 = input->type == kTfLiteInt16;
+  const TfLiteType type = int16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(*input, "input", type, why) || !CheckType(output, "output", type, why) ||
       !CheckConstant(*paddings, "paddings", why) || !CheckRank(*paddings, "paddings", 2, why) ||
       !ReadQuantization(*input, "input", false, 0, &in_q, why) ||
       !ReadQuantization(output, "output", false, 0, &out_q, why)) {
@@ -94,11 +104,11 @@ std::unique_ptr<DelegatedOp> ParsePadOrPadV2(const NodeView& node, bool v2, std:
     before[d] = static_cast<int>(low);
     after[d] = static_cast<int>(high);
   }
-  int8_t fill = static_cast<int8_t>(out_q.zero_points[0]);  // PAD pads with real 0
+  int32_t fill = out_q.zero_points[0];  // PAD pads with real 0
   const TfLiteTensor* constant = v2 && node.num_inputs() == 3 ? node.input(2) : nullptr;
   if (constant != nullptr) {
     TensorQuantization constant_q;
-    if (!CheckType(*constant, "constant_values", kTfLiteInt8, why) ||
+    if (!CheckType(*constant, "constant_values", type, why) ||
         !CheckConstant(*constant, "constant_values", why) ||
         !ReadQuantization(*constant, "constant_values", false, 0, &constant_q, why)) {
       return nullptr;
@@ -107,10 +117,10 @@ std::unique_ptr<DelegatedOp> ParsePadOrPadV2(const NodeView& node, bool v2, std:
       *why = "constant_values is not one value quantized as the output";
       return nullptr;
     }
-    fill = constant->data.int8[0];
+    fill = int16 ? ConstantValues<int16_t>(*constant)[0] : ConstantValues<int8_t>(*constant)[0];
   }
   return std::make_unique<PadOp>(node.input_index(0), node.output_index(0), std::move(before),
-                                 std::move(after), fill);
+                                 std::move(after), int16, fill);
 }
 
 }  // namespace
