@@ -1,7 +1,7 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
 FULLY_CONNECTED, ADD, SUB, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
-CONCATENATION, RESHAPE, SQUEEZE and EXPAND_DIMS so far).
+CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE and DEQUANTIZE so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -317,3 +317,63 @@ def test_concatenation(rng, shapes, axis):
     from tests.test_delegate_elementwise import concatenation_model
     model = concatenation_model(shapes, axis, output_quantization=(0.05, 0), dtype=np.int16)
     assert_delegate_matches_reference(model, [random_int16(rng, shape) for shape in shapes])
+
+
+ALL_INT16 = np.arange(-32768, 32768, dtype=np.int32).astype(np.int16).reshape(256, 256)
+ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
+
+
+def conversion_model(op, values, output_dtype, *, input_quantization=(None, 0),
+                     output_quantization=(None, 0)):
+    """A one-op QUANTIZE / DEQUANTIZE model over `values`' shape; float sides
+    carry no quantization."""
+    model = OneOpModel(op, schema.QuantizeOptionsT() if op == "QUANTIZE"
+                       else schema.DequantizeOptionsT())
+    x = model.add_input(list(values.shape), values.dtype.type, scale=input_quantization[0],
+                        zero_point=input_quantization[1])
+    model.add_output(list(values.shape), output_dtype, scale=output_quantization[0],
+                     zero_point=output_quantization[1])
+    return model.build([x])
+
+
+@pytest.mark.parametrize("input_scale, output_scale", [(0.0003, 0.0003), (0.0003, 0.0001),
+                                                       (0.0001, 0.00037), (0.5, 0.0007)],
+                         ids=str)
+def test_requantize_int16_on_every_value(input_scale, output_scale):
+    model = conversion_model("QUANTIZE", ALL_INT16, np.int16,
+                             input_quantization=(input_scale, 0),
+                             output_quantization=(output_scale, 0))
+    assert_delegate_matches_reference(model, [ALL_INT16])
+
+
+@pytest.mark.parametrize("output_quantization", [(0.05, -3), (0.0003, 0), (1.7, 127)], ids=str)
+def test_requantize_int16_to_int8_on_every_value(output_quantization):
+    """Where an int16x8 part of a model hands over to an int8 one."""
+    model = conversion_model("QUANTIZE", ALL_INT16, np.int8, input_quantization=(0.0003, 0),
+                             output_quantization=output_quantization)
+    assert_delegate_matches_reference(model, [ALL_INT16])
+
+
+@pytest.mark.parametrize("input_quantization", [(0.05, -3), (0.02, 127), (0.5, -128)], ids=str)
+def test_requantize_int8_to_int16_on_every_value(input_quantization):
+    model = conversion_model("QUANTIZE", ALL_INT8, np.int16,
+                             input_quantization=input_quantization,
+                             output_quantization=(0.0004, 0))
+    assert_delegate_matches_reference(model, [ALL_INT8])
+
+
+@pytest.mark.parametrize("scale", [0.0003, 1e-6, 0.25])
+def test_quantize_float_to_int16(rng, scale):
+    """Exact .5 ties (rounded away from zero) and values far past the int16
+    range (clamped)."""
+    ties = (np.arange(-128, 128) + 0.5).astype(np.float32) * np.float32(scale)
+    x = np.concatenate([ties, rng.normal(0, 50000 * scale, ALL_INT16.size - ties.size)])
+    x = x.astype(np.float32).reshape(ALL_INT16.shape)
+    model = conversion_model("QUANTIZE", x, np.int16, output_quantization=(scale, 0))
+    assert_delegate_matches_reference(model, [x])
+
+
+@pytest.mark.parametrize("scale", [0.0003, 3.7e-5, 2.0])
+def test_dequantize_int16_on_every_value(scale):
+    model = conversion_model("DEQUANTIZE", ALL_INT16, np.float32, input_quantization=(scale, 0))
+    assert_delegate_matches_reference(model, [ALL_INT16])

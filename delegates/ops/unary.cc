@@ -1,24 +1,18 @@
-// Elementwise ops of one input: the int8 -> int8 ones as a 256-entry table
-// of their scalar reference (RELU, RELU_N1_TO_1, RELU6, LEAKY_RELU, LOGISTIC,
-// TANH, HARD_SWISH, QUANTIZE int8 -> int8), and the float <-> int8
-// QUANTIZE / DEQUANTIZE. TFLite glue.
+// Elementwise int8 -> int8 ops of one input as a 256-entry table of their
+// scalar reference: RELU, RELU_N1_TO_1, RELU6, LEAKY_RELU, LOGISTIC, TANH,
+// HARD_SWISH. TFLite glue. (QUANTIZE / DEQUANTIZE: ops/quantize.cc.)
 #include <cmath>
 
 #include "delegates/kernels/activations.h"
-#include "delegates/kernels/quantize.h"
 #include "delegates/ops/op_table.h"
 
 namespace tfq {
 namespace {
 
-enum class UnaryKind { kTable, kQuantizeFloat, kDequantize };
-
 class UnaryOp : public DelegatedOp {
  public:
-  UnaryOp(UnaryKind kind, int input, int output, kernels::Int8Table table = {}, float scale = 0,
-          int32_t zero_point = 0)
-      : kind_(kind), input_(input), output_(output), table_(table), scale_(scale),
-        zero_point_(zero_point) {}
+  UnaryOp(int input, int output, const kernels::Int8Table& table)
+      : input_(input), output_(output), table_(table) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     const Shape& shape = tensors->shape(input_);
@@ -28,32 +22,16 @@ class UnaryOp : public DelegatedOp {
   }
 
   void Invoke(PartitionTensors* tensors) override {
-    switch (kind_) {
-      case UnaryKind::kTable:
-        kernels::LookupInt8(table_, count_, tensors->data_as<int8_t>(input_),
-                            tensors->data_as<int8_t>(output_));
-        break;
-      case UnaryKind::kQuantizeFloat:
-        kernels::QuantizeFloatToInt8(scale_, zero_point_, count_, tensors->data_as<float>(input_),
-                                     tensors->data_as<int8_t>(output_));
-        break;
-      case UnaryKind::kDequantize:
-        kernels::DequantizeInt8ToFloat(scale_, zero_point_, count_,
-                                       tensors->data_as<int8_t>(input_),
-                                       tensors->data_as<float>(output_));
-        break;
-    }
+    kernels::LookupInt8(table_, count_, tensors->data_as<int8_t>(input_),
+                        tensors->data_as<int8_t>(output_));
   }
 
   std::vector<int> input_tensors() const override { return {input_}; }
   std::vector<int> output_tensors() const override { return {output_}; }
 
  private:
-  UnaryKind kind_;
   int input_, output_;
   kernels::Int8Table table_;
-  float scale_;
-  int32_t zero_point_;
   int64_t count_ = 0;
 };
 
@@ -68,8 +46,7 @@ bool ReadInt8Unary(const NodeView& node, TensorQuantization* in_q, TensorQuantiz
 }
 
 std::unique_ptr<DelegatedOp> TableOp(const NodeView& node, const kernels::Int8Table& table) {
-  return std::make_unique<UnaryOp>(UnaryKind::kTable, node.input_index(0), node.output_index(0),
-                                   table);
+  return std::make_unique<UnaryOp>(node.input_index(0), node.output_index(0), table);
 }
 
 // reference_ops::ReluX: the multiplier from s_in / s_out divided in float.
@@ -184,54 +161,6 @@ std::unique_ptr<DelegatedOp> ParseHardSwish(const NodeView& node, std::string* w
   params.relu_shift = relu.shift;
   return TableOp(node, kernels::TabulateInt8(
                            [&](int32_t q) { return kernels::HardSwishValue(q, params); }));
-}
-
-std::unique_ptr<DelegatedOp> ParseQuantize(const NodeView& node, std::string* why) {
-  if (!node.CheckArity(1, 1, 1, why)) return nullptr;
-  const TfLiteTensor& input = *node.input(0);
-  const TfLiteTensor& output = *node.output(0);
-  TensorQuantization out_q;
-  if (!CheckType(output, "output", kTfLiteInt8, why) ||
-      !ReadQuantization(output, "output", false, 0, &out_q, why)) {
-    return nullptr;
-  }
-  if (input.type == kTfLiteFloat32) {
-    return std::make_unique<UnaryOp>(UnaryKind::kQuantizeFloat, node.input_index(0),
-                                     node.output_index(0), kernels::Int8Table{},
-                                     out_q.scales[0], out_q.zero_points[0]);
-  }
-  TensorQuantization in_q;
-  if (!CheckType(input, "input", kTfLiteInt8, why) ||
-      !ReadQuantization(input, "input", false, 0, &in_q, why)) {
-    *why += " (QUANTIZE takes float32 or int8 input here)";
-    return nullptr;
-  }
-  kernels::RescaleParams params{};
-  params.input_zero_point = in_q.zero_points[0];
-  params.output_zero_point = out_q.zero_points[0];
-  // Requantize divides the scales in double (unlike RELU).
-  params.multiplier = kernels::QuantizeMultiplier(static_cast<double>(in_q.scales[0]) /
-                                                  static_cast<double>(out_q.scales[0]));
-  params.output_min = -128;
-  params.output_max = 127;
-  if (params.multiplier.shift > 23) {
-    *why = "input / output scale ratio is too large";
-    return nullptr;
-  }
-  return TableOp(node, kernels::TabulateInt8(
-                           [&](int32_t q) { return kernels::RescaleValue(q, params); }));
-}
-
-std::unique_ptr<DelegatedOp> ParseDequantize(const NodeView& node, std::string* why) {
-  TensorQuantization in_q;
-  if (!node.CheckArity(1, 1, 1, why) || !CheckType(*node.input(0), "input", kTfLiteInt8, why) ||
-      !CheckType(*node.output(0), "output", kTfLiteFloat32, why) ||
-      !ReadQuantization(*node.input(0), "input", false, 0, &in_q, why)) {
-    return nullptr;
-  }
-  return std::make_unique<UnaryOp>(UnaryKind::kDequantize, node.input_index(0),
-                                   node.output_index(0), kernels::Int8Table{}, in_q.scales[0],
-                                   in_q.zero_points[0]);
 }
 
 }  // namespace tfq
