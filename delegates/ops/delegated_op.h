@@ -56,6 +56,25 @@ class DelegatedOp {
   virtual std::vector<int> output_tensors() const = 0;
 };
 
+// An op of one input and one output of the same shape, element for element
+// (activation tables, QUANTIZE / DEQUANTIZE): the shape passes through.
+class ElementwiseOp : public DelegatedOp {
+ public:
+  ElementwiseOp(int input, int output) : input_(input), output_(output) {}
+  bool Prepare(PartitionTensors* tensors, std::string* why) override {
+    const Shape& shape = tensors->shape(input_);
+    count_ = NumElements(shape);
+    tensors->set_shape(output_, shape);
+    return true;
+  }
+  std::vector<int> input_tensors() const override { return {input_}; }
+  std::vector<int> output_tensors() const override { return {output_}; }
+
+ protected:
+  int input_, output_;
+  int64_t count_ = 0;  // elements, set by Prepare
+};
+
 }  // namespace tfq
 
 #endif  // TFQ_DELEGATES_OPS_DELEGATED_OP_H_

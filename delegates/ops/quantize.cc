@@ -14,19 +14,12 @@ enum class Conversion {
   kInt8ToInt8, kInt16ToInt16, kInt16ToInt8, kInt8ToInt16,
 };
 
-class QuantizeOp : public DelegatedOp {
+class QuantizeOp : public ElementwiseOp {
  public:
   QuantizeOp(Conversion conversion, int input, int output, float scale, int32_t zero_point,
              kernels::Requantization requantization = {}, kernels::Int8Table table = {})
-      : conversion_(conversion), input_(input), output_(output), scale_(scale),
+      : ElementwiseOp(input, output), conversion_(conversion), scale_(scale),
         zero_point_(zero_point), requantization_(requantization), table_(table) {}
-
-  bool Prepare(PartitionTensors* tensors, std::string* why) override {
-    const Shape& shape = tensors->shape(input_);
-    count_ = NumElements(shape);
-    tensors->set_shape(output_, shape);
-    return true;
-  }
 
   void Invoke(PartitionTensors* tensors) override {
     const void* in = tensors->data(input_);
@@ -64,17 +57,12 @@ class QuantizeOp : public DelegatedOp {
     }
   }
 
-  std::vector<int> input_tensors() const override { return {input_}; }
-  std::vector<int> output_tensors() const override { return {output_}; }
-
  private:
   Conversion conversion_;
-  int input_, output_;
   float scale_;          // float conversions: the quantized side's scale
   int32_t zero_point_;   // and zero point
   kernels::Requantization requantization_;  // int16 requantizations
   kernels::Int8Table table_;                // int8 -> int8
-  int64_t count_ = 0;
 };
 
 bool IsQuantizedType(TfLiteType type) { return type == kTfLiteInt8 || type == kTfLiteInt16; }

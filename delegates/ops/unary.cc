@@ -9,30 +9,18 @@
 namespace tfq {
 namespace {
 
-class UnaryOp : public DelegatedOp {
+class UnaryOp : public ElementwiseOp {
  public:
   UnaryOp(int input, int output, const kernels::Int8Table& table)
-      : input_(input), output_(output), table_(table) {}
-
-  bool Prepare(PartitionTensors* tensors, std::string* why) override {
-    const Shape& shape = tensors->shape(input_);
-    count_ = NumElements(shape);
-    tensors->set_shape(output_, shape);
-    return true;
-  }
+      : ElementwiseOp(input, output), table_(table) {}
 
   void Invoke(PartitionTensors* tensors) override {
     kernels::LookupInt8(table_, count_, tensors->data_as<int8_t>(input_),
                         tensors->data_as<int8_t>(output_));
   }
 
-  std::vector<int> input_tensors() const override { return {input_}; }
-  std::vector<int> output_tensors() const override { return {output_}; }
-
  private:
-  int input_, output_;
   kernels::Int8Table table_;
-  int64_t count_ = 0;
 };
 
 // int8 in and out, per-tensor quantization on both: the common check.
