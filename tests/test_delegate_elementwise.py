@@ -96,14 +96,14 @@ def test_logistic_with_a_non_standard_output_scale_is_declined():
 
 
 def mul_model(shape1, shape2, *, scales=(0.05, 0.04, 0.03), zero_points=(0, 0, 0),
-              activation="NONE"):
+              activation="NONE", dtype=np.int8):
     options = schema.MulOptionsT()
     options.fusedActivationFunction = ACTIVATIONS[activation]
     model = OneOpModel("MUL", options)
-    a = model.add_input(list(shape1), np.int8, scale=scales[0], zero_point=zero_points[0])
-    b = model.add_input(list(shape2), np.int8, scale=scales[1], zero_point=zero_points[1])
+    a = model.add_input(list(shape1), dtype, scale=scales[0], zero_point=zero_points[0])
+    b = model.add_input(list(shape2), dtype, scale=scales[1], zero_point=zero_points[1])
     out_shape = list(np.broadcast_shapes(tuple(shape1), tuple(shape2)))
-    model.add_output(out_shape, np.int8, scale=scales[2], zero_point=zero_points[2])
+    model.add_output(out_shape, dtype, scale=scales[2], zero_point=zero_points[2])
     return model.build([a, b])
 
 

@@ -1,6 +1,6 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
-FULLY_CONNECTED, ADD, SUB, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
+FULLY_CONNECTED, ADD, SUB, MUL, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
 CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE and DEQUANTIZE so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
@@ -377,3 +377,25 @@ def test_quantize_float_to_int16(rng, scale):
 def test_dequantize_int16_on_every_value(scale):
     model = conversion_model("DEQUANTIZE", ALL_INT16, np.float32, input_quantization=(scale, 0))
     assert_delegate_matches_reference(model, [ALL_INT16])
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("shapes", [((2, 5, 5, 7), (2, 5, 5, 7)), ((1, 4, 4, 8), (1, 1, 1, 8)),
+                                    ((2, 1, 3), (1, 4, 1))], ids=["same", "channel", "both"])
+@pytest.mark.parametrize("scales", [(0.0003, 0.0004, 0.0001), (0.0003, 0.0004, 1.5e-7)],
+                         ids=["wide", "saturating"])
+def test_mul(rng, activation, shapes, scales):
+    """Full-range int16 products (up to 2^30) rescaled; a tiny output scale
+    saturates most of them."""
+    from tests.test_delegate_elementwise import mul_model
+    model = mul_model(*shapes, scales=scales, activation=activation, dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, shapes[0]),
+                                              random_int16(rng, shapes[1])])
+
+
+def test_mul_whose_product_could_overflow_is_declined():
+    from tests import interpreters
+    from tests.test_delegate_elementwise import mul_model
+    model = mul_model((1, 4), (1, 4), scales=(0.5, 0.5, 0.1), dtype=np.int16)
+    [reason] = interpreters.declined(model)
+    assert "too small for the product" in reason, reason

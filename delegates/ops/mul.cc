@@ -1,4 +1,4 @@
-// MUL, int8 inputs and output, with broadcasting: TFLite glue.
+// MUL, int8 or int16 (int16x8) inputs and output, with broadcasting: TFLite glue.
 #include "delegates/kernels/mul.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/broadcast_shapes.h"
@@ -9,14 +9,21 @@ namespace {
 
 class MulOp : public DelegatedOp {
  public:
-  MulOp(int input1, int input2, int output, kernels::MulQuantization quantization)
-      : input1_(input1), input2_(input2), output_(output), quantization_(quantization) {}
+  MulOp(int input1, int input2, int output, kernels::MulQuantization quantization, bool int16)
+      : input1_(input1), input2_(input2), output_(output), quantization_(quantization),
+        int16_(int16) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     return PrepareBroadcast(tensors, "MUL", input1_, input2_, output_, &shape_, why);
   }
 
   void Invoke(PartitionTensors* tensors) override {
+    if (int16_) {
+      kernels::MulInt16Reference(quantization_, shape_, tensors->data_as<int16_t>(input1_),
+                                 tensors->data_as<int16_t>(input2_),
+                                 tensors->data_as<int16_t>(output_));
+      return;
+    }
     kernels::MulInt8Reference(quantization_, shape_, tensors->data_as<int8_t>(input1_),
                               tensors->data_as<int8_t>(input2_),
                               tensors->data_as<int8_t>(output_));
@@ -28,6 +35,7 @@ class MulOp : public DelegatedOp {
  private:
   int input1_, input2_, output_;
   kernels::MulQuantization quantization_;
+  bool int16_;
   kernels::BroadcastShape shape_;
 };
 
@@ -43,9 +51,10 @@ std::unique_ptr<DelegatedOp> ParseMul(const NodeView& node, std::string* why) {
     return nullptr;
   }
   TensorQuantization q1, q2, out_q;
-  if (!CheckType(*input1, "input 1", kTfLiteInt8, why) ||
-      !CheckType(*input2, "input 2", kTfLiteInt8, why) ||
-      !CheckType(*node.output(0), "output", kTfLiteInt8, why) ||
+  const bool int16 = input1->type == kTfLiteInt16;
+  const TfLiteType type = int16 ? kTfLiteInt16 : kTfLiteInt8;
+  if (!CheckType(*input1, "input 1", type, why) || !CheckType(*input2, "input 2", type, why) ||
+      !CheckType(*node.output(0), "output", type, why) ||
       !ReadQuantization(*input1, "input 1", false, 0, &q1, why) ||
       !ReadQuantization(*input2, "input 2", false, 0, &q2, why) ||
       !ReadQuantization(*node.output(0), "output", false, 0, &out_q, why)) {
@@ -58,16 +67,18 @@ std::unique_ptr<DelegatedOp> ParseMul(const NodeView& node, std::string* why) {
   // TFLite computes s1 * s2 / s_out in float, then widens it.
   const float real = q1.scales[0] * q2.scales[0] / out_q.scales[0];
   quantization.multiplier = kernels::QuantizeMultiplier(static_cast<double>(real));
-  if (quantization.multiplier.shift > 15) {  // |product| <= 255^2 < 2^16
+  // |product| <= 255^2 < 2^16 (int8) or 2^30 (int16) must shift within int32.
+  if (quantization.multiplier.shift > (int16 ? 0 : 15)) {
     *why = "output scale " + std::to_string(out_q.scales[0]) + " is too small for the product";
     return nullptr;
   }
-  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0], -128,
-                                127, &quantization.output_min, &quantization.output_max, why)) {
+  if (!QuantizedActivationRange(params->activation, out_q.scales[0], out_q.zero_points[0],
+                                int16 ? -32768 : -128, int16 ? 32767 : 127,
+                                &quantization.output_min, &quantization.output_max, why)) {
     return nullptr;
   }
   return std::make_unique<MulOp>(node.input_index(0), node.input_index(1), node.output_index(0),
-                                 quantization);
+                                 quantization, int16);
 }
 
 }  // namespace tfq
