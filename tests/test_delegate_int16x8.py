@@ -1,7 +1,8 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
 FULLY_CONNECTED, ADD, SUB, MUL, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
-CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE and DEQUANTIZE so far).
+CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE, DEQUANTIZE, LOGISTIC and
+TANH so far).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -399,3 +400,30 @@ def test_mul_whose_product_could_overflow_is_declined():
     model = mul_model((1, 4), (1, 4), scales=(0.5, 0.5, 0.1), dtype=np.int16)
     [reason] = interpreters.declined(model)
     assert "too small for the product" in reason, reason
+
+
+# Power-of-two input scales the reference treats apart (2^-12 for both,
+# 2^-11 for TANH), near-misses, and general ones (including tiny and large).
+SIGMOID_INPUT_SCALES = [2.0 ** -12, 2.0 ** -11, 2.0 ** -10, 2.0 ** -12 * 1.0005, 0.0003,
+                        1.7e-5, 3.1e-8, 0.9]
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+@pytest.mark.parametrize("input_scale", SIGMOID_INPUT_SCALES, ids=str)
+def test_logistic_and_tanh_on_every_int16_value(op, input_scale):
+    """The delegate rebuilds TFLite's sigmoid table from its formula; all
+    65,536 inputs at each scale must land on the reference's outputs."""
+    model = OneOpModel(op)
+    x = model.add_input(list(ALL_INT16.shape), np.int16, scale=input_scale, zero_point=0)
+    model.add_output(list(ALL_INT16.shape), np.int16, scale=1 / 32768, zero_point=0)
+    assert_delegate_matches_reference(model.build([x]), [ALL_INT16])
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_logistic_and_tanh_with_a_non_q15_output_are_declined(op):
+    from tests import interpreters
+    model = OneOpModel(op)
+    x = model.add_input([4], np.int16, scale=0.0003, zero_point=0)
+    model.add_output([4], np.int16, scale=1 / 16384, zero_point=0)
+    [reason] = interpreters.declined(model.build([x]))
+    assert "output scale is not 1/32768" in reason, reason  # TFLite refuses it too

@@ -1,9 +1,11 @@
 // Elementwise int8 -> int8 ops of one input as a 256-entry table of their
 // scalar reference: RELU, RELU_N1_TO_1, RELU6, LEAKY_RELU, LOGISTIC, TANH,
-// HARD_SWISH. TFLite glue. (QUANTIZE / DEQUANTIZE: ops/quantize.cc.)
+// HARD_SWISH; and int16 LOGISTIC and TANH (int16x8). TFLite glue.
+// (QUANTIZE / DEQUANTIZE: ops/quantize.cc.)
 #include <cmath>
 
 #include "delegates/kernels/activations.h"
+#include "delegates/kernels/sigmoid_int16.h"
 #include "delegates/ops/op_table.h"
 
 namespace tfq {
@@ -22,6 +24,53 @@ class UnaryOp : public ElementwiseOp {
  private:
   kernels::Int8Table table_;
 };
+
+class SigmoidInt16Op : public ElementwiseOp {
+ public:
+  SigmoidInt16Op(int input, int output, bool tanh, kernels::SigmoidInputRescale rescale)
+      : ElementwiseOp(input, output), tanh_(tanh), rescale_(rescale) {}
+
+  void Invoke(PartitionTensors* tensors) override {
+    const int16_t* input = tensors->data_as<int16_t>(input_);
+    int16_t* output = tensors->data_as<int16_t>(output_);
+    if (tanh_) {
+      kernels::TanhInt16(rescale_, count_, input, output);
+    } else {
+      kernels::LogisticInt16(rescale_, count_, input, output);
+    }
+  }
+
+ private:
+  bool tanh_;
+  kernels::SigmoidInputRescale rescale_;
+};
+
+// int16 LOGISTIC / TANH: TFLite's prepare checks (zero points 0, a Q15
+// output scale) and the input rescale.
+std::unique_ptr<DelegatedOp> ParseSigmoidInt16(const NodeView& node, bool tanh,
+                                               std::string* why) {
+  TensorQuantization in_q, out_q;
+  if (!CheckType(*node.input(0), "input", kTfLiteInt16, why) ||
+      !CheckType(*node.output(0), "output", kTfLiteInt16, why) ||
+      !ReadQuantization(*node.input(0), "input", false, 0, &in_q, why) ||
+      !ReadQuantization(*node.output(0), "output", false, 0, &out_q, why)) {
+    return nullptr;
+  }
+  int output_log2 = 0;
+  const bool q15 = tanh ? kernels::CheckedLog2(out_q.scales[0], &output_log2) && output_log2 == -15
+                        : out_q.scales[0] == 1.0f / 32768;
+  if (!q15) {
+    *why = "output scale is not 1/32768 (TFLite requires it for int16)";
+    return nullptr;
+  }
+  kernels::SigmoidInputRescale rescale;
+  if (!kernels::ComputeSigmoidInputRescale(in_q.scales[0], tanh, &rescale)) {
+    *why = "input scale " + std::to_string(in_q.scales[0]) + " is too large";
+    return nullptr;
+  }
+  return std::make_unique<SigmoidInt16Op>(node.input_index(0), node.output_index(0), tanh,
+                                          rescale);
+}
 
 // int8 in and out, per-tensor quantization on both: the common check.
 bool ReadInt8Unary(const NodeView& node, TensorQuantization* in_q, TensorQuantization* out_q,
@@ -102,6 +151,8 @@ std::unique_ptr<DelegatedOp> ParseLeakyRelu(const NodeView& node, std::string* w
 }
 
 std::unique_ptr<DelegatedOp> ParseLogistic(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(1, 1, 1, why)) return nullptr;
+  if (node.input(0)->type == kTfLiteInt16) return ParseSigmoidInt16(node, false, why);
   TensorQuantization in_q, out_q;
   if (!ReadInt8Unary(node, &in_q, &out_q, why)) return nullptr;
   if (out_q.scales[0] != 1.0f / 256) {
@@ -115,6 +166,8 @@ std::unique_ptr<DelegatedOp> ParseLogistic(const NodeView& node, std::string* wh
 }
 
 std::unique_ptr<DelegatedOp> ParseTanh(const NodeView& node, std::string* why) {
+  if (!node.CheckArity(1, 1, 1, why)) return nullptr;
+  if (node.input(0)->type == kTfLiteInt16) return ParseSigmoidInt16(node, true, why);
   TensorQuantization in_q, out_q;
   if (!ReadInt8Unary(node, &in_q, &out_q, why)) return nullptr;
   return TableOp(node, kernels::TabulateInt8([&](int32_t q) {
