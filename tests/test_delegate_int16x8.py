@@ -1,8 +1,8 @@
 """The tfq delegate's int16x8 ops (16-bit activations, int8 weights) ==
 TFLite BUILTIN_REF, element for element (issue 11: CONV_2D, DEPTHWISE_CONV_2D,
 FULLY_CONNECTED, ADD, SUB, MUL, MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, PAD, PADV2,
-CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE, DEQUANTIZE, LOGISTIC and
-TANH so far).
+CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, QUANTIZE, DEQUANTIZE, LOGISTIC,
+TANH and SOFTMAX).
 Tolerance 0: the reference arithmetic is the spec."""
 import numpy as np
 import pytest
@@ -427,3 +427,25 @@ def test_logistic_and_tanh_with_a_non_q15_output_are_declined(op):
     model.add_output([4], np.int16, scale=1 / 16384, zero_point=0)
     [reason] = interpreters.declined(model.build([x]))
     assert "output scale is not 1/32768" in reason, reason  # TFLite refuses it too
+
+
+@pytest.mark.parametrize("input_scale", [0.0003, 1e-5, 0.002, 0.05])
+@pytest.mark.parametrize("beta", [1.0, 0.3, 2.5])
+@pytest.mark.parametrize("shape", [(16, 10), (3, 1000), (2, 1)], ids=str)
+def test_softmax(rng, input_scale, beta, shape):
+    """Rows of full-range logits: the exp table's clamp at -10 and the
+    reciprocal of sums from one to a thousand exps."""
+    from tests.test_delegate_softmax import softmax_model
+    model = softmax_model(shape, input_scale=input_scale, beta=beta,
+                          output_quantization=(1 / 32768, 0), dtype=np.int16)
+    assert_delegate_matches_reference(model, [random_int16(rng, shape)])
+
+
+def test_softmax_with_equal_logits(rng):
+    """Every row at one value: exps all 1, the reciprocal of depth."""
+    from tests.test_delegate_softmax import softmax_model
+    shape = (4, 37)
+    model = softmax_model(shape, input_scale=0.0003, output_quantization=(1 / 32768, 0),
+                          dtype=np.int16)
+    values = np.repeat(np.asarray([-32768, -5, 0, 32767], np.int16)[:, None], shape[1], axis=1)
+    assert_delegate_matches_reference(model, [values])

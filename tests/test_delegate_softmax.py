@@ -12,12 +12,12 @@ from tests.tflite_builder import OneOpModel
 
 
 def softmax_model(shape, *, input_scale=0.1, input_zero_point=0, beta=1.0,
-                  output_quantization=(1 / 256, -128)):
+                  output_quantization=(1 / 256, -128), dtype=np.int8):
     options = schema.SoftmaxOptionsT()
     options.beta = beta
     model = OneOpModel("SOFTMAX", options)
-    x = model.add_input(list(shape), np.int8, scale=input_scale, zero_point=input_zero_point)
-    model.add_output(list(shape), np.int8, scale=output_quantization[0],
+    x = model.add_input(list(shape), dtype, scale=input_scale, zero_point=input_zero_point)
+    model.add_output(list(shape), dtype, scale=output_quantization[0],
                      zero_point=output_quantization[1])
     return model.build([x])
 
