@@ -60,6 +60,27 @@ def test_npz_calibration_and_report(saved_model, tmp_path):
     assert json.loads(report.read_text())["size_bytes"] == output.stat().st_size
 
 
+def test_int16_layers_from_a_keras_file(tmp_path):
+    """--int16_layers on a .keras file: the named layer runs at 16 bits
+    between two QUANTIZE ops, the rest stays int8."""
+    keras.utils.set_random_seed(22)
+    inputs = keras.Input(INPUT_SHAPE)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    keras.Model(inputs, keras.layers.Dense(3, name="head")(x)).save(tmp_path / "m.keras")
+    data = np.random.default_rng(2).uniform(size=(16,) + INPUT_SHAPE).astype(np.float32)
+    np.save(tmp_path / "calibration.npy", data)
+    output = tmp_path / "model.tflite"
+    code, _, stderr = _run(f"--input={tmp_path / 'm.keras'}", f"--output={output}",
+                           f"--calibration_data={tmp_path / 'calibration.npy'}",
+                           "--int16_layers=conv")
+    assert code == 0, stderr
+    report = tfq.inspect(str(output))
+    ops = {(op.op, report.tensors[op.inputs[0]].dtype) for op in report.ops}
+    assert ("CONV_2D", "int16") in ops and ("MEAN", "int8") in ops and \
+        ("QUANTIZE", "int16") in ops, ops
+
+
 def test_image_directory_calibration(saved_model, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -121,5 +142,6 @@ def test_unknown_mode_is_refused_by_flag_parsing(tmp_path):
 def test_helpfull_lists_the_flags():
     _, stdout, _ = _run("--helpfull")  # absl's help exits 1 by design: not checked
     for flag in ("--input", "--output", "--mode", "--calibration_data", "--calibration_method",
-                 "--num_calibration_samples", "--io_dtype", "--skip_layers", "--report"):
+                 "--num_calibration_samples", "--io_dtype", "--skip_layers", "--int16_layers",
+                 "--report"):
         assert flag in stdout

@@ -17,9 +17,10 @@ by shape), dequantized and compared with that layer's float output:
 
 Suggestions are measured, not guessed: for the layers that lose the most,
 tfq.convert re-converts the float model keeping that one layer float
-(skip_layers), and the whole model once with 16-bit activations, and the
+(skip_layers), and once running it with 16-bit activations inside the int8
+model (int16_layers), and the whole model once with 16-bit activations; the
 gain is the change in accuracy (with labels) or in top-1 agreement with the
-float model, against a re-conversion with neither, on the same samples.
+float model, against a re-conversion with none of these, on the same samples.
 """
 from __future__ import annotations
 
@@ -134,8 +135,9 @@ class LayerError:
 
 @dataclasses.dataclass
 class Suggestion:
-    """A measured change: keep `layers` float (skip_layers) or go int16x8."""
-    action: str  # "skip_layers" or "int16x8"
+    """A measured change: keep `layers` float (skip_layers), run them at 16
+    bits (int16_layers), or the whole model (int16x8)."""
+    action: str  # "skip_layers", "int16_layers" or "int16x8"
     layers: List[str]
     metric: Optional[float]  # the metric of the re-converted model, None if it failed
     gain: Optional[float]  # metric minus the re-converted baseline's
@@ -370,9 +372,12 @@ def _suggest(float_model, batches, labels, float_classes, candidates, *, mode, c
                        labels, float_classes)
 
     baseline = measured(mode=mode)
-    plans = [("skip_layers", [layer], dict(mode="int8", skip_layers=[layer]),
-              f"tfq.convert(model, calibration={calibration!r}, skip_layers=[{layer!r}])")
-             for layer in candidates if mode == "int8"]
+    plans = []
+    for layer in candidates if mode == "int8" else []:
+        for action in ("skip_layers", "int16_layers"):
+            plans.append((action, [layer], dict(mode="int8", **{action: [layer]}),
+                          f"tfq.convert(model, calibration={calibration!r}, "
+                          f"{action}=[{layer!r}])"))
     if mode == "int8":
         plans.append(("int16x8", [], dict(mode="int16x8"),
                       f"tfq.convert(model, calibration={calibration!r}, mode='int16x8')"))

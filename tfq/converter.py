@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq import (calibration, data_adapters, files, flatbuffer_edits, inspection, model_sources,
-                 schemes, tflite_calibration)
+from tfq import (calibration, data_adapters, files, flatbuffer_edits, inspection, mixed_precision,
+                 model_sources, schemes, tflite_calibration)
 from tfq.quantize import quantize_model
 from tfq.wrapper import is_quantized
 
@@ -291,9 +291,33 @@ def _layer_classes(model) -> dict:
     return found
 
 
+def _convert_mixed(source, int16_layers, *, mode, io_dtype, skip_layers, **common):
+    """int8 with `int16_layers` at 16 bits: both conversions, stitched."""
+    model = source.keras_model
+    if mode != "int8" or model is None or is_quantized(model):
+        raise ValueError("int16_layers needs mode='int8' and a float Keras model (got mode "
+                         f"{mode!r}, {source.description}); for a whole 16-bit model use "
+                         "mode='int16x8'")
+    if skip_layers:
+        raise ValueError("int16_layers and skip_layers cannot be combined yet; choose one")
+    layer_names = _layer_classes(model)
+    unknown = sorted(set(int16_layers) - set(layer_names))
+    if unknown:
+        raise ValueError(f"int16_layers names layers not in model {model.name!r}: {unknown}; "
+                         f"its layers are {sorted(layer_names)}")
+    int8_model, _ = _convert_keras(model, mode="int8", io_dtype=io_dtype, skip_layers=(),
+                                   **common)
+    int16_model, _ = _convert_keras(model, mode="int16x8", io_dtype="int16", skip_layers=(),
+                                    **common)
+    chosen = set(int16_layers)
+    return mixed_precision.stitch(
+        int8_model, int16_model,
+        lambda name: bool(chosen.intersection(inspection.layers_in(name, layer_names))))
+
+
 def convert(model_or_path, *, mode: str = "int8", representative_data=None,
             calibration: str = "minmax", io_dtype: Optional[str] = None,
-            skip_layers: Iterable[str] = (), report=None,
+            skip_layers: Iterable[str] = (), int16_layers: Iterable[str] = (), report=None,
             num_calibration_samples: Optional[int] = None, batch_size: int = 32,
             progress: bool = True, calibration_options: Optional[dict] = None) -> bytes:
     """Converts a Keras model (Keras 3 or tf_keras, float or from
@@ -310,6 +334,8 @@ def convert(model_or_path, *, mode: str = "int8", representative_data=None,
       float32 in mode int8; int16 (default) or float32 in int16x8; float32
       in dynamic and float16.
     skip_layers: Keras layers kept float (int8/int16x8, float models).
+    int16_layers: Keras layers run with 16-bit activations inside an int8
+      model (mode int8, float Keras models; see tfq.mixed_precision).
     report: a path: tfq.inspect's report of the result is written there as JSON.
     """
     options = dict(calibration_options or {})
@@ -317,6 +343,9 @@ def convert(model_or_path, *, mode: str = "int8", representative_data=None,
     if isinstance(skip_layers, str):
         skip_layers = [name for name in skip_layers.split(",") if name]
     skip_layers = tuple(skip_layers)
+    if isinstance(int16_layers, str):
+        int16_layers = [name for name in int16_layers.split(",") if name]
+    int16_layers = tuple(int16_layers)
     if num_calibration_samples is not None and num_calibration_samples < 1:
         raise ValueError(f"num_calibration_samples must be >= 1, got {num_calibration_samples}")
     source = model_sources.resolve(model_or_path)
@@ -324,7 +353,10 @@ def convert(model_or_path, *, mode: str = "int8", representative_data=None,
                   skip_layers=skip_layers, num_samples=num_calibration_samples,
                   batch_size=batch_size, progress=progress, options=options)
     keras_model = None
-    if (source.keras_model is not None and skip_layers and mode == "int8"
+    if int16_layers:
+        tflite_model = _convert_mixed(source, int16_layers, **common)
+        keras_model = source.keras_model
+    elif (source.keras_model is not None and skip_layers and mode == "int8"
             and not is_quantized(source.keras_model)):
         keras_model = source.keras_model
         tflite_model = _convert_keras_keeping_layers_float(keras_model, **common)
@@ -333,10 +365,11 @@ def convert(model_or_path, *, mode: str = "int8", representative_data=None,
     else:
         tflite_model = _convert_saved_model(source.saved_model_dir, **common)
     result = inspection.inspect(tflite_model)
-    _check(result, mode=mode, keras_model=keras_model, skip_layers=skip_layers)
+    _check(result, mode=mode, keras_model=keras_model, skip_layers=skip_layers + int16_layers)
     if report is not None:
         summary = {"source": source.description, "mode": mode, "io_dtype": io_dtype,
                    "calibration": calibration if mode in INTEGER_MODES else None,
-                   "skip_layers": list(skip_layers), **result.to_dict()}
+                   "skip_layers": list(skip_layers), "int16_layers": list(int16_layers),
+                   **result.to_dict()}
         files.write_atomically(os.fspath(report), json.dumps(summary, indent=2))
     return tflite_model

@@ -35,6 +35,8 @@ flags.DEFINE_string("io_dtype", None,
                     "Input/output type: int8 (default), uint8 or float32 in int8 mode; int16 "
                     "(default) or float32 in int16x8; float32 in dynamic and float16.")
 flags.DEFINE_list("skip_layers", [], "Keras layers to keep float, comma-separated.")
+flags.DEFINE_list("int16_layers", [], "Keras layers to run with 16-bit activations inside an "
+                  "int8 model (--mode=int8, a Keras model), comma-separated.")
 flags.DEFINE_string("report", None, "Also write tfq.inspect's report of the result as JSON.")
 flags.DEFINE_boolean("progress", True, "Show a progress bar while calibrating.")
 
@@ -59,6 +61,7 @@ def convert_from_flags():
     tflite_model = tfq.convert(FLAGS.input, mode=FLAGS.mode, representative_data=data,
                                calibration=FLAGS.calibration_method, io_dtype=FLAGS.io_dtype,
                                skip_layers=FLAGS.skip_layers,
+                               int16_layers=FLAGS.int16_layers,
                                num_calibration_samples=FLAGS.num_calibration_samples,
                                progress=FLAGS.progress)
     from tfq import files  # pylint: disable=import-outside-toplevel
