@@ -296,3 +296,45 @@ def test_corrupt_files(tmp_path):
         tfq.convert(str(saved_model), representative_data=CALIBRATION)
     with pytest.raises(ValueError, match="not a TFLite flatbuffer"):
         tfq.inspect(b"\x00" * 64)
+
+
+def _prepares_under_builtin_ref(tflite_model):
+    interpreter = Interpreter(model_content=tflite_model,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()  # raises on a node TFLite refuses to prepare
+
+
+@pytest.mark.heavy
+def test_int16x8_random_mobilenet_v2_prepares_where_plain_ptq_does_not():
+    """A random-weight MobileNetV2's dead channels calibrate to ranges near
+    0; TFLite then refuses the fused RELU6 bounds of its 16x8 convolutions
+    (no_integer_overflow_from_quantization). tfq widens those ranges."""
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35)
+    data = np.random.default_rng(0).uniform(-1, 1, (16, 96, 96, 3)).astype(np.float32)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([sample[None]] for sample in data)
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    with pytest.raises(RuntimeError, match="no_integer_overflow_from_quantization"):
+        _prepares_under_builtin_ref(converter.convert())
+    with pytest.warns(UserWarning, match="widened"):
+        _prepares_under_builtin_ref(tfq.convert(model, mode="int16x8", representative_data=data,
+                                                progress=False))
+
+
+def test_qat_range_trained_onto_a_dead_layer_still_converts_16x8():
+    """QAT's moving ranges follow a layer whose output is always 0 down to
+    nothing; the fake-quant keeps the range at least MIN_RANGE_WIDTH wide so
+    the 16x8 model still prepares (its RELU6 bound fits int32)."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu6", name="dead",
+                            kernel_initializer="zeros", bias_initializer="zeros")(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    model = tfq.quantize_model(keras.Model(inputs, outputs), scheme="int16x8")
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(4)
+    model.fit(rng.normal(size=(32, 8, 8, 3)), rng.normal(size=(32, 2)), epochs=2, verbose=0)
+    _prepares_under_builtin_ref(tfq.convert(model, mode="int16x8", progress=False))

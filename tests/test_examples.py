@@ -60,7 +60,8 @@ def test_fashion_mnist_demo_quick_run(tmp_path):
     names = [row["variant"] for row in table["rows"]]
     assert names[2:] == ["TFLiteConverter PTQ", "tfq PTQ minmax", "tfq PTQ ema",
                          "tfq PTQ percentile", "tfq PTQ entropy", "tfq PTQ mse", "tfq PTQ auto",
-                         "tensorflow-model-optimization QAT", "tfq QAT"]
+                         "tfq PTQ int16x8 minmax", "tensorflow-model-optimization QAT",
+                         "tfq QAT"]
     for row in table["rows"][2:]:
         claimed, total = map(int, row["delegated_nodes"].split("/"))
         assert claimed == total > 0, row

@@ -26,12 +26,9 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfq import calibration_pass, data_adapters, observers
+from tfq.schemes import MIN_RANGE_WIDTH  # narrower calibrated ranges are widened to it
 from tfq.wrapper import is_wrapper
 
-# A calibrated range narrower than this is widened to it (with a warning):
-# TFLite's int8 kernels cannot take near-zero scales (an int8 SOFTMAX whose
-# input scale is ~1e-8 aborts the process under BUILTIN_REF).
-MIN_RANGE_WIDTH = 1e-3
 
 METHODS = observers.METHODS + ("auto",)
 # Options each method takes (beyond num_samples, batch_size, progress).

@@ -12,6 +12,14 @@ from typing import Tuple
 
 import tensorflow as tf
 
+# The narrowest activation range tfq lets reach a .tflite (calibration widens
+# narrower ones with a warning; QAT's fake-quant applies it too). TFLite
+# cannot take near-zero scales: an int8 SOFTMAX whose input scale is ~1e-8
+# aborts the process under BUILTIN_REF, and a fused RELU6 whose output scale
+# is below 6 / 2^31 (in 16x8, a range under ~1e-4) fails TFLite's prepare
+# with no_integer_overflow_from_quantization.
+MIN_RANGE_WIDTH = 1e-3
+
 
 @dataclasses.dataclass(frozen=True)
 class Scheme:
@@ -26,11 +34,13 @@ class Scheme:
 
     def fake_quant_activations(self, values, range_min, range_max):
         """Fake-quant over a learned range: asymmetric int8 (0 kept inside the
-        range, as TFLite needs 0 exact), or symmetric int16 over +-max|range|."""
+        range, as TFLite needs 0 exact), or symmetric int16 over +-max|range|;
+        at least MIN_RANGE_WIDTH wide either way (a range trained onto a dead
+        channel would otherwise give TFLite a scale it cannot take)."""
         range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
-        range_max = tf.maximum(tf.convert_to_tensor(range_max), 0.0)
+        range_max = tf.maximum(tf.convert_to_tensor(range_max), range_min + MIN_RANGE_WIDTH)
         if self.symmetric_activations:
-            bound = tf.maximum(-range_min, range_max)
+            bound = tf.maximum(tf.maximum(-range_min, range_max), MIN_RANGE_WIDTH / 2)
             return tf.quantization.fake_quant_with_min_max_vars(
                 values, -bound, bound, num_bits=self.activation_bits, narrow_range=True)
         return tf.quantization.fake_quant_with_min_max_vars(
