@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_int16.h"
 
 namespace tfq {
 namespace kernels {
@@ -49,6 +50,33 @@ void FullyConnectedInt16Reference(const FullyConnectedShape& shape,
                                   const int16_t* input, const int8_t* weights,
                                   const int64_t* bias, int16_t* output) {
   FullyConnectedReference(shape, quantization, input, weights, bias, output);
+}
+
+void FullyConnectedInt16Optimized(const FullyConnectedShape& shape,
+                                  const FullyConnectedQuantization& quantization,
+                                  const int16_t* input, const std::vector<int16_t>& packed,
+                                  const int64_t* bias, int64_t* acc, int16_t* output) {
+  for (int first = 0; first < shape.batches; first += 4) {
+    const int count = std::min(4, shape.batches - first);
+    const int16_t* rows[4] = {};
+    for (int r = 0; r < count; ++r) {
+      rows[r] = input + static_cast<int64_t>(first + r) * shape.input_depth;
+    }
+    PackedDotInt16Rows(rows, count, packed, shape.output_depth, shape.input_depth, acc,
+                       shape.output_depth);
+    for (int r = 0; r < count; ++r) {
+      for (int o = 0; o < shape.output_depth; ++o) {
+        const int64_t sum = acc[static_cast<int64_t>(r) * shape.output_depth + o] +
+                            (bias != nullptr ? bias[o] : 0);
+        int32_t value = static_cast<int32_t>(
+            std::round(static_cast<double>(sum) * quantization.multipliers[o]));
+        value += quantization.output_zero_point;  // 0 for int16, as the input's
+        value = std::min(std::max(value, quantization.output_min), quantization.output_max);
+        output[static_cast<int64_t>(first + r) * shape.output_depth + o] =
+            static_cast<int16_t>(value);
+      }
+    }
+  }
 }
 
 void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,

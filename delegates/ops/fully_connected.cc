@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_int16.h"
 #include "delegates/kernels/fully_connected.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/op_table.h"
@@ -31,7 +32,13 @@ struct FullyConnectedPlan {
 
 class FullyConnectedOp : public DelegatedOp {
  public:
-  explicit FullyConnectedOp(FullyConnectedPlan plan) : plan_(std::move(plan)) {}
+  explicit FullyConnectedOp(FullyConnectedPlan plan) : plan_(std::move(plan)) {
+    if (plan_.int16) {
+      packed16_ = kernels::PackFiltersInt16(plan_.weight_data, plan_.output_depth,
+                                            plan_.input_depth);
+      acc64_.resize(4 * static_cast<size_t>(plan_.output_depth));
+    }
+  }
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
     const Shape& in = tensors->shape(plan_.input);
@@ -64,9 +71,9 @@ class FullyConnectedOp : public DelegatedOp {
         plan_.input_zero_point, plan_.output_zero_point, plan_.output_min,
         plan_.output_max, plan_.multipliers.data()};
     if (plan_.int16) {
-      kernels::FullyConnectedInt16Reference(
-          shape, quantization, tensors->data_as<int16_t>(plan_.input), plan_.weight_data,
-          plan_.bias64.empty() ? nullptr : plan_.bias64.data(),
+      kernels::FullyConnectedInt16Optimized(
+          shape, quantization, tensors->data_as<int16_t>(plan_.input), packed16_,
+          plan_.bias64.empty() ? nullptr : plan_.bias64.data(), acc64_.data(),
           tensors->data_as<int16_t>(plan_.output));
       return;
     }
@@ -82,6 +89,8 @@ class FullyConnectedOp : public DelegatedOp {
  private:
   FullyConnectedPlan plan_;
   int batches_ = 0;
+  std::vector<int16_t> packed16_;  // int16x8: the weights widened and packed
+  std::vector<int64_t> acc64_;     // int16x8: 4 rows of sums
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot_int16.h"
+#include "delegates/kernels/fully_connected.h"
 #include "tests/delegates/conv_test_cases.h"
 
 namespace tfq {
@@ -140,6 +141,33 @@ TEST(ConvInt16Kernels, OptimizedDepthwiseMatchesReference) {
     DepthwiseConv2DInt16Reference(g, 1, q, input.data(), filter.data(), bias, expected.data());
     DepthwiseConv2DInt16Optimized(g, q, input.data(), filter16.data(), bias, acc.data(),
                                   actual.data());
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
+TEST(FullyConnectedInt16Kernels, OptimizedMatchesReference) {
+  std::mt19937 rng(14);
+  for (int trial = 0; trial < 200; ++trial) {
+    // Batches around the 4-row blocks, depths around pairs and flushes.
+    const FullyConnectedShape shape{1 + trial % 6, 1 + (trial * 37) % 700, 1 + trial % 35};
+    std::vector<double> multipliers(shape.output_depth);
+    for (auto& m : multipliers) m = std::uniform_real_distribution<double>(1e-7, 1e-5)(rng);
+    const FullyConnectedQuantization q{0, 0, trial % 4 == 0 ? -9000 : -32768, 32767,
+                                       multipliers.data()};
+    auto input = RandomInt16(&rng, static_cast<size_t>(shape.batches) * shape.input_depth);
+    auto weights = RandomInt8(&rng, static_cast<size_t>(shape.output_depth) * shape.input_depth);
+    std::vector<int64_t> bias(shape.output_depth);
+    for (auto& b : bias) b = std::uniform_int_distribution<int64_t>(-5000000, 5000000)(rng);
+    const int64_t* bias_or_none = trial % 3 == 0 ? nullptr : bias.data();
+    std::vector<int16_t> expected(static_cast<size_t>(shape.batches) * shape.output_depth);
+    std::vector<int16_t> actual(expected.size());
+    std::vector<int64_t> acc(4 * static_cast<size_t>(shape.output_depth));
+    FullyConnectedInt16Reference(shape, q, input.data(), weights.data(), bias_or_none,
+                                 expected.data());
+    FullyConnectedInt16Optimized(
+        shape, q, input.data(),
+        PackFiltersInt16(weights.data(), shape.output_depth, shape.input_depth), bias_or_none,
+        acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
   }
 }
