@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a tfq development machine (Debian 12, Python 3.11):
-#   - Debian packages for the Bazel build, the C++ tests, the Fashion-MNIST
+#   - Debian packages for the Bazel build, the C++ tests (and their aarch64
+#     cross build), the Fashion-MNIST
 #     data of the demo and benchmarks, and chromium (the test that renders
 #     tfq.analyze's HTML page), when missing;
 #   - .venv with the pinned stack (setup.py) and tfq installed editable, which
@@ -12,7 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 APT_PACKAGES=(bazel-bootstrap bazel-rules-java bazel-skylib libgtest-dev dataset-fashion-mnist
-              qemu-user chromium)
+              qemu-user chromium g++-aarch64-linux-gnu)
 
 say() { echo "[bootstrap] $*"; }
 

@@ -2,7 +2,8 @@
 # The README's test command: set-up (idempotent), then every test suite:
 # pytest (Python API, arithmetic vs TFLite, the delegate in both interpreters)
 # and Bazel (the same delegate built from the same sources, C++ tests), the
-# C++ tests under qemu, and the delegate under sanitizers (tools/sanitize.sh).
+# C++ tests under qemu (x86 fallbacks; aarch64 cross-compiled, three CPUs),
+# and the delegate under sanitizers (tools/sanitize.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,6 +30,8 @@ for cpu_and_features in "Haswell:avx2" "Nehalem:scalar only"; do
   done
   echo "[tests] qemu-x86_64 -cpu $cpu: passed"
 done
+echo "[tests] aarch64: the delegate and C++ tests cross-compiled, under qemu-aarch64"
+bash tools/cross_aarch64.sh
 echo "[tests] the Bazel-built plugin end to end"
 TFQ_DELEGATE_LIBRARY=bazel-bin/delegates/libtfq_delegate.so \
   .venv/bin/python -m pytest -q tests/test_delegate_keras_dense.py tests/test_delegate_loading.py

@@ -6,6 +6,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include "delegates/kernels/target_clones.h"
 
@@ -33,11 +36,11 @@ inline int32_t RowPair(const int16_t* row, int pair, int n) {
   return static_cast<uint16_t>(row[first]);
 }
 
-void PackedDotInt16RowsPortable(const int16_t* const rows[4], int num_rows,
-                                const std::vector<int16_t>& packed, int output_depth, int n,
-                                int64_t* out, int64_t out_stride) {
+template <int kRows>
+void PackedDotInt16RowsPortable(const int16_t* const rows[4], const std::vector<int16_t>& packed,
+                                int output_depth, int n, int64_t* out, int64_t out_stride) {
   const int pairs = (n + 1) / 2;
-  for (int r = 0; r < num_rows; ++r) {
+  for (int r = 0; r < kRows; ++r) {
     for (int c = 0; c < output_depth; ++c) {
       int64_t sum = 0;
       for (int i = 0; i < n; ++i) {
@@ -128,47 +131,79 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotInt16RowsVn
 
 #endif
 
-using PackedDotInt16Fn = void (*)(const int16_t* const[4], int, const std::vector<int16_t>&,
-                                  int, int, int64_t*, int64_t);
-
-// kernel<1..4> behind one signature that takes the row count at run time.
-template <template <int> class Kernel>
-void ByRowCount(const int16_t* const rows[4], int num_rows, const std::vector<int16_t>& packed,
-                int output_depth, int n, int64_t* out, int64_t out_stride) {
-  switch (num_rows) {
-    case 1: return Kernel<1>::Run(rows, packed, output_depth, n, out, out_stride);
-    case 2: return Kernel<2>::Run(rows, packed, output_depth, n, out, out_stride);
-    case 3: return Kernel<3>::Run(rows, packed, output_depth, n, out, out_stride);
-    default: return Kernel<4>::Run(rows, packed, output_depth, n, out, out_stride);
+#if defined(__aarch64__)
+// NEON (every AArch64 CPU): vld2 splits a pair's 16 lanes x 2 taps into the
+// two taps' vectors; vmlal_n multiplies 4 lanes by one input value and
+// accumulates in int32 (4 vectors per row for the group's 16 channels).
+template <int kRows>
+void PackedDotInt16RowsNeon(const int16_t* const rows[4], const std::vector<int16_t>& packed,
+                            int output_depth, int n, int64_t* out, int64_t out_stride) {
+  const int groups = (output_depth + kLanes - 1) / kLanes, pairs = (n + 1) / 2;
+  for (int g = 0; g < groups; ++g) {
+    const int16_t* weights = packed.data() + static_cast<size_t>(g) * pairs * 2 * kLanes;
+    int64_t sums[kRows][kLanes] = {};
+    for (int start = 0; start < pairs; start += kPairsPerFlush) {
+      const int end = std::min(pairs, start + kPairsPerFlush);
+      int32x4_t acc[kRows][4];
+      for (int r = 0; r < kRows; ++r) {
+        for (int q = 0; q < 4; ++q) acc[r][q] = vdupq_n_s32(0);
+      }
+      for (int p = start; p < end; ++p) {
+        const int16_t* w = weights + static_cast<size_t>(p) * 2 * kLanes;
+        const int16x8x2_t low = vld2q_s16(w);        // channels 0-7: tap 2p, tap 2p + 1
+        const int16x8x2_t high = vld2q_s16(w + 16);  // channels 8-15
+        for (int r = 0; r < kRows; ++r) {
+          const int32_t both = RowPair(rows[r], p, n);
+          const int16_t x0 = static_cast<int16_t>(both & 0xFFFF);
+          const int16_t x1 = static_cast<int16_t>(static_cast<uint32_t>(both) >> 16);
+          acc[r][0] = vmlal_n_s16(acc[r][0], vget_low_s16(low.val[0]), x0);
+          acc[r][0] = vmlal_n_s16(acc[r][0], vget_low_s16(low.val[1]), x1);
+          acc[r][1] = vmlal_n_s16(acc[r][1], vget_high_s16(low.val[0]), x0);
+          acc[r][1] = vmlal_n_s16(acc[r][1], vget_high_s16(low.val[1]), x1);
+          acc[r][2] = vmlal_n_s16(acc[r][2], vget_low_s16(high.val[0]), x0);
+          acc[r][2] = vmlal_n_s16(acc[r][2], vget_low_s16(high.val[1]), x1);
+          acc[r][3] = vmlal_n_s16(acc[r][3], vget_high_s16(high.val[0]), x0);
+          acc[r][3] = vmlal_n_s16(acc[r][3], vget_high_s16(high.val[1]), x1);
+        }
+      }
+      for (int r = 0; r < kRows; ++r) {
+        int32_t lanes[kLanes];
+        for (int q = 0; q < 4; ++q) vst1q_s32(lanes + 4 * q, acc[r][q]);
+        for (int l = 0; l < kLanes; ++l) sums[r][l] += lanes[l];
+      }
+    }
+    const int valid = std::min(kLanes, output_depth - g * kLanes);
+    for (int r = 0; r < kRows; ++r) {
+      std::memcpy(out + r * out_stride + g * kLanes, sums[r], valid * sizeof(int64_t));
+    }
   }
 }
-
-#if defined(__x86_64__) && defined(__GNUC__)
-template <int kRows>
-struct Avx2Kernel {
-  static void Run(const int16_t* const rows[4], const std::vector<int16_t>& packed,
-                  int output_depth, int n, int64_t* out, int64_t out_stride) {
-    PackedDotInt16RowsAvx2<kRows>(rows, packed, output_depth, n, out, out_stride);
-  }
-};
-template <int kRows>
-struct VnniKernel {
-  static void Run(const int16_t* const rows[4], const std::vector<int16_t>& packed,
-                  int output_depth, int n, int64_t* out, int64_t out_stride) {
-    PackedDotInt16RowsVnni<kRows>(rows, packed, output_depth, n, out, out_stride);
-  }
-};
 #endif
 
-PackedDotInt16Fn ChoosePackedDotInt16() {
+// One kernel per row count (1 to 4), so the rows' loops unroll.
+using RowsKernel = void (*)(const int16_t* const[4], const std::vector<int16_t>&, int, int,
+                            int64_t*, int64_t);
+struct RowsKernels {
+  RowsKernel by_rows[4];
+};
+
+RowsKernels ChoosePackedDotInt16() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
-    return &ByRowCount<VnniKernel>;
+    return {{&PackedDotInt16RowsVnni<1>, &PackedDotInt16RowsVnni<2>,
+             &PackedDotInt16RowsVnni<3>, &PackedDotInt16RowsVnni<4>}};
   }
-  if (__builtin_cpu_supports("avx2")) return &ByRowCount<Avx2Kernel>;
+  if (__builtin_cpu_supports("avx2")) {
+    return {{&PackedDotInt16RowsAvx2<1>, &PackedDotInt16RowsAvx2<2>,
+             &PackedDotInt16RowsAvx2<3>, &PackedDotInt16RowsAvx2<4>}};
+  }
+#elif defined(__aarch64__)
+  return {{&PackedDotInt16RowsNeon<1>, &PackedDotInt16RowsNeon<2>, &PackedDotInt16RowsNeon<3>,
+           &PackedDotInt16RowsNeon<4>}};
 #endif
-  return &PackedDotInt16RowsPortable;
+  return {{&PackedDotInt16RowsPortable<1>, &PackedDotInt16RowsPortable<2>,
+           &PackedDotInt16RowsPortable<3>, &PackedDotInt16RowsPortable<4>}};
 }
 
 }  // namespace
@@ -187,8 +222,8 @@ std::vector<int16_t> PackFiltersInt16(const int8_t* filters, int output_depth, i
 void PackedDotInt16Rows(const int16_t* const rows[4], int num_rows,
                         const std::vector<int16_t>& packed, int output_depth, int n,
                         int64_t* out, int64_t out_stride) {
-  static const PackedDotInt16Fn chosen = ChoosePackedDotInt16();  // once, thread-safe
-  chosen(rows, num_rows, packed, output_depth, n, out, out_stride);
+  static const RowsKernels chosen = ChoosePackedDotInt16();  // once, thread-safe
+  chosen.by_rows[num_rows - 1](rows, packed, output_depth, n, out, out_stride);
 }
 
 TFQ_CLONES void MultiplyAccumulateInt16(const int16_t* input, const int16_t* filter, int n,

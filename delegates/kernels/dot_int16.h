@@ -4,7 +4,7 @@
 // adds a pair of taps exactly in int32. The int32 lanes are flushed into
 // int64 every kPairsPerFlush pairs, before they could overflow, so the sums
 // equal TFLite's int64 accumulation for any depth. Chosen once per process:
-// AVX-512 (VNNI or BW), AVX2, or portable code.
+// AVX-512 VNNI, AVX2, NEON (aarch64), or portable code.
 #ifndef TFQ_DELEGATES_KERNELS_DOT_INT16_H_
 #define TFQ_DELEGATES_KERNELS_DOT_INT16_H_
 
