@@ -42,3 +42,26 @@ def test_bad_input_is_one_line(tmp_path):
     result = _run(f"--model={tmp_path / 'missing.tflite'}")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("tfq-bench: error: --model: no")
+
+
+def test_bench_models_writes_the_16x8_audio_model_wholly_delegated(tmp_path):
+    """tools/bench_models.py (the benchmark models): the Conv1D audio-style
+    int16x8 model converts, and the delegate takes every node."""
+    result = subprocess.run([sys.executable, "-m", "tfq_tools.bench_models",
+                             f"--out_dir={tmp_path}", "--models=audio_conv1d_16x8"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    import tfq
+    report = tfq.inspect(str(tmp_path / "audio_conv1d_16x8.tflite"))
+    assert {report.tensors[i].dtype for i in report.inputs} == {"int16"}
+    interpreter = tfq.Interpreter(model_path=str(tmp_path / "audio_conv1d_16x8.tflite"))
+    total, claimed = interpreter.tfq_delegate.last_claim()
+    assert claimed == total > 0, interpreter.tfq_delegate.declined_nodes()
+
+
+def test_bench_models_refuses_an_unknown_model(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tfq_tools.bench_models",
+                             f"--out_dir={tmp_path}", "--models=resnet9000"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "unknown ['resnet9000']" in result.stderr
+    assert not list(tmp_path.iterdir())
