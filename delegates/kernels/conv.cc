@@ -223,17 +223,18 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
                                               g.output_width;
-  // Blocks of 4 output pixels: with packed filters each weight load serves all 4.
-  for (int64_t first = pixel_begin; first < pixels; first += 4) {
-    const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
-    const int8_t* rows[4];
-    for (int r = 0; r < 4; ++r) {
-      rows[r] = r < count ? Im2colRow(g, input, first + r, fill, pointwise,
-                                      patch + static_cast<int64_t>(r) * patch_size)
-                          : rows[count - 1];
+  // Blocks of output pixels: with packed filters each weight load serves
+  // kConvPixelBlock of them.
+  for (int64_t first = pixel_begin; first < pixels; first += kConvPixelBlock) {
+    const int count = static_cast<int>(std::min<int64_t>(kConvPixelBlock, pixels - first));
+    const int8_t* rows[kConvPixelBlock];
+    for (int r = 0; r < count; ++r) {
+      rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
+                          patch + static_cast<int64_t>(r) * patch_size);
     }
     if (!packed.empty()) {
-      PackedDot4Rows(rows, packed, filter_sums, g.output_depth, patch_size, acc, g.output_depth);
+      PackedDotRows(rows, count, packed, filter_sums, g.output_depth, patch_size, acc,
+                    g.output_depth);
     } else {
       for (int r = 0; r < count; ++r) {
         int32_t* pixel_acc = acc + r * g.output_depth;
@@ -264,9 +265,28 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
 
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                                   const RowRequantizer& requantizer, const int8_t* input,
-                                  const int8_t* filter, const int32_t* bias, int32_t* acc,
-                                  int8_t* output, int64_t row_begin, int64_t row_end) {
+                                  const int8_t* filter, const int16_t* filter16,
+                                  const int32_t* bias, int32_t* acc, int8_t* output,
+                                  int64_t row_begin, int64_t row_end) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
+    // Each pixel's taps gathered first, then summed channel block by block.
+    const int8_t* inputs[kMaxDepthwiseTaps];
+    const int16_t* filters[kMaxDepthwiseTaps];
+    int taps = 0;
+    ForEachDepthwisePixel(
+        g, row_begin, row_end, [&] { taps = 0; },
+        [&](int64_t input_offset, int64_t filter_offset) {
+          inputs[taps] = input + input_offset;
+          filters[taps++] = filter16 + filter_offset;
+        },
+        [&](int64_t output_offset) {
+          DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth,
+                            acc);
+          requantizer.Run(acc, 0, depth, output + output_offset);
+        });
+    return;
+  }
   ForEachDepthwisePixel(
       g, row_begin, row_end,
       [&] { for (int c = 0; c < depth; ++c) acc[c] = bias != nullptr ? bias[c] : 0; },

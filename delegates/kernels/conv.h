@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "delegates/kernels/dot.h"
 #include "delegates/kernels/fixed_point.h"
 #include "delegates/kernels/requantize.h"
 
@@ -70,9 +71,11 @@ void DepthwiseConv2DInt16Reference(const ConvGeometry& geometry, int depth_multi
 // is folded out of the inner loop as zp * sum(filter), so each output is one
 // int8 dot product over an im2col row (padding taps hold the zero point and
 // add nothing). Groups must be 1. filter_sums[c] = sum of filter c.
-// Output pixels go in blocks of 4 (each packed weight load serves 4).
-// `requantizer` holds quantization's multipliers and clamp; `patch` holds 4
-// im2col rows, `acc` 4 * output_depth int32s.
+// Output pixels go in blocks of kConvPixelBlock (each packed weight load
+// serves the block). `requantizer` holds quantization's multipliers and
+// clamp; `patch` holds kConvPixelBlock im2col rows, `acc` kConvPixelBlock *
+// output_depth int32s.
+constexpr int kConvPixelBlock = kPackedDotMaxRows;
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
 // Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
 // x; pixel_end -1 = all), so threads can share one output.
@@ -84,13 +87,18 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
                          int64_t pixel_end = -1);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
-// channels into `acc` (input_depth int32s). Computes output rows
+// channels into `acc` (input_depth int32s); with `filter16` (the filter
+// widened to int16, when DepthwiseTapsAvailable()) and at most
+// kMaxDepthwiseTaps taps, a pixel's taps are summed channel block by block
+// in registers (dot.h's DepthwiseTapsInt8). Computes output rows
 // [row_begin, row_end) (flattened over batch and y; row_end -1 = all).
+constexpr int kMaxDepthwiseTaps = 64;
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const ConvQuantization& quantization,
                                   const RowRequantizer& requantizer, const int8_t* input,
-                                  const int8_t* filter, const int32_t* bias, int32_t* acc,
-                                  int8_t* output, int64_t row_begin = 0, int64_t row_end = -1);
+                                  const int8_t* filter, const int16_t* filter16,
+                                  const int32_t* bias, int32_t* acc, int8_t* output,
+                                  int64_t row_begin = 0, int64_t row_end = -1);
 
 // int16x8, the same results as the references above, faster. Groups must
 // be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:

@@ -99,10 +99,9 @@ std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
 
-// 4 input bytes from row + 4 * quad, sign-flipped to unsigned, zero bytes
-// past n (their packed weights are 0, but the row may end there).
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline __m512i Broadcast4(
-    const int8_t* row, int quad, int n) {
+// 4 input bytes from row + 4 * quad, zero bytes past n (their packed
+// weights are 0, but the row may end there), as one int32.
+inline uint32_t Quad(const int8_t* row, int quad, int n) {
   uint32_t bytes = 0;
   const int start = 4 * quad;
   if (n - start >= 4) {
@@ -112,42 +111,87 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline __m512i Broadcast4
       bytes |= static_cast<uint32_t>(static_cast<uint8_t>(row[i])) << (8 * (i - start));
     }
   }
-  return _mm512_set1_epi32(static_cast<int32_t>(bytes ^ 0x80808080u));
+  return bytes;
 }
 
-}  // namespace
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDot4Rows(
-    const int8_t* const rows[4], const std::vector<int8_t>& packed, const int32_t* filter_sums,
-    int output_depth, int n, int32_t* out, int out_stride) {
-  const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
-  for (int g = 0; g < groups; ++g) {
-    const int8_t* weights = packed.data() + static_cast<size_t>(g) * quads * 64;
-    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    for (int q = 0; q < quads; ++q) {
-      const __m512i w = _mm512_loadu_si512(weights + static_cast<size_t>(q) * 64);
-      acc0 = _mm512_dpbusd_epi32(acc0, Broadcast4(rows[0], q, n), w);
-      acc1 = _mm512_dpbusd_epi32(acc1, Broadcast4(rows[1], q, n), w);
-      acc2 = _mm512_dpbusd_epi32(acc2, Broadcast4(rows[2], q, n), w);
-      acc3 = _mm512_dpbusd_epi32(acc3, Broadcast4(rows[3], q, n), w);
+// kRows rows x 32 output channels (two packed groups) per pass: each weight
+// load serves kRows vpdpbusd and each input broadcast two; 2 * kRows
+// accumulators stay in registers. Inputs are sign-flipped to unsigned
+// (vpdpbusd is u8 x s8); the 128 * sum(filter) that adds is taken back at
+// the end. `groups` is 1 for the last odd group.
+template <int kRows, int kGroups>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
+    const int8_t* const rows[], const int8_t* weights, int quads, int n,
+    const int32_t* filter_sums, int first, int output_depth, int32_t* out, int out_stride) {
+  const __m512i sign = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+  __m512i acc[kRows][kGroups];
+  for (int r = 0; r < kRows; ++r) {
+    for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
+  }
+  const size_t group_bytes = static_cast<size_t>(quads) * 64;
+  const int full_quads = n / 4;
+  for (int q = 0; q < quads; ++q) {
+    __m512i w[kGroups];
+    for (int k = 0; k < kGroups; ++k) {
+      w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(q) * 64);
     }
-    // Take back the 128 * sum(filter) the sign flip added; store the valid lanes.
-    const int first = 16 * g;
-    const __mmask16 lanes = output_depth - first >= 16
+    for (int r = 0; r < kRows; ++r) {
+      uint32_t bytes;
+      if (q < full_quads) {
+        std::memcpy(&bytes, rows[r] + 4 * q, 4);
+      } else {
+        bytes = Quad(rows[r], q, n);
+      }
+      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(static_cast<int32_t>(bytes)), sign);
+      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], x, w[k]);
+    }
+  }
+  for (int k = 0; k < kGroups; ++k) {
+    const int channel = first + 16 * k;
+    const __mmask16 lanes = output_depth - channel >= 16
                                 ? __mmask16(0xFFFF)
-                                : __mmask16((1u << (output_depth - first)) - 1);
-    const __m512i correction = _mm512_slli_epi32(
-        _mm512_maskz_loadu_epi32(lanes, filter_sums + first), 7);
-    __m512i results[4] = {acc0, acc1, acc2, acc3};
-    for (int r = 0; r < 4; ++r) {
-      _mm512_mask_storeu_epi32(out + static_cast<int64_t>(r) * out_stride + first, lanes,
-                               _mm512_sub_epi32(results[r], correction));
+                                : __mmask16((1u << (output_depth - channel)) - 1);
+    const __m512i correction =
+        _mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, filter_sums + channel), 7);
+    for (int r = 0; r < kRows; ++r) {
+      _mm512_mask_storeu_epi32(out + static_cast<int64_t>(r) * out_stride + channel, lanes,
+                               _mm512_sub_epi32(acc[r][k], correction));
     }
   }
 }
+
+template <int kRows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotRowsVnni(
+    const int8_t* const rows[], const std::vector<int8_t>& packed, const int32_t* filter_sums,
+    int output_depth, int n, int32_t* out, int out_stride) {
+  const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
+  int g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    PackedDotPass<kRows, 2>(rows, packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            filter_sums, 16 * g, output_depth, out, out_stride);
+  }
+  if (g < groups) {
+    PackedDotPass<kRows, 1>(rows, packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            filter_sums, 16 * g, output_depth, out, out_stride);
+  }
+}
+
+using PackedDotRowsFn = void (*)(const int8_t* const[], const std::vector<int8_t>&,
+                                 const int32_t*, int, int, int32_t*, int);
+constexpr PackedDotRowsFn kPackedDotByRows[kPackedDotMaxRows] = {
+    &PackedDotRowsVnni<1>, &PackedDotRowsVnni<2>, &PackedDotRowsVnni<3>, &PackedDotRowsVnni<4>,
+    &PackedDotRowsVnni<5>, &PackedDotRowsVnni<6>, &PackedDotRowsVnni<7>, &PackedDotRowsVnni<8>};
+
+}  // namespace
+
+void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
+                   const std::vector<int8_t>& packed, const int32_t* filter_sums,
+                   int output_depth, int n, int32_t* out, int out_stride) {
+  kPackedDotByRows[num_rows - 1](rows, packed, filter_sums, output_depth, n, out, out_stride);
+}
 #else
-void PackedDot4Rows(const int8_t* const[4], const std::vector<int8_t>&, const int32_t*, int,
-                    int, int32_t*, int) {}
+void PackedDotRows(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,
+                   const int32_t*, int, int, int32_t*, int) {}
 #endif
 
 void FilterSums(const int8_t* filters, int count, int filter_size, int32_t* sums) {
@@ -161,6 +205,47 @@ TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {
   for (int i = 0; i < n; ++i) acc += a[i];
   return acc;
 }
+
+bool DepthwiseTapsAvailable() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
+#else
+  return false;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseTapsInt8(
+    const int8_t* const inputs[], const int16_t* const filters[], int taps, int32_t zero_point,
+    const int32_t* bias, int n, int32_t* acc) {
+  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(zero_point));
+  for (int c = 0; c < n; c += 32) {
+    const __mmask32 lanes = n - c >= 32 ? ~__mmask32(0) : (__mmask32(1) << (n - c)) - 1;
+    const __mmask16 low_lanes = static_cast<__mmask16>(lanes);
+    const __mmask16 high_lanes = static_cast<__mmask16>(lanes >> 16);
+    __m512i low = bias != nullptr ? _mm512_maskz_loadu_epi32(low_lanes, bias + c)
+                                  : _mm512_setzero_si512();
+    __m512i high = bias != nullptr ? _mm512_maskz_loadu_epi32(high_lanes, bias + c + 16)
+                                   : _mm512_setzero_si512();
+    for (int t = 0; t < taps; ++t) {
+      const __m512i x = _mm512_sub_epi16(
+          _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(lanes, inputs[t] + c)), zp);
+      const __m512i products =
+          _mm512_mullo_epi16(x, _mm512_maskz_loadu_epi16(lanes, filters[t] + c));
+      low = _mm512_add_epi32(low, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(products)));
+      high = _mm512_add_epi32(high,
+                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(products, 1)));
+    }
+    _mm512_mask_storeu_epi32(acc + c, low_lanes, low);
+    _mm512_mask_storeu_epi32(acc + c + 16, high_lanes, high);
+  }
+}
+#else
+void DepthwiseTapsInt8(const int8_t* const[], const int16_t* const[], int, int32_t,
+                       const int32_t*, int, int32_t*) {}
+#endif
 
 TFQ_CLONES void MultiplyAccumulateInt8(const int8_t* input, int32_t zero_point,
                                        const int8_t* filter, int n, int32_t* acc) {

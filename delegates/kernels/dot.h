@@ -25,11 +25,14 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t
 bool PackedDotAvailable();  // the CPU has AVX-512 VNNI (+BW)
 // filters [output_depth][n] -> ceil(output_depth/16) x ceil(n/4) x 64 bytes.
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
-// out[r * out_stride + c] = sum_i rows[r][i] * filter_c[i] for 4 rows and
-// every channel c < output_depth (rows may repeat).
-void PackedDot4Rows(const int8_t* const rows[4], const std::vector<int8_t>& packed,
-                    const int32_t* filter_sums, int output_depth, int n, int32_t* out,
-                    int out_stride);
+// out[r * out_stride + c] = sum_i rows[r][i] * filter_c[i] for rows r <
+// num_rows (1 to kPackedDotMaxRows) and every channel c < output_depth,
+// 32 channels x num_rows rows per register tile. Only when
+// PackedDotAvailable().
+constexpr int kPackedDotMaxRows = 8;
+void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
+                   const std::vector<int8_t>& packed, const int32_t* filter_sums,
+                   int output_depth, int n, int32_t* out, int out_stride);
 
 // sums[c] = sum of filter c, for `count` filters of `filter_size` bytes:
 // what folding the input zero point out of a dot product takes back.
@@ -42,6 +45,16 @@ int32_t SumInt8(const int8_t* a, int n);
 // over a row of channels).
 void MultiplyAccumulateInt8(const int8_t* input, int32_t zero_point, const int8_t* filter,
                             int n, int32_t* acc);
+
+// One depthwise output pixel (depth multiplier 1), channels outermost so
+// the sums stay in registers: acc[c] = bias[c] + sum over taps t of
+// (inputs[t][c] - zero_point) * filters[t][c], c < n (bias may be null).
+// AVX-512 BW + VL: (q - zp) * w fits int16 (|q - zp| <= 255, |w| <= 128), one
+// vpmullw per 32 channels per tap, widened into int32 sums. Only when
+// DepthwiseTapsAvailable(); filters are the int8 weights widened to int16.
+bool DepthwiseTapsAvailable();
+void DepthwiseTapsInt8(const int8_t* const inputs[], const int16_t* const filters[], int taps,
+                       int32_t zero_point, const int32_t* bias, int n, int32_t* acc);
 
 }  // namespace kernels
 }  // namespace tfq

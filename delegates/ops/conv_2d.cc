@@ -38,10 +38,13 @@ class Conv2DOp : public ConvOpBase {
     grouped_ = groups > 1;
     const size_t activation_size = plan_.int16 ? sizeof(int16_t) : sizeof(int8_t);
     const size_t acc_element_size = plan_.int16 ? sizeof(int64_t) : sizeof(int32_t);
-    patch_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.filter_height) *
-                                      plan_.filter_width * plan_.filter_input_depth,
+    // Rows of one block of output pixels (int16x8 blocks are 4, int8 ones
+    // kConvPixelBlock).
+    const size_t block = plan_.int16 ? 4 : kernels::kConvPixelBlock;
+    patch_size_ = PerThreadStride(block * plan_.filter_height * plan_.filter_width *
+                                      plan_.filter_input_depth,
                                   activation_size);
-    acc_size_ = PerThreadStride(4 * static_cast<size_t>(plan_.output_depth), acc_element_size);
+    acc_size_ = PerThreadStride(block * plan_.output_depth, acc_element_size);
     const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
     if (plan_.int16) {
       patch16_.resize(threads * patch_size_);
@@ -64,10 +67,11 @@ class Conv2DOp : public ConvOpBase {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
                                    plan_.filter_data, plan_.bias_data(), output);
     } else {
-      // Output pixels split across threads in whole blocks of 4.
+      // Output pixels split across threads in whole blocks.
       const int64_t pixels =
           static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
-      tensors->pool().ParallelFor(pixels, 4, [&](int thread, int64_t begin, int64_t end) {
+      tensors->pool().ParallelFor(pixels, kernels::kConvPixelBlock,
+                                  [&](int thread, int64_t begin, int64_t end) {
         kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
                                      plan_.filter_data, packed_, filter_sums_.data(),
                                      plan_.bias_data(), patch_.data() + thread * patch_size_,
@@ -102,7 +106,7 @@ class Conv2DOp : public ConvOpBase {
   std::vector<int32_t> filter_sums_;
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
-  std::vector<int8_t> patch_;  // im2col rows of a block of 4 output pixels
+  std::vector<int8_t> patch_;  // im2col rows of a block of output pixels
   std::vector<int32_t> acc_;   // their channels
   // int16x8: the filter widened and packed, int16 im2col rows, int64 sums.
   std::vector<int16_t> packed16_, patch16_;

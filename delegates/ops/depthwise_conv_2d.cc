@@ -1,6 +1,7 @@
 // DEPTHWISE_CONV_2D: TFLite glue. int8 input/filter/output with an int32
 // bias, and int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
 
@@ -10,7 +11,8 @@ namespace {
 class DepthwiseConv2DOp : public ConvOpBase {
  public:
   explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {
-    if (plan_.int16) {  // widened once for the int16 multiply-accumulate
+    // Widened once: the int16 multiply-accumulate, or the int8 AVX-512 one.
+    if (plan_.int16 || kernels::DepthwiseTapsAvailable()) {
       const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                           plan_.output_depth;
       filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
@@ -59,10 +61,10 @@ class DepthwiseConv2DOp : public ConvOpBase {
       // Output rows (over batch and height) split across threads.
       const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
       tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
-        kernels::DepthwiseConv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                              plan_.filter_data, plan_.bias_data(),
-                                              acc_.data() + thread * acc_stride_, output,
-                                              begin, end);
+        kernels::DepthwiseConv2DInt8Optimized(
+            geometry_, quantization(), requantizer_, input, plan_.filter_data,
+            filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
+            acc_.data() + thread * acc_stride_, output, begin, end);
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
@@ -74,7 +76,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   int depth_multiplier_ = 1;
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
-  std::vector<int16_t> filter16_;  // int16x8: the filter widened to int16
+  std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
 };
 
 }  // namespace

@@ -61,8 +61,8 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     FilterSums(filter.data(), g.output_depth, patch, sums.data());
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
-    std::vector<int8_t> expected(outputs), actual(outputs), scratch(4 * patch);
-    std::vector<int32_t> acc(4 * g.output_depth);
+    std::vector<int8_t> expected(outputs), actual(outputs), scratch(kConvPixelBlock * patch);
+    std::vector<int32_t> acc(kConvPixelBlock * g.output_depth);
     const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                      c.quantization.output_min, c.quantization.output_max);
     const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
@@ -90,7 +90,7 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
     auto input = RandomInt8(&rng, static_cast<size_t>(g.batches) * g.input_height *
                                       g.input_width * g.input_depth);
     auto filter = RandomInt8(&rng, static_cast<size_t>(g.filter_height) * g.filter_width *
-                                       g.output_depth, -127);
+                                       g.output_depth);
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
     std::vector<int8_t> expected(outputs), actual(outputs);
@@ -101,8 +101,16 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
     const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                      c.quantization.output_min, c.quantization.output_max);
     DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                                 bias, acc.data(), actual.data());
+                                 nullptr, bias, acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    if (DepthwiseTapsAvailable()) {  // and the AVX-512 taps path (filter -128 included)
+      const std::vector<int16_t> filter16(filter.begin(), filter.end());
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
+                                   filter.data(), filter16.data(), bias, acc.data(),
+                                   actual.data());
+      ASSERT_EQ(expected, actual) << "AVX-512 taps, trial " << trial;
+    }
   }
 }
 
