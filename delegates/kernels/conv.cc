@@ -212,11 +212,21 @@ void DepthwiseConv2DInt16Reference(const ConvGeometry& g, int depth_multiplier,
                          row_begin, row_end);
 }
 
+std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int filter_size,
+                                 int32_t input_zero_point, const int32_t* bias) {
+  std::vector<int32_t> sums(output_depth);
+  FilterSums(filter, output_depth, filter_size, sums.data());
+  for (int c = 0; c < output_depth; ++c) {
+    sums[c] = (bias != nullptr ? bias[c] : 0) - input_zero_point * sums[c];
+  }
+  return sums;
+}
+
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
-                         const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
-                         int32_t* acc, int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
+                         const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
+                         int64_t pixel_begin, int64_t pixel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   const bool pointwise = ReadsInputInPlace(g);
   const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
@@ -232,8 +242,8 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
       rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
                           patch + static_cast<int64_t>(r) * patch_size);
     }
-    if (!packed.empty()) {
-      PackedDotRows(rows, count, packed, filter_sums, g.output_depth, patch_size, acc,
+    if (!packed.empty()) {  // offsets added inside
+      PackedDotRows(rows, count, packed, offsets, g.output_depth, patch_size, acc,
                     g.output_depth);
     } else {
       for (int r = 0; r < count; ++r) {
@@ -250,15 +260,12 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
           pixel_acc[oc] =
               DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
         }
+        for (oc = 0; oc < g.output_depth; ++oc) pixel_acc[oc] += offsets[oc];
       }
     }
     for (int r = 0; r < count; ++r) {
-      int32_t* pixel_acc = acc + r * g.output_depth;
-      for (int oc = 0; oc < g.output_depth; ++oc) {
-        pixel_acc[oc] += (bias != nullptr ? bias[oc] : 0) -
-                         quantization.input_zero_point * filter_sums[oc];
-      }
-      requantizer.Run(pixel_acc, 0, g.output_depth, output + (first + r) * g.output_depth);
+      requantizer.Run(acc + r * g.output_depth, 0, g.output_depth,
+                      output + (first + r) * g.output_depth);
     }
   }
 }

@@ -70,21 +70,25 @@ void DepthwiseConv2DInt16Reference(const ConvGeometry& geometry, int depth_multi
 // The same results, faster (kernels/dot.h's clones): the input zero point
 // is folded out of the inner loop as zp * sum(filter), so each output is one
 // int8 dot product over an im2col row (padding taps hold the zero point and
-// add nothing). Groups must be 1. filter_sums[c] = sum of filter c.
+// add nothing). Groups must be 1. offsets[c] = bias[c] - input_zero_point
+// * sum(filter c) (ConvOffsets).
 // Output pixels go in blocks of kConvPixelBlock (each packed weight load
 // serves the block). `requantizer` holds quantization's multipliers and
 // clamp; `patch` holds kConvPixelBlock im2col rows, `acc` kConvPixelBlock *
 // output_depth int32s.
 constexpr int kConvPixelBlock = kPackedDotMaxRows;
+// offsets[c] = bias[c] (0 without) - input_zero_point * sum(filter c), for
+// filters [output_depth][filter_size].
+std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int filter_size,
+                                 int32_t input_zero_point, const int32_t* bias);
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
 // Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
 // x; pixel_end -1 = all), so threads can share one output.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
-                         const int32_t* filter_sums, const int32_t* bias, int8_t* patch,
-                         int32_t* acc, int8_t* output, int64_t pixel_begin = 0,
-                         int64_t pixel_end = -1);
+                         const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
+                         int64_t pixel_begin = 0, int64_t pixel_end = -1);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s); with `filter16` (the filter

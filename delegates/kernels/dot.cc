@@ -86,11 +86,12 @@ bool PackedDotAvailable() {
 
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
-  std::vector<int8_t> packed(static_cast<size_t>(groups) * quads * 64, 0);
+  std::vector<int8_t> packed(static_cast<size_t>(groups) * quads * 64, 0);  // padding: 0
   for (int c = 0; c < output_depth; ++c) {
     for (int i = 0; i < n; ++i) {
+      // w + 128 as an unsigned byte: the flipped sign bit.
       packed[((static_cast<size_t>(c / 16) * quads + i / 4) * 16 + c % 16) * 4 + i % 4] =
-          filters[static_cast<int64_t>(c) * n + i];
+          static_cast<int8_t>(filters[static_cast<int64_t>(c) * n + i] ^ 0x80);
     }
   }
   return packed;
@@ -116,34 +117,42 @@ inline uint32_t Quad(const int8_t* row, int quad, int n) {
 
 // kRows rows x 32 output channels (two packed groups) per pass: each weight
 // load serves kRows vpdpbusd and each input broadcast two; 2 * kRows
-// accumulators stay in registers. Inputs are sign-flipped to unsigned
-// (vpdpbusd is u8 x s8); the 128 * sum(filter) that adds is taken back at
-// the end. `groups` is 1 for the last odd group.
+// accumulators stay in registers. The weights are the unsigned operand
+// (w + 128) and the input bytes the signed one, broadcast as they lie, so
+// the inner loop is loads and vpdpbusd only; each row's 128 * sum(row) is
+// taken back at the end, with the per-channel offsets added. `kGroups` is 1
+// for the last odd group.
 template <int kRows, int kGroups>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
-    const int8_t* const rows[], const int8_t* weights, int quads, int n,
-    const int32_t* filter_sums, int first, int output_depth, int32_t* out, int out_stride) {
-  const __m512i sign = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+    const int8_t* const rows[], const int32_t row_corrections[], const int8_t* weights,
+    int quads, int n, const int32_t* offsets, int first, int output_depth, int32_t* out,
+    int out_stride) {
   __m512i acc[kRows][kGroups];
   for (int r = 0; r < kRows; ++r) {
     for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
   }
   const size_t group_bytes = static_cast<size_t>(quads) * 64;
   const int full_quads = n / 4;
-  for (int q = 0; q < quads; ++q) {
+  for (int q = 0; q < full_quads; ++q) {
     __m512i w[kGroups];
     for (int k = 0; k < kGroups; ++k) {
       w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(q) * 64);
     }
     for (int r = 0; r < kRows; ++r) {
-      uint32_t bytes;
-      if (q < full_quads) {
-        std::memcpy(&bytes, rows[r] + 4 * q, 4);
-      } else {
-        bytes = Quad(rows[r], q, n);
-      }
-      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(static_cast<int32_t>(bytes)), sign);
-      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], x, w[k]);
+      int32_t bytes;
+      std::memcpy(&bytes, rows[r] + 4 * q, 4);
+      const __m512i x = _mm512_set1_epi32(bytes);
+      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], w[k], x);
+    }
+  }
+  if (full_quads < quads) {  // the last 1-3 taps; bytes past n read as 0
+    __m512i w[kGroups];
+    for (int k = 0; k < kGroups; ++k) {
+      w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(full_quads) * 64);
+    }
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i x = _mm512_set1_epi32(static_cast<int32_t>(Quad(rows[r], full_quads, n)));
+      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], w[k], x);
     }
   }
   for (int k = 0; k < kGroups; ++k) {
@@ -151,28 +160,32 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
     const __mmask16 lanes = output_depth - channel >= 16
                                 ? __mmask16(0xFFFF)
                                 : __mmask16((1u << (output_depth - channel)) - 1);
-    const __m512i correction =
-        _mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, filter_sums + channel), 7);
+    const __m512i offset = _mm512_maskz_loadu_epi32(lanes, offsets + channel);
     for (int r = 0; r < kRows; ++r) {
-      _mm512_mask_storeu_epi32(out + static_cast<int64_t>(r) * out_stride + channel, lanes,
-                               _mm512_sub_epi32(acc[r][k], correction));
+      const __m512i value = _mm512_add_epi32(
+          acc[r][k], _mm512_add_epi32(offset, _mm512_set1_epi32(row_corrections[r])));
+      _mm512_mask_storeu_epi32(out + static_cast<int64_t>(r) * out_stride + channel, lanes, value);
     }
   }
 }
 
 template <int kRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotRowsVnni(
-    const int8_t* const rows[], const std::vector<int8_t>& packed, const int32_t* filter_sums,
+    const int8_t* const rows[], const std::vector<int8_t>& packed, const int32_t* offsets,
     int output_depth, int n, int32_t* out, int out_stride) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
+  int32_t row_corrections[kRows];  // the unsigned weights added 128 * sum(row)
+  for (int r = 0; r < kRows; ++r) row_corrections[r] = -128 * SumInt8(rows[r], n);
   int g = 0;
   for (; g + 2 <= groups; g += 2) {
-    PackedDotPass<kRows, 2>(rows, packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
-                            filter_sums, 16 * g, output_depth, out, out_stride);
+    PackedDotPass<kRows, 2>(rows, row_corrections,
+                            packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            offsets, 16 * g, output_depth, out, out_stride);
   }
   if (g < groups) {
-    PackedDotPass<kRows, 1>(rows, packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
-                            filter_sums, 16 * g, output_depth, out, out_stride);
+    PackedDotPass<kRows, 1>(rows, row_corrections,
+                            packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            offsets, 16 * g, output_depth, out, out_stride);
   }
 }
 
@@ -185,9 +198,9 @@ constexpr PackedDotRowsFn kPackedDotByRows[kPackedDotMaxRows] = {
 }  // namespace
 
 void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
-                   const std::vector<int8_t>& packed, const int32_t* filter_sums,
-                   int output_depth, int n, int32_t* out, int out_stride) {
-  kPackedDotByRows[num_rows - 1](rows, packed, filter_sums, output_depth, n, out, out_stride);
+                   const std::vector<int8_t>& packed, const int32_t* offsets, int output_depth,
+                   int n, int32_t* out, int out_stride) {
+  kPackedDotByRows[num_rows - 1](rows, packed, offsets, output_depth, n, out, out_stride);
 }
 #else
 void PackedDotRows(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,

@@ -20,19 +20,21 @@ int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]);
 
 // AVX-512 VNNI with filters packed once: output channels in the 16 int32
-// lanes, 4 consecutive taps per lane, so one vpdpbusd of 4 broadcast input
-// bytes advances 16 dot products and no horizontal sum is needed.
+// lanes, 4 consecutive taps per lane, each weight stored as the unsigned
+// byte w + 128, so one vpdpbusd with 4 input bytes broadcast as they lie
+// advances 16 dot products and no horizontal sum is needed.
 bool PackedDotAvailable();  // the CPU has AVX-512 VNNI (+BW)
 // filters [output_depth][n] -> ceil(output_depth/16) x ceil(n/4) x 64 bytes.
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
-// out[r * out_stride + c] = sum_i rows[r][i] * filter_c[i] for rows r <
-// num_rows (1 to kPackedDotMaxRows) and every channel c < output_depth,
-// 32 channels x num_rows rows per register tile. Only when
-// PackedDotAvailable().
+// out[r * out_stride + c] = offsets[c] + sum_i rows[r][i] * filter_c[i] for
+// rows r < num_rows (1 to kPackedDotMaxRows) and every channel c <
+// output_depth, 32 channels x num_rows rows per register tile. Only when
+// PackedDotAvailable(). (Offsets fold in what the caller adds per channel:
+// bias - input_zero_point * sum(filter) for a convolution.)
 constexpr int kPackedDotMaxRows = 8;
 void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
-                   const std::vector<int8_t>& packed, const int32_t* filter_sums,
-                   int output_depth, int n, int32_t* out, int out_stride);
+                   const std::vector<int8_t>& packed, const int32_t* offsets, int output_depth,
+                   int n, int32_t* out, int out_stride);
 
 // sums[c] = sum of filter c, for `count` filters of `filter_size` bytes:
 // what folding the input zero point out of a dot product takes back.

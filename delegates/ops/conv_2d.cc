@@ -12,10 +12,10 @@ namespace {
 class Conv2DOp : public ConvOpBase {
  public:
   explicit Conv2DOp(ConvPlan plan) : ConvOpBase("CONV_2D", std::move(plan)) {
-    filter_sums_.resize(plan_.output_depth);
-    kernels::FilterSums(plan_.filter_data, plan_.output_depth,
-                        plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
-                        filter_sums_.data());
+    offsets_ = kernels::ConvOffsets(
+        plan_.filter_data, plan_.output_depth,
+        plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
+        plan_.input_zero_point, plan_.bias_data());
     if (plan_.int16) {
       packed16_ = kernels::PackFiltersInt16(
           plan_.filter_data, plan_.output_depth,
@@ -73,8 +73,8 @@ class Conv2DOp : public ConvOpBase {
       tensors->pool().ParallelFor(pixels, kernels::kConvPixelBlock,
                                   [&](int thread, int64_t begin, int64_t end) {
         kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                     plan_.filter_data, packed_, filter_sums_.data(),
-                                     plan_.bias_data(), patch_.data() + thread * patch_size_,
+                                     plan_.filter_data, packed_, offsets_.data(),
+                                     patch_.data() + thread * patch_size_,
                                      acc_.data() + thread * acc_size_, output, begin, end);
       });
     }
@@ -103,7 +103,7 @@ class Conv2DOp : public ConvOpBase {
   }
 
   bool grouped_ = false;
-  std::vector<int32_t> filter_sums_;
+  std::vector<int32_t> offsets_;  // bias - input zero point * sum(filter), per channel
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of output pixels

@@ -56,25 +56,25 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     const int patch = g.filter_height * g.filter_width * g.input_depth;
     auto input = RandomInt8(&rng, static_cast<size_t>(g.batches) * g.input_height *
                                       g.input_width * g.input_depth);
-    auto filter = RandomInt8(&rng, static_cast<size_t>(g.output_depth) * patch, -127);
-    std::vector<int32_t> sums(g.output_depth);
-    FilterSums(filter.data(), g.output_depth, patch, sums.data());
+    auto filter = RandomInt8(&rng, static_cast<size_t>(g.output_depth) * patch);
+    const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
+    const std::vector<int32_t> offsets = ConvOffsets(
+        filter.data(), g.output_depth, patch, c.quantization.input_zero_point, bias);
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
     std::vector<int8_t> expected(outputs), actual(outputs), scratch(kConvPixelBlock * patch);
     std::vector<int32_t> acc(kConvPixelBlock * g.output_depth);
     const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                      c.quantization.output_min, c.quantization.output_max);
-    const int32_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
     Conv2DInt8Reference(g, g.input_depth, c.quantization, input.data(), filter.data(), bias,
                         expected.data());
     Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
-                        sums.data(), bias, scratch.data(), acc.data(), actual.data());
+                        offsets.data(), scratch.data(), acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
     if (PackedDotAvailable()) {  // and the packed-filter path
       std::fill(actual.begin(), actual.end(), 0);
       Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                          PackFilters(filter.data(), g.output_depth, patch), sums.data(), bias,
+                          PackFilters(filter.data(), g.output_depth, patch), offsets.data(),
                           scratch.data(), acc.data(), actual.data());
       ASSERT_EQ(expected, actual) << "packed, trial " << trial;
     }
