@@ -27,6 +27,13 @@ void MaxPoolInt16Reference(const ConvGeometry& geometry, int32_t output_min, int
 void AveragePoolInt16Reference(const ConvGeometry& geometry, int32_t output_min,
                                int32_t output_max, const int16_t* input, int16_t* output);
 
+// The same maxima, channels innermost (the window's rows are running
+// elementwise maxima over contiguous channels).
+void MaxPoolInt8Optimized(const ConvGeometry& geometry, int32_t output_min, int32_t output_max,
+                          const int8_t* input, int8_t* output);
+void MaxPoolInt16Optimized(const ConvGeometry& geometry, int32_t output_min, int32_t output_max,
+                           const int16_t* input, int16_t* output);
+
 }  // namespace kernels
 }  // namespace tfq
 

@@ -32,10 +32,10 @@ class PoolOp : public DelegatedOp {
   void Invoke(PartitionTensors* tensors) override {
     if (int16_) {
       Run(tensors->data_as<int16_t>(input_), tensors->data_as<int16_t>(output_),
-          &kernels::AveragePoolInt16Reference, &kernels::MaxPoolInt16Reference);
+          &kernels::AveragePoolInt16Reference, &kernels::MaxPoolInt16Optimized);
     } else {
       Run(tensors->data_as<int8_t>(input_), tensors->data_as<int8_t>(output_),
-          &kernels::AveragePoolInt8Reference, &kernels::MaxPoolInt8Reference);
+          &kernels::AveragePoolInt8Reference, &kernels::MaxPoolInt8Optimized);
     }
   }
 

@@ -11,6 +11,7 @@
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/fully_connected.h"
+#include "delegates/kernels/pooling.h"
 #include "tests/delegates/conv_test_cases.h"
 
 namespace tfq {
@@ -111,6 +112,30 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                    actual.data());
       ASSERT_EQ(expected, actual) << "AVX-512 taps, trial " << trial;
     }
+  }
+}
+
+TEST(PoolingKernels, OptimizedMaxPoolMatchesReference) {
+  std::mt19937 rng(6);
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g = RandomConvGeometry(&rng, true);
+    g.dilation_height = 1;  // pooling windows are not dilated
+    g.output_height = (g.input_height + 2 * g.pad_top - 1) / g.stride_height + 1;
+    const size_t inputs =
+        static_cast<size_t>(g.batches) * g.input_height * g.input_width * g.input_depth;
+    const size_t outputs =
+        static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+    const int32_t low = trial % 3 == 0 ? -20 : -128, high = trial % 4 == 0 ? 50 : 127;
+    auto input = RandomInt8(&rng, inputs);
+    std::vector<int8_t> expected(outputs), actual(outputs);
+    MaxPoolInt8Reference(g, low, high, input.data(), expected.data());
+    MaxPoolInt8Optimized(g, low, high, input.data(), actual.data());
+    ASSERT_EQ(expected, actual) << "int8, trial " << trial;
+    std::vector<int16_t> input16(inputs), expected16(outputs), actual16(outputs);
+    for (size_t i = 0; i < inputs; ++i) input16[i] = static_cast<int16_t>(input[i] * 251);
+    MaxPoolInt16Reference(g, low * 200, high * 200, input16.data(), expected16.data());
+    MaxPoolInt16Optimized(g, low * 200, high * 200, input16.data(), actual16.data());
+    ASSERT_EQ(expected16, actual16) << "int16, trial " << trial;
   }
 }
 
