@@ -242,26 +242,24 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
       rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
                           patch + static_cast<int64_t>(r) * patch_size);
     }
-    if (!packed.empty()) {  // offsets added inside
-      PackedDotRows(rows, count, packed, offsets, g.output_depth, patch_size, acc,
-                    g.output_depth);
-    } else {
-      for (int r = 0; r < count; ++r) {
-        int32_t* pixel_acc = acc + r * g.output_depth;
-        int oc = 0;
-        for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
-          const int8_t* filters[4];
-          for (int k = 0; k < 4; ++k) {
-            filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
-          }
-          DotInt8x4(rows[r], filters, patch_size, pixel_acc + oc);
-        }
-        for (; oc < g.output_depth; ++oc) {
-          pixel_acc[oc] =
-              DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
-        }
-        for (oc = 0; oc < g.output_depth; ++oc) pixel_acc[oc] += offsets[oc];
+    if (!packed.empty()) {  // offsets added and the sums rescaled inside
+      PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(), g.output_depth,
+                          patch_size, output + first * g.output_depth, g.output_depth);
+      continue;
+    }
+    for (int r = 0; r < count; ++r) {  // AVX2 / portable dot products
+      int32_t* pixel_acc = acc + r * g.output_depth;
+      int oc = 0;
+      for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
+        const int8_t* filters[4];
+        for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
+        DotInt8x4(rows[r], filters, patch_size, pixel_acc + oc);
       }
+      for (; oc < g.output_depth; ++oc) {
+        pixel_acc[oc] =
+            DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
+      }
+      for (oc = 0; oc < g.output_depth; ++oc) pixel_acc[oc] += offsets[oc];
     }
     for (int r = 0; r < count; ++r) {
       requantizer.Run(acc + r * g.output_depth, 0, g.output_depth,

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "delegates/kernels/requantize.h"
+
 namespace tfq {
 namespace kernels {
 
@@ -35,6 +37,14 @@ constexpr int kPackedDotMaxRows = 8;
 void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                    const std::vector<int8_t>& packed, const int32_t* offsets, int output_depth,
                    int n, int32_t* out, int out_stride);
+// The same sums rescaled to int8 in the tile's epilogue, while they are
+// still in registers (each channel's multiplier loaded once per tile, not
+// once per row): out[r * out_stride + c] = clamp(MBQM(sum) + zero point),
+// exactly RowRequantizer::Run's result.
+void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
+                         const std::vector<int8_t>& packed, const int32_t* offsets,
+                         const ChannelRequantization& requantization, int output_depth, int n,
+                         int8_t* out, int out_stride);
 
 // sums[c] = sum of filter c, for `count` filters of `filter_size` bytes:
 // what folding the input zero point out of a dot product takes back.

@@ -13,6 +13,15 @@
 namespace tfq {
 namespace kernels {
 
+// The per-channel arrays a requantizer holds, for kernels that rescale in
+// their own epilogue (dot.h's PackedDotRowsToInt8).
+struct ChannelRequantization {
+  const int32_t* significands;
+  const int32_t* left_shifts;
+  const int32_t* right_shifts;
+  int32_t zero_point, min, max;
+};
+
 class RowRequantizer {
  public:
   RowRequantizer() = default;
@@ -20,6 +29,10 @@ class RowRequantizer {
                  int32_t output_min, int32_t output_max);
   // out[c] = clamp(MBQM(acc[c], multiplier[first + c]) + zp) for c < n.
   void Run(const int32_t* acc, int first, int n, int8_t* out) const;
+  ChannelRequantization channels() const {
+    return {significands_.data(), left_shifts_.data(), right_shifts_.data(), output_zero_point_,
+            output_min_, output_max_};
+  }
 
  private:
   std::vector<int32_t> significands_, left_shifts_, right_shifts_;
