@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "delegates/kernels/depthwise_avx512.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_int16.h"
 
@@ -178,6 +179,64 @@ void ForEachDepthwisePixel(const ConvGeometry& g, int64_t row_begin, int64_t row
   }
 }
 
+// The AVX-512 depthwise (multiplier 1): each output row's interior (windows
+// inside the input in x) through the row kernel, whose taps and rescale
+// stay in registers; the border pixels gather their in-bounds taps and sum
+// them channel block by block (DepthwiseTapsInt8), then the row requantizer.
+void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantization,
+                         const RowRequantizer& requantizer, const int8_t* input,
+                         const int16_t* filter16, const int32_t* bias, int32_t* acc,
+                         int8_t* output, int64_t row_begin, int64_t row_end) {
+  const int depth = g.input_depth;
+  const ChannelRequantization channels = requantizer.channels();
+  const int64_t rows = row_end >= 0 ? row_end : static_cast<int64_t>(g.batches) * g.output_height;
+  // Interior columns: x0 = ox * stride - pad >= 0 and the window's last
+  // column x0 + (w - 1) * dilation inside the input.
+  const int span = (g.filter_width - 1) * g.dilation_width;
+  const int ox_begin = std::min(g.output_width, (g.pad_left + g.stride_width - 1) / g.stride_width);
+  const int last_start = g.input_width - 1 - span + g.pad_left;
+  const int ox_end = last_start < 0 ? ox_begin
+                                    : std::max(ox_begin, std::min(g.output_width,
+                                                                  last_start / g.stride_width + 1));
+  const int8_t* inputs[kMaxDepthwiseTaps];
+  const int16_t* filters[kMaxDepthwiseTaps];
+  for (int64_t row = row_begin; row < rows; ++row) {
+    const int b = static_cast<int>(row / g.output_height);
+    const int oy = static_cast<int>(row % g.output_height);
+    const int y0 = oy * g.stride_height - g.pad_top;
+    int fy_begin = 0, fy_end = 0;  // the window rows inside the input
+    while (fy_begin < g.filter_height && y0 + fy_begin * g.dilation_height < 0) ++fy_begin;
+    fy_end = fy_begin;
+    while (fy_end < g.filter_height && y0 + fy_end * g.dilation_height < g.input_height) ++fy_end;
+    const bool row_kernel =
+        ox_begin < ox_end && (fy_end - fy_begin) * g.filter_width <= kMaxDepthwiseRowTaps;
+    for (int ox = 0; ox < g.output_width; ++ox) {
+      if (row_kernel && ox == ox_begin) ox = ox_end;  // the row kernel's part
+      if (ox >= g.output_width) break;
+      const int x0 = ox * g.stride_width - g.pad_left;
+      int taps = 0;
+      for (int fy = fy_begin; fy < fy_end; ++fy) {
+        const int y = y0 + fy * g.dilation_height;
+        for (int fx = 0; fx < g.filter_width; ++fx) {
+          const int x = x0 + fx * g.dilation_width;
+          if (x < 0 || x >= g.input_width) continue;
+          inputs[taps] = input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width +
+                                  x) * depth;
+          filters[taps++] = filter16 + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth;
+        }
+      }
+      DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth, acc);
+      requantizer.Run(acc, 0, depth,
+                      output + ((static_cast<int64_t>(b) * g.output_height + oy) *
+                                    g.output_width + ox) * depth);
+    }
+    if (row_kernel) {
+      DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16, bias, b,
+                             oy, fy_begin, fy_end, ox_begin, ox_end, output);
+    }
+  }
+}
+
 }  // namespace
 
 void Conv2DInt8Reference(const ConvGeometry& g, int filter_input_depth,
@@ -275,21 +334,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   int64_t row_begin, int64_t row_end) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
-    // Each pixel's taps gathered first, then summed channel block by block.
-    const int8_t* inputs[kMaxDepthwiseTaps];
-    const int16_t* filters[kMaxDepthwiseTaps];
-    int taps = 0;
-    ForEachDepthwisePixel(
-        g, row_begin, row_end, [&] { taps = 0; },
-        [&](int64_t input_offset, int64_t filter_offset) {
-          inputs[taps] = input + input_offset;
-          filters[taps++] = filter16 + filter_offset;
-        },
-        [&](int64_t output_offset) {
-          DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth,
-                            acc);
-          requantizer.Run(acc, 0, depth, output + output_offset);
-        });
+    DepthwiseInt8Avx512(g, quantization, requantizer, input, filter16, bias, acc, output,
+                        row_begin, row_end);
     return;
   }
   ForEachDepthwisePixel(
