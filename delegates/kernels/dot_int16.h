@@ -32,6 +32,7 @@ void PackedDotInt16Rows(const int16_t* const rows[4], int num_rows,
 
 // acc[c] += input[c] * filter[c] for c < n: one depthwise tap over a row of
 // channels (the caller bounds the taps so the int32 sums cannot overflow).
+// AVX-512 (vpmaddwd of sign- and zero-extended lanes) or portable code.
 void MultiplyAccumulateInt16(const int16_t* input, const int16_t* filter, int n, int32_t* acc);
 
 }  // namespace kernels
