@@ -179,16 +179,15 @@ void ForEachDepthwisePixel(const ConvGeometry& g, int64_t row_begin, int64_t row
   }
 }
 
-// The AVX-512 depthwise (multiplier 1): each output row's interior (windows
-// inside the input in x) through the row kernel, whose taps and rescale
-// stay in registers; the border pixels gather their in-bounds taps and sum
-// them channel block by block (DepthwiseTapsInt8), then the row requantizer.
-void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantization,
-                         const RowRequantizer& requantizer, const int8_t* input,
-                         const int16_t* filter16, const int32_t* bias, int32_t* acc,
-                         int8_t* output, int64_t row_begin, int64_t row_end) {
-  const int depth = g.input_depth;
-  const ChannelRequantization channels = requantizer.channels();
+// The walk of the AVX-512 depthwise kernels (multiplier 1), per output row
+// of [row_begin, row_end): the window rows inside the input [fy_begin,
+// fy_end) and the interior columns [ox_begin, ox_end) (windows wholly inside
+// the input in x) go to interior(b, oy, fy_begin, fy_end, ox_begin, ox_end)
+// when the row kernel can hold their taps; every other pixel to
+// border(b, oy, ox, fy_begin, fy_end).
+template <typename Border, typename Interior>
+void ForEachDepthwiseRow(const ConvGeometry& g, int64_t row_begin, int64_t row_end,
+                         Border border, Interior interior) {
   const int64_t rows = row_end >= 0 ? row_end : static_cast<int64_t>(g.batches) * g.output_height;
   // Interior columns: x0 = ox * stride - pad >= 0 and the window's last
   // column x0 + (w - 1) * dilation inside the input.
@@ -198,43 +197,74 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
   const int ox_end = last_start < 0 ? ox_begin
                                     : std::max(ox_begin, std::min(g.output_width,
                                                                   last_start / g.stride_width + 1));
-  const int8_t* inputs[kMaxDepthwiseTaps];
-  const int16_t* filters[kMaxDepthwiseTaps];
   for (int64_t row = row_begin; row < rows; ++row) {
     const int b = static_cast<int>(row / g.output_height);
     const int oy = static_cast<int>(row % g.output_height);
     const int y0 = oy * g.stride_height - g.pad_top;
-    int fy_begin = 0, fy_end = 0;  // the window rows inside the input
+    int fy_begin = 0;
     while (fy_begin < g.filter_height && y0 + fy_begin * g.dilation_height < 0) ++fy_begin;
-    fy_end = fy_begin;
+    int fy_end = fy_begin;
     while (fy_end < g.filter_height && y0 + fy_end * g.dilation_height < g.input_height) ++fy_end;
     const bool row_kernel =
         ox_begin < ox_end && (fy_end - fy_begin) * g.filter_width <= kMaxDepthwiseRowTaps;
     for (int ox = 0; ox < g.output_width; ++ox) {
       if (row_kernel && ox == ox_begin) ox = ox_end;  // the row kernel's part
       if (ox >= g.output_width) break;
-      const int x0 = ox * g.stride_width - g.pad_left;
-      int taps = 0;
-      for (int fy = fy_begin; fy < fy_end; ++fy) {
-        const int y = y0 + fy * g.dilation_height;
-        for (int fx = 0; fx < g.filter_width; ++fx) {
-          const int x = x0 + fx * g.dilation_width;
-          if (x < 0 || x >= g.input_width) continue;
-          inputs[taps] = input + ((static_cast<int64_t>(b) * g.input_height + y) * g.input_width +
-                                  x) * depth;
-          filters[taps++] = filter16 + (static_cast<int64_t>(fy) * g.filter_width + fx) * depth;
-        }
-      }
-      DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth, acc);
-      requantizer.Run(acc, 0, depth,
-                      output + ((static_cast<int64_t>(b) * g.output_height + oy) *
-                                    g.output_width + ox) * depth);
+      border(b, oy, ox, fy_begin, fy_end);
     }
-    if (row_kernel) {
-      DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16, bias, b,
-                             oy, fy_begin, fy_end, ox_begin, ox_end, output);
+    if (row_kernel) interior(b, oy, fy_begin, fy_end, ox_begin, ox_end);
+  }
+}
+
+// Calls tap(input offset, filter offset) for the taps of output pixel
+// (b, oy, ox) inside the input (window rows [fy_begin, fy_end) are).
+template <typename Tap>
+void ForEachDepthwiseTap(const ConvGeometry& g, int b, int oy, int ox, int fy_begin, int fy_end,
+                         Tap tap) {
+  const int y0 = oy * g.stride_height - g.pad_top, x0 = ox * g.stride_width - g.pad_left;
+  for (int fy = fy_begin; fy < fy_end; ++fy) {
+    const int y = y0 + fy * g.dilation_height;
+    for (int fx = 0; fx < g.filter_width; ++fx) {
+      const int x = x0 + fx * g.dilation_width;
+      if (x < 0 || x >= g.input_width) continue;
+      tap(((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) * g.input_depth,
+          (static_cast<int64_t>(fy) * g.filter_width + fx) * g.input_depth);
     }
   }
+}
+
+int64_t OutputOffset(const ConvGeometry& g, int b, int oy, int ox) {
+  return ((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width + ox) *
+         g.output_depth;
+}
+
+// int8: border pixels gather their in-bounds taps and sum them channel
+// block by block (DepthwiseTapsInt8), then the row requantizer.
+void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantization,
+                         const RowRequantizer& requantizer, const int8_t* input,
+                         const int16_t* filter16, const int32_t* bias, int32_t* acc,
+                         int8_t* output, int64_t row_begin, int64_t row_end) {
+  const int depth = g.input_depth;
+  const ChannelRequantization channels = requantizer.channels();
+  const int8_t* inputs[kMaxDepthwiseTaps];
+  const int16_t* filters[kMaxDepthwiseTaps];
+  ForEachDepthwiseRow(
+      g, row_begin, row_end,
+      [&](int b, int oy, int ox, int fy_begin, int fy_end) {
+        int taps = 0;
+        ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end,
+                            [&](int64_t input_offset, int64_t filter_offset) {
+                              inputs[taps] = input + input_offset;
+                              filters[taps++] = filter16 + filter_offset;
+                            });
+        DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth,
+                          acc);
+        requantizer.Run(acc, 0, depth, output + OutputOffset(g, b, oy, ox));
+      },
+      [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
+        DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16, bias,
+                               b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
+      });
 }
 
 }  // namespace
@@ -379,20 +409,37 @@ void Conv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantiz
 
 void DepthwiseConv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                                    const int16_t* input, const int16_t* filter,
-                                   const int64_t* bias, int32_t* acc, int16_t* output,
-                                   int64_t row_begin, int64_t row_end) {
+                                   const int64_t* bias, const Int64Rescale* rescale,
+                                   int32_t* acc, int16_t* output, int64_t row_begin,
+                                   int64_t row_end) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  auto requantize_pixel = [&](int64_t output_offset) {
+    for (int c = 0; c < depth; ++c) {
+      output[output_offset + c] =
+          RequantizeInt16(acc[c] + (bias != nullptr ? bias[c] : 0), c, quantization);
+    }
+  };
+  auto multiply_accumulate = [&](int64_t input_offset, int64_t filter_offset) {
+    MultiplyAccumulateInt16(input + input_offset, filter + filter_offset, depth, acc);
+  };
+  if (rescale != nullptr) {  // AVX-512: interiors through the row kernel
+    ForEachDepthwiseRow(
+        g, row_begin, row_end,
+        [&](int b, int oy, int ox, int fy_begin, int fy_end) {
+          std::fill(acc, acc + depth, 0);
+          ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end, multiply_accumulate);
+          requantize_pixel(OutputOffset(g, b, oy, ox));
+        },
+        [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
+          DepthwiseRowInt16Avx512(g, *rescale, quantization.output_min, quantization.output_max,
+                                  input, filter, bias, b, oy, fy_begin, fy_end, ox_begin, ox_end,
+                                  output);
+        });
+    return;
+  }
   ForEachDepthwisePixel(
-      g, row_begin, row_end, [&] { std::fill(acc, acc + depth, 0); },
-      [&](int64_t input_offset, int64_t filter_offset) {
-        MultiplyAccumulateInt16(input + input_offset, filter + filter_offset, depth, acc);
-      },
-      [&](int64_t output_offset) {
-        for (int c = 0; c < depth; ++c) {
-          output[output_offset + c] =
-              RequantizeInt16(acc[c] + (bias != nullptr ? bias[c] : 0), c, quantization);
-        }
-      });
+      g, row_begin, row_end, [&] { std::fill(acc, acc + depth, 0); }, multiply_accumulate,
+      requantize_pixel);
 }
 
 void TransposeConv2DInt8Reference(const ConvGeometry& g, const ConvQuantization& quantization,

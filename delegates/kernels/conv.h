@@ -118,10 +118,15 @@ void Conv2DInt16Optimized(const ConvGeometry& geometry, const ConvQuantization& 
 // sums of int16 x int8 products cannot overflow); `filter` widened to int16,
 // `acc` input_depth int32s. Output rows [row_begin, row_end) as above.
 constexpr int kMaxDepthwiseInt16Taps = 256;
+// With `rescale` (MakeInt64Rescale of the multipliers, when
+// DepthwiseRowInt16Available()), row interiors run depthwise_avx512.h's row
+// kernel.
+struct Int64Rescale;
 void DepthwiseConv2DInt16Optimized(const ConvGeometry& geometry,
                                    const ConvQuantization& quantization, const int16_t* input,
-                                   const int16_t* filter, const int64_t* bias, int32_t* acc,
-                                   int16_t* output, int64_t row_begin = 0, int64_t row_end = -1);
+                                   const int16_t* filter, const int64_t* bias,
+                                   const Int64Rescale* rescale, int32_t* acc, int16_t* output,
+                                   int64_t row_begin = 0, int64_t row_end = -1);
 
 // TRANSPOSE_CONV (reference_integer_ops::TransposeConv): every input pixel
 // scatters into the outputs its filter covers (out = in * stride - pad +

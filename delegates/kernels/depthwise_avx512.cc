@@ -9,25 +9,60 @@
 namespace tfq {
 namespace kernels {
 
+Int64Rescale MakeInt64Rescale(const QuantizedMultiplier* multipliers, int channels) {
+  Int64Rescale rescale;
+  for (int c = 0; c < channels; ++c) {  // as MultiplyByQuantizedMultiplierInt64 derives them
+    const QuantizedMultiplier m = multipliers[c];
+    const int32_t reduced =
+        m.significand < 0x7FFF0000 ? (m.significand + (1 << 15)) >> 16 : 0x7FFF;
+    const int total_shift = 15 - m.shift;
+    rescale.reduced.push_back(reduced);
+    rescale.round.push_back(int64_t{1} << (total_shift - 1));
+    rescale.shift.push_back(total_shift);
+  }
+  return rescale;
+}
+
+bool DepthwiseRowInt16Available() {
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512(
-    const ConvGeometry& g, int32_t input_zero_point, const ChannelRequantization& q,
-    const int8_t* input, const int16_t* filter16, const int32_t* bias, int b, int oy,
-    int fy_begin, int fy_end, int ox_begin, int ox_end, int8_t* output) {
-  const int depth = g.input_depth;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+// The row's taps: each one's input offset from the pixel whose window starts
+// at x = 0, and its filter offset; returns their count.
+int RowTaps(const ConvGeometry& g, int b, int oy, int fy_begin, int fy_end,
+            int64_t tap_offsets[], int64_t filter_offsets[]) {
   const int y0 = oy * g.stride_height - g.pad_top;
-  // Each tap's input offset from the pixel whose window starts at x = 0.
-  int64_t tap_offsets[kMaxDepthwiseRowTaps];
-  int64_t filter_offsets[kMaxDepthwiseRowTaps];
   int taps = 0;
   for (int fy = fy_begin; fy < fy_end; ++fy) {
     const int64_t row = (static_cast<int64_t>(b) * g.input_height + y0 + fy * g.dilation_height) *
                         g.input_width;
     for (int fx = 0; fx < g.filter_width; ++fx, ++taps) {
-      tap_offsets[taps] = (row + static_cast<int64_t>(fx) * g.dilation_width) * depth;
-      filter_offsets[taps] = (static_cast<int64_t>(fy) * g.filter_width + fx) * depth;
+      tap_offsets[taps] = (row + static_cast<int64_t>(fx) * g.dilation_width) * g.input_depth;
+      filter_offsets[taps] = (static_cast<int64_t>(fy) * g.filter_width + fx) * g.input_depth;
     }
   }
+  return taps;
+}
+
+}  // namespace
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512(
+    const ConvGeometry& g, int32_t input_zero_point, const ChannelRequantization& q,
+    const int8_t* input, const int16_t* filter16, const int32_t* bias, int b, int oy,
+    int fy_begin, int fy_end, int ox_begin, int ox_end, int8_t* output) {
+  const int depth = g.input_depth;
+  int64_t tap_offsets[kMaxDepthwiseRowTaps];
+  int64_t filter_offsets[kMaxDepthwiseRowTaps];
+  const int taps = RowTaps(g, b, oy, fy_begin, fy_end, tap_offsets, filter_offsets);
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(input_zero_point));
   const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
   const __m512i low = _mm512_set1_epi32(q.min), high = _mm512_set1_epi32(q.max);
@@ -76,7 +111,64 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512
     }
   }
 }
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void DepthwiseRowInt16Avx512(
+    const ConvGeometry& g, const Int64Rescale& rescale, int32_t output_min, int32_t output_max,
+    const int16_t* input, const int16_t* filter16, const int64_t* bias, int b, int oy,
+    int fy_begin, int fy_end, int ox_begin, int ox_end, int16_t* output) {
+  const int depth = g.input_depth;
+  int64_t tap_offsets[kMaxDepthwiseRowTaps];
+  int64_t filter_offsets[kMaxDepthwiseRowTaps];
+  const int taps = RowTaps(g, b, oy, fy_begin, fy_end, tap_offsets, filter_offsets);
+  const __m512i low = _mm512_set1_epi32(output_min), high = _mm512_set1_epi32(output_max);
+  int16_t* row_output =
+      output + ((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width) * depth;
+  for (int c = 0; c < depth; c += 16) {
+    const __mmask16 lanes = depth - c >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (depth - c)) - 1);
+    const __mmask8 halves[2] = {static_cast<__mmask8>(lanes), static_cast<__mmask8>(lanes >> 8)};
+    __m512i weights[kMaxDepthwiseRowTaps];  // zero-extended: vpmaddwd's second pair adds 0
+    for (int t = 0; t < taps; ++t) {
+      weights[t] = _mm512_cvtepu16_epi32(
+          _mm256_maskz_loadu_epi16(lanes, filter16 + filter_offsets[t] + c));
+    }
+    __m512i start[2], reduced[2], round[2], shift[2];
+    for (int h = 0; h < 2; ++h) {
+      const int channel = c + 8 * h;
+      start[h] = bias != nullptr ? _mm512_maskz_loadu_epi64(halves[h], bias + channel)
+                                 : _mm512_setzero_si512();
+      reduced[h] = _mm512_maskz_loadu_epi64(halves[h], rescale.reduced.data() + channel);
+      round[h] = _mm512_maskz_loadu_epi64(halves[h], rescale.round.data() + channel);
+      shift[h] = _mm512_maskz_loadu_epi64(halves[h], rescale.shift.data() + channel);
+    }
+    for (int ox = ox_begin; ox < ox_end; ++ox) {
+      const int64_t x_offset =
+          static_cast<int64_t>(ox * g.stride_width - g.pad_left) * depth + c;
+      __m512i sums = _mm512_setzero_si512();
+      for (int t = 0; t < taps; ++t) {
+        const __m512i x = _mm512_cvtepi16_epi32(
+            _mm256_maskz_loadu_epi16(lanes, input + tap_offsets[t] + x_offset));
+        sums = _mm512_add_epi32(sums, _mm512_madd_epi16(x, weights[t]));
+      }
+      __m256i scaled[2];
+      for (int h = 0; h < 2; ++h) {  // (sum + bias) * reduced + round >> shift, in int64
+        const __m512i wide = _mm512_add_epi64(
+            _mm512_cvtepi32_epi64(h == 0 ? _mm512_castsi512_si256(sums)
+                                         : _mm512_extracti64x4_epi64(sums, 1)),
+            start[h]);
+        scaled[h] = _mm512_cvtepi64_epi32(_mm512_srav_epi64(
+            _mm512_add_epi64(_mm512_mullo_epi64(wide, reduced[h]), round[h]), shift[h]));
+      }
+      __m512i value = _mm512_inserti64x4(_mm512_castsi256_si512(scaled[0]), scaled[1], 1);
+      value = _mm512_min_epi32(_mm512_max_epi32(value, low), high);
+      _mm256_mask_storeu_epi16(row_output + static_cast<int64_t>(ox) * depth + c, lanes,
+                               _mm512_cvtepi32_epi16(value));
+    }
+  }
+}
 #else
+void DepthwiseRowInt16Avx512(const ConvGeometry&, const Int64Rescale&, int32_t, int32_t,
+                             const int16_t*, const int16_t*, const int64_t*, int, int, int, int,
+                             int, int, int16_t*) {}
 void DepthwiseRowInt8Avx512(const ConvGeometry&, int32_t, const ChannelRequantization&,
                             const int8_t*, const int16_t*, const int32_t*, int, int, int, int, int,
                             int, int8_t*) {}

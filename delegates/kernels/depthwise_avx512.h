@@ -9,6 +9,7 @@
 #define TFQ_DELEGATES_KERNELS_DEPTHWISE_AVX512_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/requantize.h"
@@ -27,6 +28,24 @@ void DepthwiseRowInt8Avx512(const ConvGeometry& geometry, int32_t input_zero_poi
                             const ChannelRequantization& requantization, const int8_t* input,
                             const int16_t* filter16, const int32_t* bias, int b, int oy,
                             int fy_begin, int fy_end, int ox_begin, int ox_end, int8_t* output);
+
+// int16x8: the same walk with int16 inputs (zero point 0) and outputs,
+// int16-widened int8 weights, int64 biases. Each tap is one vpmaddwd of the
+// sign-extended input and the zero-extended weight (exact int32 products;
+// the op bounds the taps so the int32 sums cannot overflow), and the sums
+// get TFLite's int64 rescale on 8 lanes at a time (fixed_point.h's
+// MultiplyByQuantizedMultiplierInt64, with `rescale` from Int64Rescale).
+// Only when DepthwiseRowInt16Available().
+struct Int64Rescale {
+  std::vector<int64_t> reduced, round, shift;  // per channel
+};
+Int64Rescale MakeInt64Rescale(const QuantizedMultiplier* multipliers, int channels);
+bool DepthwiseRowInt16Available();  // AVX-512 F + BW + VL + DQ
+void DepthwiseRowInt16Avx512(const ConvGeometry& geometry, const Int64Rescale& rescale,
+                             int32_t output_min, int32_t output_max, const int16_t* input,
+                             const int16_t* filter16, const int64_t* bias, int b, int oy,
+                             int fy_begin, int fy_end, int ox_begin, int ox_end,
+                             int16_t* output);
 
 }  // namespace kernels
 }  // namespace tfq

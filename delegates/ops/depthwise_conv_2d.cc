@@ -1,6 +1,7 @@
 // DEPTHWISE_CONV_2D: TFLite glue. int8 input/filter/output with an int32
 // bias, and int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/depthwise_avx512.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
@@ -16,6 +17,9 @@ class DepthwiseConv2DOp : public ConvOpBase {
       const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                           plan_.output_depth;
       filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
+    }
+    if (plan_.int16 && kernels::DepthwiseRowInt16Available()) {
+      rescale16_ = kernels::MakeInt64Rescale(plan_.multipliers.data(), plan_.output_depth);
     }
   }
 
@@ -44,8 +48,10 @@ class DepthwiseConv2DOp : public ConvOpBase {
         if (optimized) {
           kernels::DepthwiseConv2DInt16Optimized(
               geometry_, quantization(), tensors->data_as<int16_t>(plan_.input),
-              filter16_.data(), plan_.bias64_data(), acc_.data() + thread * acc_stride_,
-              tensors->data_as<int16_t>(plan_.output), begin, end);
+              filter16_.data(), plan_.bias64_data(),
+              rescale16_.reduced.empty() ? nullptr : &rescale16_,
+              acc_.data() + thread * acc_stride_, tensors->data_as<int16_t>(plan_.output), begin,
+              end);
           return;
         }
         kernels::DepthwiseConv2DInt16Reference(
@@ -77,6 +83,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
   std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
+  kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
 };
 
 }  // namespace

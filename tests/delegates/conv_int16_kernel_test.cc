@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/depthwise_avx512.h"
 #include "delegates/kernels/dot_int16.h"
 #include "delegates/kernels/fully_connected.h"
 #include "tests/delegates/conv_test_cases.h"
@@ -139,9 +140,16 @@ TEST(ConvInt16Kernels, OptimizedDepthwiseMatchesReference) {
     std::vector<int32_t> acc(g.output_depth);
     const int64_t* bias = trial % 3 == 0 ? nullptr : c.bias.data();
     DepthwiseConv2DInt16Reference(g, 1, q, input.data(), filter.data(), bias, expected.data());
-    DepthwiseConv2DInt16Optimized(g, q, input.data(), filter16.data(), bias, acc.data(),
-                                  actual.data());
+    DepthwiseConv2DInt16Optimized(g, q, input.data(), filter16.data(), bias, nullptr,
+                                  acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    if (DepthwiseRowInt16Available()) {  // and the AVX-512 row kernel
+      const Int64Rescale rescale = MakeInt64Rescale(c.multipliers.data(), g.output_depth);
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt16Optimized(g, q, input.data(), filter16.data(), bias, &rescale,
+                                    acc.data(), actual.data());
+      ASSERT_EQ(expected, actual) << "row kernel, trial " << trial;
+    }
   }
 }
 
