@@ -124,19 +124,11 @@ inline uint32_t Quad(const int8_t* row, int quad, int n) {
 // the inner loop is loads and vpdpbusd only; each row's 128 * sum(row) is
 // taken back at the end, with the per-channel offsets added. `kGroups` is 1
 // for the last odd group.
-// Where a pass's sums go: int32 rows, or (kToInt8) rescaled int8 rows.
-struct PassOutput {
-  int32_t* sums;
-  int8_t* bytes;
-  int stride;
-  const ChannelRequantization* requantization;
-};
-
-template <int kRows, int kGroups, bool kToInt8>
+template <int kRows, int kGroups>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
     const int8_t* const rows[], const int32_t row_corrections[], const int8_t* weights,
-    int quads, int n, const int32_t* offsets, int first, int output_depth,
-    const PassOutput& out) {
+    int quads, int n, const int32_t* offsets, const ChannelRequantization& rescale, int first,
+    int output_depth, int8_t* out, int out_stride) {
   __m512i acc[kRows][kGroups];
   for (int r = 0; r < kRows; ++r) {
     for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
@@ -171,81 +163,60 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
                                 ? __mmask16(0xFFFF)
                                 : __mmask16((1u << (output_depth - channel)) - 1);
     const __m512i offset = _mm512_maskz_loadu_epi32(lanes, offsets + channel);
-    if constexpr (kToInt8) {
-      const ChannelRequantization& q = *out.requantization;
-      const __m512i significand = _mm512_maskz_loadu_epi32(lanes, q.significands + channel);
-      const __m512i left = _mm512_maskz_loadu_epi32(lanes, q.left_shifts + channel);
-      const __m512i right = _mm512_maskz_loadu_epi32(lanes, q.right_shifts + channel);
-      const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
-      const __m512i low = _mm512_set1_epi32(q.min), high = _mm512_set1_epi32(q.max);
-      for (int r = 0; r < kRows; ++r) {
-        const __m512i sum = _mm512_add_epi32(
-            acc[r][k], _mm512_add_epi32(offset, _mm512_set1_epi32(row_corrections[r])));
-        __m512i value = MultiplyByQuantizedMultiplierX16(sum, significand, left, right);
-        value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low),
-                                 high);
-        _mm512_mask_cvtepi32_storeu_epi8(out.bytes + static_cast<int64_t>(r) * out.stride +
-                                             channel, lanes, value);
-      }
-    } else {
-      for (int r = 0; r < kRows; ++r) {
-        const __m512i value = _mm512_add_epi32(
-            acc[r][k], _mm512_add_epi32(offset, _mm512_set1_epi32(row_corrections[r])));
-        _mm512_mask_storeu_epi32(out.sums + static_cast<int64_t>(r) * out.stride + channel,
-                                 lanes, value);
-      }
+    const __m512i significand = _mm512_maskz_loadu_epi32(lanes, rescale.significands + channel);
+    const __m512i left = _mm512_maskz_loadu_epi32(lanes, rescale.left_shifts + channel);
+    const __m512i right = _mm512_maskz_loadu_epi32(lanes, rescale.right_shifts + channel);
+    const __m512i zero_point = _mm512_set1_epi32(rescale.zero_point);
+    const __m512i low = _mm512_set1_epi32(rescale.min), high = _mm512_set1_epi32(rescale.max);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i sum = _mm512_add_epi32(
+          acc[r][k], _mm512_add_epi32(offset, _mm512_set1_epi32(row_corrections[r])));
+      __m512i value = MultiplyByQuantizedMultiplierX16(sum, significand, left, right);
+      value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
+      _mm512_mask_cvtepi32_storeu_epi8(out + static_cast<int64_t>(r) * out_stride + channel,
+                                       lanes, value);
     }
   }
 }
 
-template <int kRows, bool kToInt8>
+template <int kRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotRowsVnni(
     const int8_t* const rows[], const std::vector<int8_t>& packed, const int32_t* offsets,
-    int output_depth, int n, const PassOutput& out) {
+    const ChannelRequantization& requantization, int output_depth, int n, int8_t* out,
+    int out_stride) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
   int32_t row_corrections[kRows];  // the unsigned weights added 128 * sum(row)
   for (int r = 0; r < kRows; ++r) row_corrections[r] = -128 * SumInt8(rows[r], n);
   int g = 0;
   for (; g + 2 <= groups; g += 2) {
-    PackedDotPass<kRows, 2, kToInt8>(rows, row_corrections,
-                                     packed.data() + static_cast<size_t>(g) * quads * 64, quads,
-                                     n, offsets, 16 * g, output_depth, out);
+    PackedDotPass<kRows, 2>(rows, row_corrections,
+                            packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            offsets, requantization, 16 * g, output_depth, out, out_stride);
   }
   if (g < groups) {
-    PackedDotPass<kRows, 1, kToInt8>(rows, row_corrections,
-                                     packed.data() + static_cast<size_t>(g) * quads * 64, quads,
-                                     n, offsets, 16 * g, output_depth, out);
+    PackedDotPass<kRows, 1>(rows, row_corrections,
+                            packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
+                            offsets, requantization, 16 * g, output_depth, out, out_stride);
   }
 }
 
 using PackedDotRowsFn = void (*)(const int8_t* const[], const std::vector<int8_t>&,
-                                 const int32_t*, int, int, const PassOutput&);
-template <bool kToInt8>
+                                 const int32_t*, const ChannelRequantization&, int, int, int8_t*,
+                                 int);
 constexpr PackedDotRowsFn kPackedDotByRows[kPackedDotMaxRows] = {
-    &PackedDotRowsVnni<1, kToInt8>, &PackedDotRowsVnni<2, kToInt8>,
-    &PackedDotRowsVnni<3, kToInt8>, &PackedDotRowsVnni<4, kToInt8>,
-    &PackedDotRowsVnni<5, kToInt8>, &PackedDotRowsVnni<6, kToInt8>,
-    &PackedDotRowsVnni<7, kToInt8>, &PackedDotRowsVnni<8, kToInt8>};
+    &PackedDotRowsVnni<1>, &PackedDotRowsVnni<2>, &PackedDotRowsVnni<3>, &PackedDotRowsVnni<4>,
+    &PackedDotRowsVnni<5>, &PackedDotRowsVnni<6>, &PackedDotRowsVnni<7>, &PackedDotRowsVnni<8>};
 
 }  // namespace
-
-void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
-                   const std::vector<int8_t>& packed, const int32_t* offsets, int output_depth,
-                   int n, int32_t* out, int out_stride) {
-  kPackedDotByRows<false>[num_rows - 1](rows, packed, offsets, output_depth, n,
-                                        PassOutput{out, nullptr, out_stride, nullptr});
-}
 
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,
                          int8_t* out, int out_stride) {
-  kPackedDotByRows<true>[num_rows - 1](rows, packed, offsets, output_depth, n,
-                                       PassOutput{nullptr, out, out_stride, &requantization});
+  kPackedDotByRows[num_rows - 1](rows, packed, offsets, requantization, output_depth, n, out,
+                                 out_stride);
 }
 #else
-void PackedDotRows(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,
-                   const int32_t*, int, int, int32_t*, int) {}
 void PackedDotRowsToInt8(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,
                          const int32_t*, const ChannelRequantization&, int, int, int8_t*, int) {}
 #endif

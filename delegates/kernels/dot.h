@@ -28,19 +28,15 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t
 bool PackedDotAvailable();  // the CPU has AVX-512 VNNI (+BW)
 // filters [output_depth][n] -> ceil(output_depth/16) x ceil(n/4) x 64 bytes.
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
-// out[r * out_stride + c] = offsets[c] + sum_i rows[r][i] * filter_c[i] for
-// rows r < num_rows (1 to kPackedDotMaxRows) and every channel c <
-// output_depth, 32 channels x num_rows rows per register tile. Only when
+// out[r * out_stride + c] = clamp(MBQM(offsets[c] + sum_i rows[r][i] *
+// filter_c[i]) + zero point) for rows r < num_rows (1 to kPackedDotMaxRows)
+// and every channel c < output_depth: 32 channels x num_rows rows per
+// register tile, rescaled to int8 in the tile's epilogue while the sums are
+// still in registers (each channel's multiplier loaded once per tile, not
+// once per row), exactly RowRequantizer::Run's result. Only when
 // PackedDotAvailable(). (Offsets fold in what the caller adds per channel:
 // bias - input_zero_point * sum(filter) for a convolution.)
 constexpr int kPackedDotMaxRows = 8;
-void PackedDotRows(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
-                   const std::vector<int8_t>& packed, const int32_t* offsets, int output_depth,
-                   int n, int32_t* out, int out_stride);
-// The same sums rescaled to int8 in the tile's epilogue, while they are
-// still in registers (each channel's multiplier loaded once per tile, not
-// once per row): out[r * out_stride + c] = clamp(MBQM(sum) + zero point),
-// exactly RowRequantizer::Run's result.
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,
