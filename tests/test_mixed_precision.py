@@ -6,14 +6,12 @@ the same output. A layer whose int8 output grid is too coarse (one outlier
 channel stretches its range) gets closer to float when it runs at 16 bits."""
 import numpy as np
 import pytest
-from ai_edge_litert import schema_py_generated as schema
 
 import tfq
 from tests import interpreters
-from tfq import flatbuffer_edits
 from tfq.tflite_runner import TfliteRunner
 
-INT8, INT16 = schema.TensorType.INT8, schema.TensorType.INT16
+INT8, INT16 = "int8", "int16"
 
 
 def outlier_model():
@@ -52,17 +50,11 @@ def converted():
 
 
 def ops_of(tflite_model):
-    parsed = flatbuffer_edits.read(tflite_model)
-    graph = parsed.subgraphs[0]
-    ops = []
-    for op in graph.operators:
-        code = parsed.operatorCodes[op.opcodeIndex]
-        name = next(k for k, v in vars(schema.BuiltinOperator).items()
-                    if v == max(code.builtinCode, code.deprecatedBuiltinCode))
-        ops.append((name, [graph.tensors[t].type for t in op.inputs if t >= 0],
-                    graph.tensors[op.outputs[0]].type,
-                    graph.tensors[op.outputs[0]].name.decode()))
-    return ops
+    """(op, input types, output type, output name) per op, from tfq.inspect."""
+    report = tfq.inspect(tflite_model)
+    return [(op.op, [report.tensors[t].dtype for t in op.inputs if t >= 0],
+             report.tensors[op.outputs[0]].dtype, report.tensors[op.outputs[0]].name)
+            for op in report.ops]
 
 
 def test_chosen_layers_are_int16_with_quantize_at_the_boundaries(converted):

@@ -20,6 +20,12 @@ _BIAS_OPS = {schema.BuiltinOperator.CONV_2D: 2, schema.BuiltinOperator.DEPTHWISE
              schema.BuiltinOperator.FULLY_CONNECTED: 2, schema.BuiltinOperator.TRANSPOSE_CONV: 3}
 
 
+def builtin_code(operator_code) -> int:
+    """An operator code's builtin op: codes past 127 live in builtinCode, older
+    files keep them in deprecatedBuiltinCode; the larger of the two is it."""
+    return max(operator_code.builtinCode, operator_code.deprecatedBuiltinCode)
+
+
 def read(model_bytes: bytes):
     return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
 
@@ -49,7 +55,7 @@ def with_int64_biases(model_bytes: bytes) -> bytes:
     for graph in model.subgraphs:
         for op in graph.operators:
             code = model.operatorCodes[op.opcodeIndex]
-            position = _BIAS_OPS.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+            position = _BIAS_OPS.get(builtin_code(code))
             inputs = list(op.inputs)
             if position is None or len(inputs) <= position or inputs[position] < 0:
                 continue

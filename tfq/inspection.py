@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from tfq import flatbuffer_edits
+
 _OP_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items()
              if not name.startswith("_")}
 _TYPE_NAMES = {code: name.lower() for name, code in vars(schema.TensorType).items()
@@ -143,7 +145,7 @@ def _read_model(tflite: Union[bytes, bytearray, str, os.PathLike]):
 
 
 def _op_name(code) -> str:
-    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    builtin = flatbuffer_edits.builtin_code(code)
     if builtin == schema.BuiltinOperator.CUSTOM:
         custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
         return f"CUSTOM:{custom}"

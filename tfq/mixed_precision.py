@@ -25,8 +25,7 @@ _QUANTIZE = schema.BuiltinOperator.QUANTIZE
 
 
 def _code(model, op) -> int:
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
+    return flatbuffer_edits.builtin_code(model.operatorCodes[op.opcodeIndex])
 
 
 def _check_aligned(int8_graph, int8_model, int16_graph, int16_model):
@@ -57,8 +56,7 @@ class _Stitcher:
 
     def opcode(self, builtin: int, version: int) -> int:
         for index, code in enumerate(self.model.operatorCodes):
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin and \
-                    code.version == version:
+            if flatbuffer_edits.builtin_code(code) == builtin and code.version == version:
                 return index
         code = schema.OperatorCodeT()
         code.builtinCode = builtin
@@ -113,9 +111,9 @@ class _Stitcher:
         for t8, t16 in zip(int8_op.outputs, int16_op.outputs):
             self.int16_of[t8] = self.twin(t16)
             outputs.append(self.int16_of[t8])
-        code = self.int16_model.operatorCodes[int16_op.opcodeIndex]
-        int16_op.opcodeIndex = self.opcode(max(code.builtinCode, code.deprecatedBuiltinCode),
-                                           code.version)
+        int16_op.opcodeIndex = self.opcode(
+            _code(self.int16_model, int16_op),
+            self.int16_model.operatorCodes[int16_op.opcodeIndex].version)
         int16_op.inputs, int16_op.outputs = inputs, outputs
         self.operators.append(int16_op)
         for t8 in int8_op.outputs:  # leaving the 16-bit region
