@@ -1,9 +1,14 @@
-"""Builds tfq: the Python package and the tfq delegate as a plain shared library.
+"""Builds tfq: the Python package, the tfq delegate as a plain shared library,
+and tfq's TF kernels for QAT training steps.
 
 `pip install .` / `pip install -e .` compiles every C++ source under
 delegates/ into tfq/libtfq_delegate.so: no Python extension module (no
 PyInit_, no libpython), no TFLite headers. The same sources build with Bazel
 (WORKSPACE, delegates/BUILD).
+
+tfq/cc/training_ops.cc becomes tfq/_training_ops.so, a TF op library built
+against the installed TensorFlow's headers (tf.sysconfig): install with
+`--no-build-isolation` after TensorFlow (tools/bootstrap.sh does).
 """
 import glob
 import os
@@ -12,6 +17,7 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 DELEGATE_LIBRARY = "tfq.libtfq_delegate"
+TRAINING_OPS_LIBRARY = "tfq._training_ops"
 EXPORTS_MAP = "delegates/exports.lds"
 
 # The supported stack; tools/bootstrap.sh installs exactly these.
@@ -44,6 +50,14 @@ class BuildPlainSharedLibrary(build_ext):
     def get_libraries(self, ext):
         return ext.libraries  # never link libpython
 
+    def build_extension(self, ext):
+        if ext.name == TRAINING_OPS_LIBRARY:
+            # TensorFlow's own flags: its headers, C++ ABI and framework library.
+            import tensorflow as tf  # pylint: disable=import-outside-toplevel
+            ext.extra_compile_args = ext.extra_compile_args + tf.sysconfig.get_compile_flags()
+            ext.extra_link_args = ext.extra_link_args + tf.sysconfig.get_link_flags()
+        super().build_extension(ext)
+
 
 delegate = Extension(
     DELEGATE_LIBRARY,
@@ -56,6 +70,16 @@ delegate = Extension(
     extra_link_args=["-pthread", f"-Wl,--version-script={EXPORTS_MAP}",
                      "-Wl,--no-undefined", "-s"],
     depends=sorted(glob.glob("delegates/**/*.h", recursive=True)) + [EXPORTS_MAP],
+)
+
+training_ops = Extension(
+    TRAINING_OPS_LIBRARY,
+    sources=["tfq/cc/training_ops.cc"],
+    language="c++",
+    # TF's headers warn about their own deprecations; -w keeps the build log readable.
+    # No fused multiply-adds: the kernels must round each step as TF's ops do.
+    extra_compile_args=["-O3", "-g0", "-w", "-fvisibility=hidden", "-ffp-contract=off"],
+    extra_link_args=["-s"],
 )
 
 setup(
@@ -71,7 +95,7 @@ setup(
     python_requires=">=3.10",
     install_requires=PINNED_REQUIREMENTS,
     extras_require={"test": TEST_REQUIREMENTS},
-    ext_modules=[delegate],
+    ext_modules=[delegate, training_ops],
     cmdclass={"build_ext": BuildPlainSharedLibrary},
     zip_safe=False,
 )

@@ -40,12 +40,6 @@ def fake_quant_depthwise_weights(kernel):
     return tf.reshape(fake_quant_weights(flat, per_channel=True), kernel.shape)
 
 
-def batch_range(values):
-    """(min, max) of a batch, as constants of the step: the range is a
-    statistic, and reduce_min/max's gradient costs two full-size passes."""
-    return tf.stop_gradient(tf.reduce_min(values)), tf.stop_gradient(tf.reduce_max(values))
-
-
 def update_moving_range(min_var, max_var, initialized_var, batch_min, batch_max, decay: float):
     """Moves [min_var, max_var] toward the batch's range; returns (min, max) to use now."""
     first = tf.equal(tf.convert_to_tensor(initialized_var), 0.0)

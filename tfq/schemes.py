@@ -12,6 +12,8 @@ from typing import Tuple
 
 import tensorflow as tf
 
+from tfq import training_ops
+
 # The narrowest activation range tfq lets reach a .tflite (calibration widens
 # narrower ones with a warning; QAT's fake-quant applies it too). TFLite
 # cannot take near-zero scales: an int8 SOFTMAX whose input scale is ~1e-8
@@ -32,19 +34,22 @@ class Scheme:
         return tf.quantization.fake_quant_with_min_max_vars(
             values, range_min, range_max, num_bits=self.activation_bits, narrow_range=False)
 
-    def fake_quant_activations(self, values, range_min, range_max):
+    def fake_quant_activations(self, values, range_min, range_max, *, training=False):
         """Fake-quant over a learned range: asymmetric int8 (0 kept inside the
         range, as TFLite needs 0 exact), or symmetric int16 over +-max|range|;
         at least MIN_RANGE_WIDTH wide either way (a range trained onto a dead
-        channel would otherwise give TFLite a scale it cannot take)."""
+        channel would otherwise give TFLite a scale it cannot take). Training
+        steps run it on tfq's kernels (training_ops); the result is the same."""
         range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
         range_max = tf.maximum(tf.convert_to_tensor(range_max), range_min + MIN_RANGE_WIDTH)
+        fake_quant = (training_ops.fake_quant if training else
+                      tf.quantization.fake_quant_with_min_max_vars)
         if self.symmetric_activations:
             bound = tf.maximum(tf.maximum(-range_min, range_max), MIN_RANGE_WIDTH / 2)
-            return tf.quantization.fake_quant_with_min_max_vars(
-                values, -bound, bound, num_bits=self.activation_bits, narrow_range=True)
-        return tf.quantization.fake_quant_with_min_max_vars(
-            values, range_min, range_max, num_bits=self.activation_bits, narrow_range=False)
+            return fake_quant(values, -bound, bound, num_bits=self.activation_bits,
+                              narrow_range=True)
+        return fake_quant(values, range_min, range_max, num_bits=self.activation_bits,
+                          narrow_range=False)
 
     def fixed_output_range(self, activation: str) -> Tuple[float, float]:
         """TFLite's fixed output range of sigmoid / softmax / tanh in this scheme:

@@ -12,7 +12,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from tfq import quantizers, registry, schemes
+from tfq import quantizers, registry, schemes, training_ops
 
 
 class _QuantizeWrapperLogic:
@@ -92,23 +92,24 @@ class _QuantizeWrapperLogic:
         range_min, range_max, initialized = self.range_variables()[range_name]
         if training:
             low, high = quantizers.update_moving_range(range_min, range_max, initialized,
-                                                       *quantizers.batch_range(values), self.decay)
+                                                       *training_ops.batch_range(values),
+                                                       self.decay)
         else:
             low, high = range_min, range_max
-        return self.scheme.fake_quant_activations(values, low, high)
+        return self.scheme.fake_quant_activations(values, low, high, training=training)
 
     def _quantize_relu_output(self, values, upper_bound):
         """fake_quant(relu(values)) while training, in one pass: the fake-quant
         over [0, high] (high <= upper_bound) clamps exactly as the ReLU would,
-        and relu(values)'s batch range is [0, clip(max values)]. The range
-        minimum of a ReLU output is 0 (fake_quant_activations keeps 0 in every
-        range), so no reduce_min either. Saves three full passes per ReLU."""
+        and relu(values)'s batch range is [0, clip(max values)] (the range
+        minimum of a ReLU output is 0: fake_quant_activations keeps 0 in every
+        range). Saves the ReLU's forward and gradient passes."""
         range_min, range_max, initialized = self.output_range
-        batch_max = tf.clip_by_value(tf.stop_gradient(tf.reduce_max(values)), 0.0, upper_bound)
+        batch_max = tf.clip_by_value(training_ops.batch_range(values)[1], 0.0, upper_bound)
         low, high = quantizers.update_moving_range(range_min, range_max, initialized,
                                                    tf.constant(0.0), batch_max, self.decay)
         return self.scheme.fake_quant_activations(
-            values, tf.maximum(low, 0.0), tf.minimum(high, upper_bound))
+            values, tf.maximum(low, 0.0), tf.minimum(high, upper_bound), training=True)
 
     def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)

@@ -1,7 +1,8 @@
 """QAT training overhead: epoch time of the quantization-aware model divided
 by the float model's, for tfq (Keras 3 and tf_keras) and for
 tensorflow-model-optimization (tf_keras), measured in the same run on the same
-MobileNet-style CNN and data. Medians of several epochs after a warm-up.
+MobileNet-style CNN and data. Medians of several epochs after a warm-up, the
+float and QAT models' epochs interleaved.
 
     .venv/bin/python tools/bench_qat_overhead.py --epochs=5 [--json=out.json]
 
@@ -26,31 +27,48 @@ flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 flags.DEFINE_string("_child", None, "Internal: run the tf_keras measurements and print JSON.")
 
 
-def epoch_times(model, K, epochs, samples, batch_size):
-    """Seconds per epoch of one `model.fit(epochs=1 + epochs)`, the first
-    (tracing) epoch dropped. Timed from epoch begin to end inside the one
-    fit call: what a user's training run costs per epoch, without fit's own
-    set-up and tear-down (which tf_keras makes ~0.4 s for the QAT model on
-    some calls, and which a long run pays once)."""
+def training_data(samples):
     import numpy as np
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(samples, 32, 32, 3)).astype(np.float32)
-    y = rng.integers(0, 10, size=samples)
-    model.compile(optimizer="adam",
-                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return (rng.normal(size=(samples, 32, 32, 3)).astype(np.float32),
+            rng.integers(0, 10, size=samples))
 
-    class EpochTimer(K.callbacks.Callback):
-        times = []
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+class EpochTimer:
+    """A Keras callback (of flavour K) recording each epoch's seconds, timed
+    from epoch begin to end inside fit: what a user's training run costs per
+    epoch, without fit's own set-up and tear-down (which tf_keras makes
+    ~0.4 s for the QAT model on some calls, and which a long run pays once)."""
 
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
+    def __new__(cls, K):
+        class Timer(K.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times = []
 
-    timer = EpochTimer()
-    model.fit(x, y, batch_size=batch_size, epochs=1 + epochs, verbose=0, callbacks=[timer])
-    return timer.times[1:]
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self.start)
+        return Timer()
+
+
+def interleaved_epoch_times(models, K, epochs, samples, batch_size):
+    """Seconds per epoch of each model, the models' epochs taken in turn (so
+    a slow spell of the shared machine hits all of them alike), after one
+    warm-up (tracing) epoch each."""
+    x, y = training_data(samples)
+    timers = []
+    for model in models:
+        model.compile(optimizer="adam",
+                      loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        timers.append(EpochTimer(K))
+    for _ in range(epochs):
+        for model, timer in zip(models, timers):
+            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
+    return [timer.times for timer in timers]
 
 
 def median(values):
@@ -61,13 +79,13 @@ def median(values):
 
 def measure(name, make_model, K, results):
     import tfq
-    float_times = epoch_times(make_model(), K, FLAGS.epochs, FLAGS.samples, FLAGS.batch_size)
     if name == "tensorflow-model-optimization":
         import tensorflow_model_optimization as tfmot
         qat = tfmot.quantization.keras.quantize_model(make_model())
     else:
         qat = tfq.quantize_model(make_model())
-    qat_times = epoch_times(qat, K, FLAGS.epochs, FLAGS.samples, FLAGS.batch_size)
+    float_times, qat_times = interleaved_epoch_times(
+        [make_model(), qat], K, FLAGS.epochs, FLAGS.samples, FLAGS.batch_size)
     results[name] = {"float_epoch_s": median(float_times), "qat_epoch_s": median(qat_times),
                      "ratio": median(qat_times) / median(float_times)}
 

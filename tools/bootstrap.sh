@@ -44,7 +44,7 @@ find_python() {
 
 source_hash() {
   (cd "$ROOT" && cat setup.py tools/bootstrap.sh \
-     $(find delegates -type f \( -name '*.cc' -o -name '*.h' -o -name '*.lds' \) | sort) \
+     $(find delegates tfq/cc -type f \( -name '*.cc' -o -name '*.h' -o -name '*.lds' \) | sort) \
    | sha256sum | cut -d' ' -f1)
 }
 
