@@ -321,21 +321,41 @@ def test_auto_picks_per_tensor_the_method_closest_to_float(rng):
     data = _tailed_cnn_data(rng)
     quantized = tfq.quantize_model(_cnn())
     result = tfq.calibrate(quantized, data, method="auto", batch_size=20, progress=False)
-    assert result.held_out == 40 and result.samples == 160
+    # 40 samples chose the methods; then they joined the statistics.
+    assert result.held_out == 40 and result.samples == 200
     assert set(result.chosen) == set(result.ranges)
     assert set(result.chosen.values()) <= set(observers.METHODS)
     input_key = f"{quantized.layers[0].name}/input"
     assert result.chosen[input_key] != "minmax"  # the outlier pixels are not worth the range
     assert "method" in str(result) and "held out" in str(result)
-    # Each chosen range is exactly that method's range on the statistics batches.
-    statistics = np.concatenate([data[i:i + 20] for i in range(0, 200, 20) if (i // 20) % 5 != 4])
+    _assert_auto_ranges_are_the_chosen_methods_on_all_data(result, data)
+
+
+@pytest.mark.parametrize("methods", [["percentile", "mse"], ["entropy", "ema"]])
+def test_auto_histograms_take_in_the_held_back_batches(rng, methods):
+    # Histogram methods: the held-back batches must land in the same bins
+    # (at the observer's bound), as if they had come last in one pass. Plain
+    # Gaussian data: each batch's own max |x| differs from that bound.
+    data = rng.normal(size=(200, 8, 8, 3)).astype(np.float32)
+    result = tfq.calibrate(tfq.quantize_model(_cnn()), data, method="auto", methods=methods,
+                           batch_size=20, progress=False)
+    _assert_auto_ranges_are_the_chosen_methods_on_all_data(result, data)
+
+
+def _assert_auto_ranges_are_the_chosen_methods_on_all_data(result, data):
+    """Each chosen range is exactly that method's range on all the data, the
+    held-back batches (every 5th of 20) last: the order histogram bounds and
+    ema depend on."""
+    batches = [data[i:i + 20] for i in range(0, len(data), 20)]
+    reordered = np.concatenate([b for i, b in enumerate(batches) if i % 5 != 4] +
+                               [b for i, b in enumerate(batches) if i % 5 == 4])
     for name in set(result.chosen.values()):
-        single = tfq.calibrate(tfq.quantize_model(_cnn()), statistics, method=name,
+        single = tfq.calibrate(tfq.quantize_model(_cnn()), reordered, method=name,
                                batch_size=20, progress=False)
         # Same architecture, same tensor order: compare position by position.
         for (key, auto_range), single_range in zip(result.ranges.items(), single.ranges.values()):
             if result.chosen[key] == name:
-                assert auto_range == single_range, key
+                assert auto_range == single_range, (key, name)
 
 
 def test_auto_choice_minimizes_the_held_out_error(rng):

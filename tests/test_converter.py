@@ -142,6 +142,17 @@ def test_integer_modes_from_every_source(sources, source, mode):
                                                             mode), mode, lsb=lsb)
 
 
+def test_generic_saved_model_auto_calibration_lands_where_the_keras_paths_does(sources):
+    # auto on the generic path (TFLite's tensors) follows tfq.calibrate: the
+    # same per-tensor choice, then the held-back batches join the statistics.
+    # (Ranges agree to ~0.1 %, not exactly: TFLite's float kernels are not TF's.)
+    tflite_model = tfq.convert(sources["exported SavedModel"], representative_data=CALIBRATION,
+                               calibration="auto", batch_size=8, progress=False)
+    twin = tfq.quantize_model(sources["float models"]["keras"])
+    tfq.calibrate(twin, CALIBRATION, method="auto", batch_size=8, progress=False)
+    _assert_within_qat_bound(tflite_model, twin)
+
+
 @pytest.mark.parametrize("mode", ["dynamic", "float16"])
 @pytest.mark.parametrize("source", ["keras model", ".keras", ".h5", "exported SavedModel",
                                     "tf_keras SavedModel"])

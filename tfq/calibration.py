@@ -6,7 +6,9 @@ observers (observers.py): O(bins) state per tensor, never the activations.
 
 `auto` chooses per tensor: every 5th batch is held back from the statistics;
 on those batches, each candidate method's range fake-quantizes the tensor and
-the method with the smallest squared error against float wins.
+the method with the smallest squared error against float wins. The held-back
+batches then join the statistics (last), and each tensor's range is its
+chosen method's on all the data, as a single method's would be.
 
 Under a tf.distribute strategy with several replicas on this worker (e.g.
 MirroredStrategy), each batch is split across the replicas and their
@@ -177,8 +179,10 @@ class _Calibration:
                                                 ("statistics", with_histogram), make)
 
         if self.replicas == 1:
-            for variable in traced().bounds.values():
-                variable.assign(0.0)
+            # Each histogram continues at its observer's bound (0 if new).
+            for key, variable in traced().bounds.items():
+                observer = tensor_observers.get(key)
+                variable.assign(observer.bound if observer is not None else 0.0)
         samples = 0
         for batch in batches:
             for key, (kind, payload) in self._activations_or_reductions(batch, traced).items():
@@ -235,7 +239,7 @@ class _Calibration:
 def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> dict:
     """{key: {method: (usable (min, max), widened)}} for every observer and
     candidate method."""
-    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
+    range_options = _range_options(method_options)
 
     def propose(observer):
         return {m: usable_range(*observer.range(m, **range_options)) for m in candidates}
@@ -243,6 +247,19 @@ def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> 
     # one thread per core halves entropy's and auto's fixed cost.
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
         return dict(zip(tensor_observers, pool.map(propose, tensor_observers.values())))
+
+
+def propose_chosen_ranges(tensor_observers: dict, chosen: dict, method_options: dict) -> dict:
+    """propose_ranges' output for each tensor's chosen method alone (auto, once
+    the held-back batches have joined the statistics)."""
+    return {key: {chosen[key]: usable_range(*observer.range(
+                chosen[key], **_range_options(method_options)))}
+            for key, observer in tensor_observers.items()}
+
+
+def _range_options(method_options: dict) -> dict:
+    """The options TensorObserver.range takes (ema_decay is the observer's own)."""
+    return {k: v for k, v in method_options.items() if k == "percentile"}
 
 
 def candidate_errors(scheme, values, ranges):
@@ -286,6 +303,10 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
         errors, held_out = passes.errors(held_back, proposals, candidates)
         # Ties go to the first candidate listed.
         chosen = {key: candidates[int(np.argmin(totals))] for key, totals in errors.items()}
+        samples += passes.statistics(held_back, tensor_observers, with_histogram,
+                                     ema_decay=method_options.get("ema_decay", 0.9))
+        proposals = propose_chosen_ranges({key: tensor_observers[key] for key in chosen},
+                                          chosen, method_options)
 
     ranges = {}
     for key, by_method in proposals.items():
