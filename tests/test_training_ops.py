@@ -88,6 +88,24 @@ def test_zero_range_is_the_stock_ops(rng):
     np.testing.assert_array_equal(gradient.numpy(), upstream.numpy())
 
 
+def test_xla_compiled_steps_use_the_stock_ops(rng):
+    # tfq's kernels have no XLA lowering: under jit_compile the stock ops run.
+    inputs = tf.constant(rng.normal(size=1000) * 3, tf.float32)
+
+    @tf.function(jit_compile=True)
+    def compiled(values):
+        return own_input_gradient(tf.ones_like(values), values, tf.constant(-2.0),
+                                  tf.constant(2.5), 8, False)
+    outputs, gradient = compiled(inputs)
+    graph = compiled.get_concrete_function(inputs).graph.as_graph_def()
+    ops = [node.op for node in graph.node] + [
+        node.op for function in graph.library.function for node in function.node_def]
+    assert "FakeQuantWithMinMaxVars" in ops
+    assert not any(op.startswith("Tfq") for op in ops)
+    np.testing.assert_array_equal(gradient.numpy(), stock_input_gradient(
+        tf.ones_like(inputs), inputs, -2.0, 2.5, 8, False).numpy())
+
+
 def test_gradient_kernel_rejects_bad_arguments():
     library = training_ops._library()  # pylint: disable=protected-access
     ones = tf.ones([4])

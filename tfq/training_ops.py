@@ -10,9 +10,9 @@ trained). Two kernels do only the needed work:
   values, on AVX-512 where TF's build stops at AVX), with a gradient that
   computes d/dvalues alone (the stock op's, exactly).
 
-Only training steps use them. Inference graphs and anything traced while a
-SavedModel is written use the stock ops, so a saved or converted model never
-needs tfq's library. If the library does not load (a TensorFlow other than
+Only training steps on CPU use them. Inference graphs, anything traced while
+a SavedModel is written, XLA-compiled steps and machines with a GPU or TPU
+use the stock ops, so a saved or converted model never needs tfq's library. If the library does not load (a TensorFlow other than
 the one tfq was built against), the stock ops run instead, with one warning.
 """
 from __future__ import annotations
@@ -25,6 +25,8 @@ from absl import logging
 # Private, but the only way to know that a function is being traced for a
 # SavedModel (tf.saved_model.save, Keras export / SavedModel save).
 from tensorflow.python.saved_model import save_context
+# Private too: whether the graph being built will be compiled by XLA.
+from tensorflow.python.ops import control_flow_util
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_training_ops.so")
 
@@ -48,7 +50,18 @@ def available() -> bool:
 
 
 def _use_library():
-    return _library() is not None and not save_context.in_save_context()
+    """tfq's kernels are CPU kernels with no XLA lowering: they serve plain TF
+    graphs on machines without an accelerator, and never a SavedModel."""
+    if _library() is None or save_context.in_save_context():
+        return False
+    if control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()):
+        return False  # jit_compile=True (Keras 3's default on GPUs)
+    return not _has_accelerator()
+
+
+@functools.lru_cache(maxsize=None)
+def _has_accelerator() -> bool:
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
 def batch_range(values):
