@@ -1,4 +1,4 @@
-// Two TensorFlow CPU kernels for tfq's QAT training steps (loaded by
+// Three TensorFlow CPU kernels for tfq's QAT training steps (loaded by
 // tfq/training_ops.py; built by setup.py against the installed TensorFlow).
 //
 // A QAT step fake-quantizes every activation TFLite will hold, about three
@@ -8,9 +8,11 @@
 //     CPU than a vectorized min/max (TfqBatchRange: one pass);
 //   - FakeQuantWithMinMaxVarsGradient computes d/dmin and d/dmax as well as
 //     d/dinput: three passes. tfq's ranges are moving averages, never trained,
-//     so only d/dinput is wanted (TfqFakeQuantGradient: one pass).
-// Both are exact: TfqFakeQuantGradient's d/dinput equals the stock op's, using
-// TF's own Nudge from its installed header, and TfqBatchRange equals
+//     so only d/dinput is wanted (TfqFakeQuantGradient: one pass);
+//   - FakeQuantWithMinMaxVars runs at AVX width in TF's build (TfqFakeQuant:
+//     the same arithmetic on AVX-512).
+// All are exact: the fake-quant kernels give the stock ops' values, using TF's
+// own Nudge from its installed header, and TfqBatchRange equals
 // reduce_min/reduce_max (NaN propagates; an empty tensor gives +inf, -inf).
 
 #if defined(__x86_64__)
