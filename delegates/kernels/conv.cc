@@ -5,6 +5,7 @@
 
 #include "delegates/kernels/depthwise_avx512.h"
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/dot_int16.h"
 
 namespace tfq {
@@ -311,12 +312,54 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
   return sums;
 }
 
+namespace {
+
+// Conv2DInt8Optimized on AMX: blocks of kAmxMaxRows output pixels, their
+// im2col rows written straight into the tile scratch (rows of
+// AmxRowStride(patch size) bytes, zero tails), or copied there when the
+// input is read in place.
+void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
+                   const RowRequantizer& requantizer, const int8_t* input,
+                   const std::vector<int8_t>& packed, const int32_t* offsets, int8_t* patch,
+                   int32_t* acc, int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
+  const int patch_size = g.filter_height * g.filter_width * g.input_depth;
+  const int row_stride = AmxRowStride(patch_size);
+  for (int r = 0; r < kAmxMaxRows; ++r) {
+    std::memset(patch + static_cast<int64_t>(r) * row_stride + patch_size, 0,
+                row_stride - patch_size);
+  }
+  const bool pointwise = ReadsInputInPlace(g);
+  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
+  const int64_t pixels = pixel_end >= 0 ? pixel_end
+                                        : static_cast<int64_t>(g.batches) * g.output_height *
+                                              g.output_width;
+  AmxTiles tiles;  // configured on first use, released on return
+  for (int64_t first = pixel_begin; first < pixels; first += kAmxMaxRows) {
+    const int count = static_cast<int>(std::min<int64_t>(kAmxMaxRows, pixels - first));
+    const int8_t* rows[kAmxMaxRows];
+    for (int r = 0; r < count; ++r) {
+      rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
+                          patch + static_cast<int64_t>(r) * row_stride);
+    }
+    AmxDotRowsToInt8(tiles, rows, count, packed, offsets, requantizer, g.output_depth,
+                     patch_size, patch, acc, output + first * g.output_depth, g.output_depth);
+  }
+}
+
+}  // namespace
+
 void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
-                         int64_t pixel_begin, int64_t pixel_end) {
+                         int64_t pixel_begin, int64_t pixel_end,
+                         const std::vector<int8_t>* amx_packed) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
+  if (amx_packed != nullptr && !amx_packed->empty()) {
+    AmxConv2DInt8(g, quantization, requantizer, input, *amx_packed, offsets, patch, acc, output,
+                  pixel_begin, pixel_end);
+    return;
+  }
   const bool pointwise = ReadsInputInPlace(g);
   const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
   const int64_t pixels = pixel_end >= 0 ? pixel_end

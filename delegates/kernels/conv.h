@@ -82,13 +82,17 @@ constexpr int kConvPixelBlock = kPackedDotMaxRows;
 std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int filter_size,
                                  int32_t input_zero_point, const int32_t* bias);
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
+// `amx_packed` (non-empty): PackFiltersAmx of the filter, when AmxAvailable();
+// it takes precedence, and then `patch` holds kAmxMaxRows rows of
+// AmxRowStride(filter size) bytes and `acc` kAmxMaxRows * output_depth.
 // Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
 // x; pixel_end -1 = all), so threads can share one output.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
-                         int64_t pixel_begin = 0, int64_t pixel_end = -1);
+                         int64_t pixel_begin = 0, int64_t pixel_end = -1,
+                         const std::vector<int8_t>* amx_packed = nullptr);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s); with `filter16` (the filter

@@ -2,6 +2,7 @@
 // int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/dot_int16.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
@@ -18,6 +19,10 @@ class Conv2DOp : public ConvOpBase {
         plan_.input_zero_point, plan_.bias_data());
     if (plan_.int16) {
       packed16_ = kernels::PackFiltersInt16(
+          plan_.filter_data, plan_.output_depth,
+          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+    } else if (kernels::AmxAvailable()) {
+      packed_amx_ = kernels::PackFiltersAmx(
           plan_.filter_data, plan_.output_depth,
           plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
     } else if (kernels::PackedDotAvailable()) {
@@ -39,11 +44,16 @@ class Conv2DOp : public ConvOpBase {
     const size_t activation_size = plan_.int16 ? sizeof(int16_t) : sizeof(int8_t);
     const size_t acc_element_size = plan_.int16 ? sizeof(int64_t) : sizeof(int32_t);
     // Rows of one block of output pixels (int16x8 blocks are 4, int8 ones
-    // kConvPixelBlock).
-    const size_t block = plan_.int16 ? 4 : kernels::kConvPixelBlock;
-    patch_size_ = PerThreadStride(block * plan_.filter_height * plan_.filter_width *
-                                      plan_.filter_input_depth,
-                                  activation_size);
+    // kConvPixelBlock, or kAmxMaxRows on AMX).
+    const size_t block = plan_.int16                ? 4
+                         : !packed_amx_.empty() ? kernels::kAmxMaxRows
+                                                : kernels::kConvPixelBlock;
+    const int filter_size =
+        plan_.filter_height * plan_.filter_width * plan_.filter_input_depth;
+    // AMX rows are padded to whole 64-byte tile rows.
+    patch_size_ = PerThreadStride(
+        block * (packed_amx_.empty() ? filter_size : kernels::AmxRowStride(filter_size)),
+        activation_size);
     acc_size_ = PerThreadStride(block * plan_.output_depth, acc_element_size);
     const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
     if (plan_.int16) {
@@ -75,7 +85,8 @@ class Conv2DOp : public ConvOpBase {
         kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
                                      plan_.filter_data, packed_, offsets_.data(),
                                      patch_.data() + thread * patch_size_,
-                                     acc_.data() + thread * acc_size_, output, begin, end);
+                                     acc_.data() + thread * acc_size_, output, begin, end,
+                                     &packed_amx_);
       });
     }
   }
@@ -105,6 +116,7 @@ class Conv2DOp : public ConvOpBase {
   bool grouped_ = false;
   std::vector<int32_t> offsets_;  // bias - input zero point * sum(filter), per channel
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
+  std::vector<int8_t> packed_amx_;  // for the AMX kernel, when the CPU has it (first choice)
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of output pixels
   std::vector<int32_t> acc_;   // their channels

@@ -10,6 +10,7 @@
 
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/fully_connected.h"
 #include "delegates/kernels/pooling.h"
 #include "tests/delegates/conv_test_cases.h"
@@ -78,6 +79,16 @@ TEST(ConvKernels, OptimizedMatchesReference) {
                           PackFilters(filter.data(), g.output_depth, patch), offsets.data(),
                           scratch.data(), acc.data(), actual.data());
       ASSERT_EQ(expected, actual) << "packed, trial " << trial;
+    }
+    if (AmxAvailable()) {  // and the AMX tiles (rows padded to 64 bytes, 32 per block)
+      std::vector<int8_t> amx_scratch(kAmxMaxRows * AmxRowStride(patch));
+      std::vector<int32_t> amx_acc(kAmxMaxRows * g.output_depth);
+      const std::vector<int8_t> amx_packed = PackFiltersAmx(filter.data(), g.output_depth, patch);
+      std::fill(actual.begin(), actual.end(), 0);
+      Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
+                          offsets.data(), amx_scratch.data(), amx_acc.data(), actual.data(), 0,
+                          -1, &amx_packed);
+      ASSERT_EQ(expected, actual) << "amx, trial " << trial;
     }
   }
 }

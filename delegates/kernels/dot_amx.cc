@@ -1,0 +1,208 @@
+#include "delegates/kernels/dot_amx.h"
+
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define TFQ_AMX 1
+#endif
+
+namespace tfq {
+namespace kernels {
+namespace {
+
+constexpr int kTileBytes = 64;  // a tile row: 64 int8 taps, or 16 int32 sums
+constexpr int kTileRows = 16;
+
+#if TFQ_AMX
+// GCC's AMX intrinsics are inline asm that does not tell the compiler which
+// memory it reads or writes (_tile_loadconfig claims 8 of its 64 bytes,
+// _tile_loadd/_tile_stored none): without a barrier the stores of the
+// config or the rows may be dropped or moved past the asm, and the sums
+// read before they are stored.
+inline void MemoryBarrier() { __asm__ __volatile__("" : : : "memory"); }
+
+// ldtilecfg's 64-byte operand: palette 1, then bytes per row and rows per tile.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+bool RequestTileState() {
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool amx_tile = (edx >> 24) & 1, amx_int8 = (edx >> 25) & 1;
+  if (!amx_tile || !amx_int8) return false;
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+// Tiles: 0-3 the sums (rows 0-15 x channel blocks 0, 1; rows 16-31 x the
+// same), 4 and 5 the two 16-row halves of the rows, 6 and 7 the weights of
+// two 16-channel blocks. Each weight tile loaded serves up to 32 rows.
+__attribute__((target("amx-tile"))) void LoadConfig(int rows) {
+  TileConfig config;
+  const int first = rows < kTileRows ? rows : kTileRows, second = rows - first;
+  for (int t : {0, 1, 4}) {
+    config.bytes_per_row[t] = kTileBytes;
+    config.rows[t] = static_cast<uint8_t>(first);
+  }
+  if (second > 0) {
+    for (int t : {2, 3, 5}) {
+      config.bytes_per_row[t] = kTileBytes;
+      config.rows[t] = static_cast<uint8_t>(second);
+    }
+  }
+  for (int t : {6, 7}) {
+    config.bytes_per_row[t] = kTileBytes;
+    config.rows[t] = kTileRows;
+  }
+  MemoryBarrier();
+  _tile_loadconfig(&config);
+}
+
+__attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
+
+// sums[tile][row][16] for row halves (0: rows 0-15, 1: rows 16-31 when
+// `second_half`) and channel blocks b0 and b1 (when `two`): sums[half * 2 + block].
+__attribute__((target("amx-tile,amx-int8"))) void TilePass(const int8_t* a, int a_stride,
+                                                          const int8_t* b0, const int8_t* b1,
+                                                          int k_blocks, bool two,
+                                                          bool second_half, int32_t* sums) {
+  MemoryBarrier();
+  const int8_t* a1 = a + static_cast<int64_t>(kTileRows) * a_stride;
+  _tile_zero(0);
+  _tile_zero(1);
+  if (second_half) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int kb = 0; kb < k_blocks; ++kb) {
+    _tile_loadd(4, a + kb * kTileBytes, a_stride);
+    _tile_loadd(6, b0 + kb * kTileRows * kTileBytes, kTileBytes);
+    _tile_dpbssd(0, 4, 6);
+    if (two) {
+      _tile_loadd(7, b1 + kb * kTileRows * kTileBytes, kTileBytes);
+      _tile_dpbssd(1, 4, 7);
+    }
+    if (second_half) {
+      _tile_loadd(5, a1 + kb * kTileBytes, a_stride);
+      _tile_dpbssd(2, 5, 6);
+      if (two) _tile_dpbssd(3, 5, 7);
+    }
+  }
+  constexpr int kTileInts = kTileRows * 16;
+  _tile_stored(0, sums, kTileBytes);
+  if (two) _tile_stored(1, sums + kTileInts, kTileBytes);
+  if (second_half) {
+    _tile_stored(2, sums + 2 * kTileInts, kTileBytes);
+    if (two) _tile_stored(3, sums + 3 * kTileInts, kTileBytes);
+  }
+  MemoryBarrier();
+}
+
+// acc[c] = sums[c] + offsets[c] for c < width (<= 16), on 16 lanes.
+__attribute__((target("avx512f"))) void AddOffsets(const int32_t* sums, const int32_t* offsets,
+                                                   int width, int32_t* acc) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
+  const __m512i total = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, sums),
+                                         _mm512_maskz_loadu_epi32(mask, offsets));
+  _mm512_mask_storeu_epi32(acc, mask, total);
+}
+#endif
+
+}  // namespace
+
+bool AmxAvailable() {
+#if TFQ_AMX
+  static const bool available = RequestTileState();
+  return available;
+#else
+  return false;
+#endif
+}
+
+int AmxRowStride(int n) { return (n + kTileBytes - 1) / kTileBytes * kTileBytes; }
+
+std::vector<int8_t> PackFiltersAmx(const int8_t* filters, int output_depth, int n) {
+  const int k_blocks = AmxRowStride(n) / kTileBytes;
+  const int n_blocks = (output_depth + 15) / 16;
+  std::vector<int8_t> packed(static_cast<size_t>(n_blocks) * k_blocks * kTileRows * kTileBytes, 0);
+  // Tile (nb, kb), row j, bytes c*4 .. c*4+3: channel nb*16+c, taps kb*64 + 4j .. 4j+3.
+  for (int c = 0; c < output_depth; ++c) {
+    const int8_t* filter = filters + static_cast<int64_t>(c) * n;
+    for (int i = 0; i < n; ++i) {
+      const int kb = i / kTileBytes, j = (i % kTileBytes) / 4, t = i % 4;
+      const size_t tile = (static_cast<size_t>(c / 16) * k_blocks + kb) * kTileRows * kTileBytes;
+      packed[tile + j * kTileBytes + (c % 16) * 4 + t] = filter[i];
+    }
+  }
+  return packed;
+}
+
+AmxTiles::~AmxTiles() {
+#if TFQ_AMX
+  if (rows_ != 0) ReleaseTiles();
+#endif
+}
+
+void AmxTiles::Configure(int rows) {
+#if TFQ_AMX
+  if (rows == rows_) return;
+  LoadConfig(rows);
+  rows_ = rows;
+#else
+  (void)rows;
+#endif
+}
+
+void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* const* rows, int num_rows,
+                      const std::vector<int8_t>& packed, const int32_t* offsets,
+                      const RowRequantizer& requantizer, int output_depth, int n,
+                      int8_t* a_scratch, int32_t* acc, int8_t* out, int out_stride) {
+#if TFQ_AMX
+  const int stride = AmxRowStride(n);
+  const int k_blocks = stride / kTileBytes;
+  for (int r = 0; r < num_rows; ++r) {
+    if (rows[r] != a_scratch + static_cast<int64_t>(r) * stride) {
+      std::memcpy(a_scratch + static_cast<int64_t>(r) * stride, rows[r], n);
+    }
+  }
+  tiles.Configure(num_rows);
+  const size_t block_bytes = static_cast<size_t>(k_blocks) * kTileRows * kTileBytes;
+  constexpr int kTileInts = kTileRows * 16;
+  alignas(64) int32_t sums[4 * kTileInts];
+  const bool second_half = num_rows > kTileRows;
+  for (int c0 = 0; c0 < output_depth; c0 += 32) {
+    const bool two = c0 + 16 < output_depth;
+    const int8_t* b0 = packed.data() + (c0 / 16) * block_bytes;
+    TilePass(a_scratch, stride, b0, b0 + block_bytes, k_blocks, two, second_half, sums);
+    for (int block = 0; block < (two ? 2 : 1); ++block) {
+      const int first = c0 + block * 16;
+      const int width = output_depth - first < 16 ? output_depth - first : 16;
+      for (int r = 0; r < num_rows; ++r) {
+        const int32_t* tile = sums + ((r / kTileRows) * 2 + block) * kTileInts;
+        AddOffsets(tile + (r % kTileRows) * 16, offsets + first, width,
+                   acc + static_cast<int64_t>(r) * output_depth + first);
+      }
+    }
+  }
+  for (int r = 0; r < num_rows; ++r) {
+    requantizer.Run(acc + static_cast<int64_t>(r) * output_depth, 0, output_depth,
+                    out + static_cast<int64_t>(r) * out_stride);
+  }
+#else
+  (void)tiles, (void)rows, (void)num_rows, (void)packed, (void)offsets, (void)requantizer;
+  (void)output_depth, (void)n, (void)a_scratch, (void)acc, (void)out, (void)out_stride;
+#endif
+}
+
+}  // namespace kernels
+}  // namespace tfq
