@@ -157,7 +157,7 @@ def test_training_on_own_kernels_equals_training_on_stock_ops(monkeypatch):
         np.testing.assert_array_equal(own, stock)
 
 
-def saved_op_types(directory):
+def saved_graph_bytes(directory):
     with open(os.path.join(directory, "saved_model.pb"), "rb") as handle:
         return handle.read()
 
@@ -170,7 +170,7 @@ def test_tf_keras_saved_model_holds_no_tfq_kernel(tmp_path, rng):
               verbose=0)
     path = str(tmp_path / "saved")
     model.save(path, save_format="tf")  # traces the training call functions too
-    contents = saved_op_types(path)
+    contents = saved_graph_bytes(path)
     assert b"FakeQuantWithMinMaxVars" in contents  # the check can see ops at all
     assert b"TfqFakeQuantGradient" not in contents and b"TfqBatchRange" not in contents
 
@@ -179,7 +179,7 @@ def test_keras3_export_holds_no_tfq_kernel(tmp_path):
     model = tfq.quantize_model(small_cnn(keras))
     path = str(tmp_path / "exported")
     model.export(path, verbose=False)
-    contents = saved_op_types(path)
+    contents = saved_graph_bytes(path)
     assert b"FakeQuantWithMinMaxVars" in contents
     assert b"Tfq" not in contents
 

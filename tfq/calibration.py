@@ -63,14 +63,14 @@ class CalibrationResult:
     ranges: Dict[str, Tuple[float, float]]  # "wrapper/range" -> (min, max)
     samples: int  # samples the statistics came from
     chosen: Dict[str, str] = dataclasses.field(default_factory=dict)  # auto: tensor -> method
-    held_out: int = 0  # auto: samples used to choose
+    held_out: int = 0  # auto: samples used to choose (then statistics too)
     replicas: int = 1
 
     def __str__(self):
         width = max([len(name) for name in self.ranges] + [6])
         header = f"calibration: {self.method}, {self.samples} samples"
         if self.held_out:
-            header += f" (+{self.held_out} held out to choose methods)"
+            header += f" ({self.held_out} of them first held out to choose methods)"
         if self.replicas > 1:
             header += f", merged over {self.replicas} replicas"
         lines = [header, f"{'tensor':{width}s} {'min':>12s} {'max':>12s}"
@@ -238,28 +238,19 @@ class _Calibration:
 
 def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> dict:
     """{key: {method: (usable (min, max), widened)}} for every observer and
-    candidate method."""
-    range_options = _range_options(method_options)
+    candidate method; `candidates` the same methods for every tensor, or
+    {key: methods} per tensor."""
+    range_options = {k: v for k, v in method_options.items() if k == "percentile"}
+    methods_of = (candidates if isinstance(candidates, dict)
+                  else dict.fromkeys(tensor_observers, candidates))
 
-    def propose(observer):
-        return {m: usable_range(*observer.range(m, **range_options)) for m in candidates}
+    def propose(key):
+        return {m: usable_range(*tensor_observers[key].range(m, **range_options))
+                for m in methods_of[key]}
     # The range searches are numpy on O(bins) arrays, which release the GIL:
     # one thread per core halves entropy's and auto's fixed cost.
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
-        return dict(zip(tensor_observers, pool.map(propose, tensor_observers.values())))
-
-
-def propose_chosen_ranges(tensor_observers: dict, chosen: dict, method_options: dict) -> dict:
-    """propose_ranges' output for each tensor's chosen method alone (auto, once
-    the held-back batches have joined the statistics)."""
-    return {key: {chosen[key]: usable_range(*observer.range(
-                chosen[key], **_range_options(method_options)))}
-            for key, observer in tensor_observers.items()}
-
-
-def _range_options(method_options: dict) -> dict:
-    """The options TensorObserver.range takes (ema_decay is the observer's own)."""
-    return {k: v for k, v in method_options.items() if k == "percentile"}
+        return dict(zip(tensor_observers, pool.map(propose, tensor_observers)))
 
 
 def candidate_errors(scheme, values, ranges):
@@ -305,8 +296,9 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
         chosen = {key: candidates[int(np.argmin(totals))] for key, totals in errors.items()}
         samples += passes.statistics(held_back, tensor_observers, with_histogram,
                                      ema_decay=method_options.get("ema_decay", 0.9))
-        proposals = propose_chosen_ranges({key: tensor_observers[key] for key in chosen},
-                                          chosen, method_options)
+        proposals = propose_ranges({key: tensor_observers[key] for key in chosen},
+                                   {key: (method,) for key, method in chosen.items()},
+                                   method_options)
 
     ranges = {}
     for key, by_method in proposals.items():

@@ -130,8 +130,9 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
         chosen = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
-        proposals = calibration.propose_chosen_ranges(
-            {index: tensor_observers[index] for index in chosen}, chosen, method_options)
+        proposals = calibration.propose_ranges(
+            {index: tensor_observers[index] for index in chosen},
+            {index: (method,) for index, method in chosen.items()}, method_options)
     ranges = {}
     for index, by_method in proposals.items():
         (low, high), widened = by_method[chosen.get(index, candidates[0])]

@@ -34,24 +34,23 @@ def training_data(samples):
             rng.integers(0, 10, size=samples))
 
 
-class EpochTimer:
-    """A Keras callback (of flavour K) recording each epoch's seconds, timed
-    from epoch begin to end inside fit: what a user's training run costs per
-    epoch, without fit's own set-up and tear-down (which tf_keras makes
-    ~0.4 s for the QAT model on some calls, and which a long run pays once)."""
+def epoch_timer(K):
+    """A Keras callback (of flavour K) recording each epoch's seconds in
+    `.times`, timed from epoch begin to end inside fit: what a user's
+    training run costs per epoch, without fit's own set-up and tear-down
+    (which tf_keras makes ~0.4 s for the QAT model on some calls, and which
+    a long run pays once)."""
+    class EpochTimer(K.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
 
-    def __new__(cls, K):
-        class Timer(K.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times = []
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self.start)
-        return Timer()
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+    return EpochTimer()
 
 
 def interleaved_epoch_times(models, K, epochs, samples, batch_size):
@@ -64,7 +63,7 @@ def interleaved_epoch_times(models, K, epochs, samples, batch_size):
         model.compile(optimizer="adam",
                       loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-        timers.append(EpochTimer(K))
+        timers.append(epoch_timer(K))
     for _ in range(epochs):
         for model, timer in zip(models, timers):
             model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])

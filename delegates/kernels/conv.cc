@@ -314,6 +314,30 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
 
 namespace {
 
+// Output pixels [pixel_begin, pixel_end) (-1: all) in blocks of kRows: each
+// block's im2col rows go to `patch` (rows `row_stride` bytes apart; in place
+// for pointwise convs, where the input pixel is the row), then
+// body(rows, count, first pixel).
+template <int kRows, typename Body>
+void ForEachIm2colBlock(const ConvGeometry& g, const ConvQuantization& quantization,
+                        const int8_t* input, int8_t* patch, int row_stride, int64_t pixel_begin,
+                        int64_t pixel_end, Body body) {
+  const bool pointwise = ReadsInputInPlace(g);
+  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
+  const int64_t pixels = pixel_end >= 0 ? pixel_end
+                                        : static_cast<int64_t>(g.batches) * g.output_height *
+                                              g.output_width;
+  for (int64_t first = pixel_begin; first < pixels; first += kRows) {
+    const int count = static_cast<int>(std::min<int64_t>(kRows, pixels - first));
+    const int8_t* rows[kRows];
+    for (int r = 0; r < count; ++r) {
+      rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
+                          patch + static_cast<int64_t>(r) * row_stride);
+    }
+    body(rows, count, first);
+  }
+}
+
 // Conv2DInt8Optimized on AMX: blocks of kAmxMaxRows output pixels, their
 // im2col rows written straight into the tile scratch (rows of
 // AmxRowStride(patch size) bytes, zero tails), or copied there when the
@@ -328,22 +352,14 @@ void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
     std::memset(patch + static_cast<int64_t>(r) * row_stride + patch_size, 0,
                 row_stride - patch_size);
   }
-  const bool pointwise = ReadsInputInPlace(g);
-  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
-  const int64_t pixels = pixel_end >= 0 ? pixel_end
-                                        : static_cast<int64_t>(g.batches) * g.output_height *
-                                              g.output_width;
   AmxTiles tiles;  // configured on first use, released on return
-  for (int64_t first = pixel_begin; first < pixels; first += kAmxMaxRows) {
-    const int count = static_cast<int>(std::min<int64_t>(kAmxMaxRows, pixels - first));
-    const int8_t* rows[kAmxMaxRows];
-    for (int r = 0; r < count; ++r) {
-      rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
-                          patch + static_cast<int64_t>(r) * row_stride);
-    }
-    AmxDotRowsToInt8(tiles, rows, count, packed, offsets, requantizer, g.output_depth,
-                     patch_size, patch, acc, output + first * g.output_depth, g.output_depth);
-  }
+  ForEachIm2colBlock<kAmxMaxRows>(
+      g, quantization, input, patch, row_stride, pixel_begin, pixel_end,
+      [&](const int8_t* const* rows, int count, int64_t first) {
+        AmxDotRowsToInt8(tiles, rows, count, packed, offsets, requantizer, g.output_depth,
+                         patch_size, patch, acc, output + first * g.output_depth,
+                         g.output_depth);
+      });
 }
 
 }  // namespace
@@ -360,44 +376,35 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                   pixel_begin, pixel_end);
     return;
   }
-  const bool pointwise = ReadsInputInPlace(g);
-  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
-  const int64_t pixels = pixel_end >= 0 ? pixel_end
-                                        : static_cast<int64_t>(g.batches) * g.output_height *
-                                              g.output_width;
   // Blocks of output pixels: with packed filters each weight load serves
   // kConvPixelBlock of them.
-  for (int64_t first = pixel_begin; first < pixels; first += kConvPixelBlock) {
-    const int count = static_cast<int>(std::min<int64_t>(kConvPixelBlock, pixels - first));
-    const int8_t* rows[kConvPixelBlock];
-    for (int r = 0; r < count; ++r) {
-      rows[r] = Im2colRow(g, input, first + r, fill, pointwise,
-                          patch + static_cast<int64_t>(r) * patch_size);
-    }
-    if (!packed.empty()) {  // offsets added and the sums rescaled inside
-      PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(), g.output_depth,
-                          patch_size, output + first * g.output_depth, g.output_depth);
-      continue;
-    }
-    for (int r = 0; r < count; ++r) {  // AVX2 / portable dot products
-      int32_t* pixel_acc = acc + r * g.output_depth;
-      int oc = 0;
-      for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
-        const int8_t* filters[4];
-        for (int k = 0; k < 4; ++k) filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
-        DotInt8x4(rows[r], filters, patch_size, pixel_acc + oc);
-      }
-      for (; oc < g.output_depth; ++oc) {
-        pixel_acc[oc] =
-            DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
-      }
-      for (oc = 0; oc < g.output_depth; ++oc) pixel_acc[oc] += offsets[oc];
-    }
-    for (int r = 0; r < count; ++r) {
-      requantizer.Run(acc + r * g.output_depth, 0, g.output_depth,
-                      output + (first + r) * g.output_depth);
-    }
-  }
+  ForEachIm2colBlock<kConvPixelBlock>(
+      g, quantization, input, patch, patch_size, pixel_begin, pixel_end,
+      [&](const int8_t* const* rows, int count, int64_t first) {
+        if (!packed.empty()) {  // offsets added and the sums rescaled inside
+          PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(),
+                              g.output_depth, patch_size, output + first * g.output_depth,
+                              g.output_depth);
+          return;
+        }
+        for (int r = 0; r < count; ++r) {  // AVX2 / portable dot products
+          int32_t* pixel_acc = acc + r * g.output_depth;
+          int oc = 0;
+          for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
+            const int8_t* filters[4];
+            for (int k = 0; k < 4; ++k) {
+              filters[k] = filter + static_cast<int64_t>(oc + k) * patch_size;
+            }
+            DotInt8x4(rows[r], filters, patch_size, pixel_acc + oc);
+          }
+          for (; oc < g.output_depth; ++oc) {
+            pixel_acc[oc] =
+                DotInt8(rows[r], filter + static_cast<int64_t>(oc) * patch_size, patch_size);
+          }
+          for (oc = 0; oc < g.output_depth; ++oc) pixel_acc[oc] += offsets[oc];
+          requantizer.Run(pixel_acc, 0, g.output_depth, output + (first + r) * g.output_depth);
+        }
+      });
 }
 
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantization,

@@ -138,10 +138,10 @@ std::vector<int8_t> PackFiltersAmx(const int8_t* filters, int output_depth, int 
   // Tile (nb, kb), row j, bytes c*4 .. c*4+3: channel nb*16+c, taps kb*64 + 4j .. 4j+3.
   for (int c = 0; c < output_depth; ++c) {
     const int8_t* filter = filters + static_cast<int64_t>(c) * n;
-    for (int i = 0; i < n; ++i) {
-      const int kb = i / kTileBytes, j = (i % kTileBytes) / 4, t = i % 4;
+    for (int i = 0; i < n; i += 4) {  // one quad of taps: 4 bytes of a tile row
+      const int kb = i / kTileBytes, j = (i % kTileBytes) / 4;
       const size_t tile = (static_cast<size_t>(c / 16) * k_blocks + kb) * kTileRows * kTileBytes;
-      packed[tile + j * kTileBytes + (c % 16) * 4 + t] = filter[i];
+      std::memcpy(&packed[tile + j * kTileBytes + (c % 16) * 4], filter + i, n - i < 4 ? n - i : 4);
     }
   }
   return packed;
