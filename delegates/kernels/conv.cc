@@ -338,26 +338,45 @@ void ForEachIm2colBlock(const ConvGeometry& g, const ConvQuantization& quantizat
   }
 }
 
-// Conv2DInt8Optimized on AMX: blocks of kAmxMaxRows output pixels, their
-// im2col rows written straight into the tile scratch (rows of
-// AmxRowStride(patch size) bytes, zero tails), or copied there when the
-// input is read in place.
+// Conv2DInt8Optimized on AMX: blocks of kAmxMaxRows output pixels. The
+// tiles read rows with a stride, so a pointwise conv's evenly spaced input
+// pixels are read where they lie (their bytes past the patch meet zero
+// weights; only the input's last pixels, whose over-read would leave the
+// tensor, are copied). Other rows are written by im2col straight into the
+// tile scratch (rows of AmxRowStride(patch size) bytes, zero tails).
 void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
-                   const RowRequantizer& requantizer, const int8_t* input,
+                   const ChannelRequantization& requantization, const int8_t* input,
                    const std::vector<int8_t>& packed, const int32_t* offsets, int8_t* patch,
-                   int32_t* acc, int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
+                   int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   const int row_stride = AmxRowStride(patch_size);
   for (int r = 0; r < kAmxMaxRows; ++r) {
     std::memset(patch + static_cast<int64_t>(r) * row_stride + patch_size, 0,
                 row_stride - patch_size);
   }
+  const int8_t* input_end = input + static_cast<int64_t>(g.batches) * g.input_height *
+                                        g.input_width * g.input_depth;
   AmxTiles tiles;  // configured on first use, released on return
   ForEachIm2colBlock<kAmxMaxRows>(
       g, quantization, input, patch, row_stride, pixel_begin, pixel_end,
       [&](const int8_t* const* rows, int count, int64_t first) {
-        AmxDotRowsToInt8(tiles, rows, count, packed, offsets, requantizer, g.output_depth,
-                         patch_size, patch, acc, output + first * g.output_depth,
+        const int8_t* a = patch;
+        int64_t a_stride = row_stride;
+        if (rows[0] != patch) {  // rows in place in the input
+          const int64_t spacing = count > 1 ? rows[1] - rows[0] : patch_size;
+          bool even = true;
+          for (int r = 2; r < count && even; ++r) even = rows[r] == rows[0] + r * spacing;
+          if (even && rows[count - 1] + row_stride <= input_end) {
+            a = rows[0];
+            a_stride = spacing;
+          } else {
+            for (int r = 0; r < count; ++r) {
+              std::memcpy(patch + static_cast<int64_t>(r) * row_stride, rows[r], patch_size);
+            }
+          }
+        }
+        AmxDotRowsToInt8(tiles, a, a_stride, count, packed, offsets, requantization,
+                         g.output_depth, patch_size, output + first * g.output_depth,
                          g.output_depth);
       });
 }
@@ -372,8 +391,8 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const std::vector<int8_t>* amx_packed) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   if (amx_packed != nullptr && !amx_packed->empty()) {
-    AmxConv2DInt8(g, quantization, requantizer, input, *amx_packed, offsets, patch, acc, output,
-                  pixel_begin, pixel_end);
+    AmxConv2DInt8(g, quantization, requantizer.channels(), input, *amx_packed, offsets, patch,
+                  output, pixel_begin, pixel_end);
     return;
   }
   // Blocks of output pixels: with packed filters each weight load serves

@@ -84,7 +84,7 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
 // `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
 // `amx_packed` (non-empty): PackFiltersAmx of the filter, when AmxAvailable();
 // it takes precedence, and then `patch` holds kAmxMaxRows rows of
-// AmxRowStride(filter size) bytes and `acc` kAmxMaxRows * output_depth.
+// AmxRowStride(filter size) bytes (`acc` is not used).
 // Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
 // x; pixel_end -1 = all), so threads can share one output.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,

@@ -159,22 +159,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
   }
   for (int k = 0; k < kGroups; ++k) {
     const int channel = first + 16 * k;
-    const __mmask16 lanes = output_depth - channel >= 16
-                                ? __mmask16(0xFFFF)
-                                : __mmask16((1u << (output_depth - channel)) - 1);
-    const __m512i offset = _mm512_maskz_loadu_epi32(lanes, offsets + channel);
-    const __m512i significand = _mm512_maskz_loadu_epi32(lanes, rescale.significands + channel);
-    const __m512i left = _mm512_maskz_loadu_epi32(lanes, rescale.left_shifts + channel);
-    const __m512i right = _mm512_maskz_loadu_epi32(lanes, rescale.right_shifts + channel);
-    const __m512i zero_point = _mm512_set1_epi32(rescale.zero_point);
-    const __m512i low = _mm512_set1_epi32(rescale.min), high = _mm512_set1_epi32(rescale.max);
+    const ChannelBlockX16 block = LoadChannelBlockX16(rescale, offsets, channel,
+                                                      output_depth - channel);
     for (int r = 0; r < kRows; ++r) {
-      const __m512i sum = _mm512_add_epi32(
-          acc[r][k], _mm512_add_epi32(offset, _mm512_set1_epi32(row_corrections[r])));
-      __m512i value = MultiplyByQuantizedMultiplierX16(sum, significand, left, right);
-      value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
-      _mm512_mask_cvtepi32_storeu_epi8(out + static_cast<int64_t>(r) * out_stride + channel,
-                                       lanes, value);
+      StoreRescaledX16(block, _mm512_add_epi32(acc[r][k], _mm512_set1_epi32(row_corrections[r])),
+                       out + static_cast<int64_t>(r) * out_stride + channel);
     }
   }
 }

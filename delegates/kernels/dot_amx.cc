@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "delegates/kernels/fixed_point_avx512.h"
 #define TFQ_AMX 1
 #endif
 
@@ -72,7 +74,7 @@ __attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
 
 // sums[tile][row][16] for row halves (0: rows 0-15, 1: rows 16-31 when
 // `second_half`) and channel blocks b0 and b1 (when `two`): sums[half * 2 + block].
-__attribute__((target("amx-tile,amx-int8"))) void TilePass(const int8_t* a, int a_stride,
+__attribute__((target("amx-tile,amx-int8"))) void TilePass(const int8_t* a, int64_t a_stride,
                                                           const int8_t* b0, const int8_t* b1,
                                                           int k_blocks, bool two,
                                                           bool second_half, int32_t* sums) {
@@ -108,13 +110,18 @@ __attribute__((target("amx-tile,amx-int8"))) void TilePass(const int8_t* a, int 
   MemoryBarrier();
 }
 
-// acc[c] = sums[c] + offsets[c] for c < width (<= 16), on 16 lanes.
-__attribute__((target("avx512f"))) void AddOffsets(const int32_t* sums, const int32_t* offsets,
-                                                   int width, int32_t* acc) {
-  const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
-  const __m512i total = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, sums),
-                                         _mm512_maskz_loadu_epi32(mask, offsets));
-  _mm512_mask_storeu_epi32(acc, mask, total);
+// The epilogue of one tile of sums (`rows` x 16 channels from `first`):
+// offsets added and rescaled to int8 straight from the tile, each channel's
+// multiplier loaded once per tile.
+__attribute__((target("avx512f,avx512bw"))) void TileToInt8(
+    const int32_t* tile, int rows, const int32_t* offsets,
+    const ChannelRequantization& requantization, int first, int width, int8_t* out,
+    int out_stride) {
+  const ChannelBlockX16 block = LoadChannelBlockX16(requantization, offsets, first, width);
+  for (int r = 0; r < rows; ++r) {
+    StoreRescaledX16(block, _mm512_load_si512(tile + r * 16),
+                     out + static_cast<int64_t>(r) * out_stride + first);
+  }
 }
 #endif
 
@@ -163,18 +170,12 @@ void AmxTiles::Configure(int rows) {
 #endif
 }
 
-void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* const* rows, int num_rows,
+void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int num_rows,
                       const std::vector<int8_t>& packed, const int32_t* offsets,
-                      const RowRequantizer& requantizer, int output_depth, int n,
-                      int8_t* a_scratch, int32_t* acc, int8_t* out, int out_stride) {
+                      const ChannelRequantization& requantization, int output_depth, int n,
+                      int8_t* out, int out_stride) {
 #if TFQ_AMX
-  const int stride = AmxRowStride(n);
-  const int k_blocks = stride / kTileBytes;
-  for (int r = 0; r < num_rows; ++r) {
-    if (rows[r] != a_scratch + static_cast<int64_t>(r) * stride) {
-      std::memcpy(a_scratch + static_cast<int64_t>(r) * stride, rows[r], n);
-    }
-  }
+  const int k_blocks = AmxRowStride(n) / kTileBytes;
   tiles.Configure(num_rows);
   const size_t block_bytes = static_cast<size_t>(k_blocks) * kTileRows * kTileBytes;
   constexpr int kTileInts = kTileRows * 16;
@@ -183,24 +184,21 @@ void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* const* rows, int num_rows,
   for (int c0 = 0; c0 < output_depth; c0 += 32) {
     const bool two = c0 + 16 < output_depth;
     const int8_t* b0 = packed.data() + (c0 / 16) * block_bytes;
-    TilePass(a_scratch, stride, b0, b0 + block_bytes, k_blocks, two, second_half, sums);
+    TilePass(a, a_stride, b0, b0 + block_bytes, k_blocks, two, second_half, sums);
     for (int block = 0; block < (two ? 2 : 1); ++block) {
       const int first = c0 + block * 16;
       const int width = output_depth - first < 16 ? output_depth - first : 16;
-      for (int r = 0; r < num_rows; ++r) {
-        const int32_t* tile = sums + ((r / kTileRows) * 2 + block) * kTileInts;
-        AddOffsets(tile + (r % kTileRows) * 16, offsets + first, width,
-                   acc + static_cast<int64_t>(r) * output_depth + first);
+      for (int half = 0; half < (second_half ? 2 : 1); ++half) {
+        const int rows = half == 0 ? (num_rows < kTileRows ? num_rows : kTileRows)
+                                   : num_rows - kTileRows;
+        TileToInt8(sums + (half * 2 + block) * kTileInts, rows, offsets, requantization, first,
+                   width, out + static_cast<int64_t>(half) * kTileRows * out_stride, out_stride);
       }
     }
   }
-  for (int r = 0; r < num_rows; ++r) {
-    requantizer.Run(acc + static_cast<int64_t>(r) * output_depth, 0, output_depth,
-                    out + static_cast<int64_t>(r) * out_stride);
-  }
 #else
-  (void)tiles, (void)rows, (void)num_rows, (void)packed, (void)offsets, (void)requantizer;
-  (void)output_depth, (void)n, (void)a_scratch, (void)acc, (void)out, (void)out_stride;
+  (void)tiles, (void)a, (void)a_stride, (void)num_rows, (void)packed, (void)offsets;
+  (void)requantization, (void)output_depth, (void)n, (void)out, (void)out_stride;
 #endif
 }
 

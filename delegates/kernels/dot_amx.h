@@ -3,11 +3,12 @@
 // tile of signed weights (16 output channels x 4 taps per row) into 16 x 16
 // int32 sums, 16384 multiply-adds per instruction (AVX-512 VNNI: 1024).
 //
-//   A: up to 32 im2col rows (two tiles), copied to a scratch of
-//      KPad = n rounded up to 64 bytes per row (zero tails);
+//   A: up to 32 im2col rows (two tiles) read with a stride: in place from
+//      the input for pointwise convs, else from a scratch of n rounded up
+//      to 64 bytes per row;
 //   B: the filter packed once, per 16 channels and 64 taps, a 1 KiB tile;
 //   C: 2 x 2 tiles per pass over K (32 rows x 32 channels), then the offsets
-//      (bias - zp * sum(filter)) and the row requantizer.
+//      (bias - zp * sum(filter)) and the requantization, tile by tile.
 // The sums are exact int32, like the other paths, so the result is the
 // reference's bit for bit.
 #ifndef TFQ_DELEGATES_KERNELS_DOT_AMX_H_
@@ -48,14 +49,17 @@ class AmxTiles {
 // Rows per call: two 16-row tiles, so each weight tile loaded serves 32.
 constexpr int kAmxMaxRows = 32;
 
-// out[r * out_stride + c] = requantizer(offsets[c] + sum_i rows[r][i] *
-// filter_c[i]) for r < num_rows (<= kAmxMaxRows) and c < output_depth; `tiles`
-// configured for num_rows; `a_scratch` num_rows * AmxRowStride(n) bytes
-// whose tails (n .. stride) are zero; `acc` num_rows * output_depth int32s.
-void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* const* rows, int num_rows,
+// out[r * out_stride + c] = clamp(MBQM(offsets[c] + sum_i row_r[i] *
+// filter_c[i]) + zero point) for rows r < num_rows (<= kAmxMaxRows) and
+// channels c < output_depth, row r being the n bytes at a + r * a_stride.
+// Each row is read for AmxRowStride(n) bytes: the bytes past n meet the
+// packed filter's zero padding and add nothing, whatever they hold, but must
+// be readable. Each tile of sums is rescaled as it leaves the tiles (offsets,
+// multiplier, zero point, clamp): RowRequantizer::Run's result.
+void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int num_rows,
                       const std::vector<int8_t>& packed, const int32_t* offsets,
-                      const RowRequantizer& requantizer, int output_depth, int n,
-                      int8_t* a_scratch, int32_t* acc, int8_t* out, int out_stride);
+                      const ChannelRequantization& requantization, int output_depth, int n,
+                      int8_t* out, int out_stride);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include "delegates/kernels/requantize.h"
+
 namespace tfq {
 namespace kernels {
 
@@ -34,6 +36,40 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i MultiplyByQuantizedMu
       _mm512_add_epi32(_mm512_srai_epi32(mask, 1), _mm512_srli_epi32(high_mul, 31));
   const __m512i value = _mm512_srav_epi32(high_mul, right_shift);
   return _mm512_mask_add_epi32(value, _mm512_cmpgt_epi32_mask(remainder, threshold), value, one);
+}
+
+// One block of 16 output channels' offsets and requantization held in
+// registers, loaded once and applied to many rows of sums (the epilogue of
+// the dot-product kernels).
+struct ChannelBlockX16 {
+  __m512i offset, significand, left_shift, right_shift, zero_point, low, high;
+  __mmask16 lanes;  // the channels present (the last block may be narrower)
+};
+
+// Channels [first, first + width) of `rescale` and `offsets`, width <= 16.
+__attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBlockX16(
+    const ChannelRequantization& rescale, const int32_t* offsets, int first, int width) {
+  const __mmask16 lanes = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
+  return {_mm512_maskz_loadu_epi32(lanes, offsets + first),
+          _mm512_maskz_loadu_epi32(lanes, rescale.significands + first),
+          _mm512_maskz_loadu_epi32(lanes, rescale.left_shifts + first),
+          _mm512_maskz_loadu_epi32(lanes, rescale.right_shifts + first),
+          _mm512_set1_epi32(rescale.zero_point),
+          _mm512_set1_epi32(rescale.min),
+          _mm512_set1_epi32(rescale.max),
+          lanes};
+}
+
+// out[c] = clamp(MBQM(sums[c] + offset[c]) + zero point) for the block's
+// channels: RowRequantizer::Run's result for one row of the block.
+__attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
+    const ChannelBlockX16& block, __m512i sums, int8_t* out) {
+  __m512i value = MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset),
+                                                   block.significand, block.left_shift,
+                                                   block.right_shift);
+  value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, block.zero_point), block.low),
+                           block.high);
+  _mm512_mask_cvtepi32_storeu_epi8(out, block.lanes, value);
 }
 
 }  // namespace kernels

@@ -4,6 +4,9 @@
 // 127. Tolerance 0. (The Python tests compare the ops with BUILTIN_REF.)
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
 #include <vector>
@@ -33,10 +36,11 @@ struct Case {
   std::vector<int32_t> bias;
 };
 
-Case RandomCase(std::mt19937* rng, bool depthwise) {
+// Random multipliers, bias and zero points for geometry g.
+Case CaseFor(std::mt19937* rng, const ConvGeometry& geometry) {
   std::uniform_int_distribution<int> zero_point(-128, 127);
   Case c;
-  c.geometry = RandomConvGeometry(rng, depthwise);
+  c.geometry = geometry;
   const ConvGeometry& g = c.geometry;
   for (int i = 0; i < g.output_depth; ++i) {
     c.multipliers.push_back(
@@ -47,6 +51,48 @@ Case RandomCase(std::mt19937* rng, bool depthwise) {
   c.quantization = {zps[std::uniform_int_distribution<int>(0, 2)(*rng)],
                     zero_point(*rng), -128, 127, nullptr};
   return c;
+}
+
+Case RandomCase(std::mt19937* rng, bool depthwise) {
+  return CaseFor(rng, RandomConvGeometry(rng, depthwise));
+}
+
+// n bytes that end where an inaccessible page begins: reading past them
+// faults.
+class GuardedBytes {
+ public:
+  explicit GuardedBytes(size_t n) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    span_ = (n + page - 1) / page * page + page;
+    base_ = static_cast<int8_t*>(
+        mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_NE(base_, MAP_FAILED);
+    EXPECT_EQ(mprotect(base_ + span_ - page, page, PROT_NONE), 0);
+    data_ = base_ + span_ - page - n;
+  }
+  ~GuardedBytes() { munmap(base_, span_); }
+  GuardedBytes(const GuardedBytes&) = delete;
+  GuardedBytes& operator=(const GuardedBytes&) = delete;
+  int8_t* data() { return data_; }
+
+ private:
+  int8_t* base_ = nullptr;
+  int8_t* data_ = nullptr;
+  size_t span_ = 0;
+};
+
+// Conv2DInt8Optimized's output on the AMX tiles (rows padded to 64 bytes, 32
+// per block).
+std::vector<int8_t> AmxConv(const Case& c, const RowRequantizer& requantizer,
+                            const int8_t* input, const std::vector<int8_t>& filter,
+                            const std::vector<int32_t>& offsets, size_t outputs) {
+  const ConvGeometry& g = c.geometry;
+  const int patch = g.filter_height * g.filter_width * g.input_depth;
+  std::vector<int8_t> scratch(kAmxMaxRows * AmxRowStride(patch)), actual(outputs);
+  const std::vector<int8_t> packed = PackFiltersAmx(filter.data(), g.output_depth, patch);
+  Conv2DInt8Optimized(g, c.quantization, requantizer, input, filter.data(), {}, offsets.data(),
+                      scratch.data(), nullptr, actual.data(), 0, -1, &packed);
+  return actual;
 }
 
 TEST(ConvKernels, OptimizedMatchesReference) {
@@ -80,15 +126,55 @@ TEST(ConvKernels, OptimizedMatchesReference) {
                           scratch.data(), acc.data(), actual.data());
       ASSERT_EQ(expected, actual) << "packed, trial " << trial;
     }
-    if (AmxAvailable()) {  // and the AMX tiles (rows padded to 64 bytes, 32 per block)
-      std::vector<int8_t> amx_scratch(kAmxMaxRows * AmxRowStride(patch));
-      std::vector<int32_t> amx_acc(kAmxMaxRows * g.output_depth);
-      const std::vector<int8_t> amx_packed = PackFiltersAmx(filter.data(), g.output_depth, patch);
-      std::fill(actual.begin(), actual.end(), 0);
-      Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
-                          offsets.data(), amx_scratch.data(), amx_acc.data(), actual.data(), 0,
-                          -1, &amx_packed);
-      ASSERT_EQ(expected, actual) << "amx, trial " << trial;
+    if (AmxAvailable()) {  // and the AMX tiles
+      ASSERT_EQ(expected, AmxConv(c, requantizer, input.data(), filter, offsets, outputs))
+          << "amx, trial " << trial;
+    }
+  }
+}
+
+// Pointwise convs on AMX read the input where it lies, 32 evenly spaced
+// pixels per block, each row over-read up to its next 64-byte boundary
+// (those bytes meet zero weights); blocks whose over-read would leave the
+// tensor, or whose pixels are not evenly spaced (stride 2 across an output
+// row), are copied. The input ends where an inaccessible page begins, so a
+// read past the tensor faults (ASan does not see tile loads, which are asm).
+// Depths around 64 and MobileNetV2 / ResNet50's own.
+TEST(ConvKernels, AmxPointwiseMatchesReference) {
+  if (!AmxAvailable()) GTEST_SKIP() << "this CPU has no AMX-INT8";
+  std::mt19937 rng(8);
+  for (int depth : {3, 16, 24, 63, 64, 65, 96, 160, 256}) {
+    for (int stride : {1, 2}) {
+      ConvGeometry g;
+      g.batches = 2;
+      g.input_height = 7;
+      g.input_width = 11;
+      g.input_depth = depth;
+      g.filter_height = g.filter_width = 1;
+      g.output_depth = 40;
+      g.stride_height = g.stride_width = stride;
+      g.dilation_height = g.dilation_width = 1;
+      g.pad_top = g.pad_left = 0;
+      g.output_height = (g.input_height - 1) / stride + 1;
+      g.output_width = (g.input_width - 1) / stride + 1;
+      Case c = CaseFor(&rng, g);
+      c.quantization.multipliers = c.multipliers.data();
+      const auto values = RandomInt8(&rng, static_cast<size_t>(g.batches) * g.input_height *
+                                               g.input_width * depth);
+      GuardedBytes input(values.size());
+      std::copy(values.begin(), values.end(), input.data());
+      auto filter = RandomInt8(&rng, static_cast<size_t>(g.output_depth) * depth);
+      const std::vector<int32_t> offsets = ConvOffsets(
+          filter.data(), g.output_depth, depth, c.quantization.input_zero_point, c.bias.data());
+      const size_t outputs =
+          static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+      std::vector<int8_t> expected(outputs);
+      Conv2DInt8Reference(g, depth, c.quantization, values.data(), filter.data(),
+                          c.bias.data(), expected.data());
+      const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
+                                       c.quantization.output_min, c.quantization.output_max);
+      ASSERT_EQ(expected, AmxConv(c, requantizer, input.data(), filter, offsets, outputs))
+          << "depth " << depth << ", stride " << stride;
     }
   }
 }
