@@ -1,7 +1,6 @@
 #include "delegates/kernels/add_sub.h"
 
 #include <algorithm>
-#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -13,43 +12,70 @@ namespace tfq {
 namespace kernels {
 namespace {
 
-// sums[i] = table1[(uint8_t)in1[i]] + table2[(uint8_t)in2[i]] for i < n.
-using TableSumsFn = void (*)(const int32_t* table1, const int32_t* table2, const int8_t* in1,
-                             const int8_t* in2, int n, int32_t* sums);
+// output[i] = clamp(MBQM(table1[(uint8_t)in1[i]] + table2[(uint8_t)in2[i]],
+// output multiplier) + zero point) for i in [begin, end).
+struct TableAddArgs {
+  const int32_t *table1, *table2;
+  QuantizedMultiplier output_multiplier;
+  int32_t zero_point, low, high;
+};
+TableAddArgs TableAddArgsOf(const AddSubQuantization& q, const int32_t* table1,
+                            const int32_t* table2) {
+  return {table1, table2, q.output_multiplier, q.output_zero_point, q.output_min, q.output_max};
+}
 
-void TableSumsPortable(const int32_t* table1, const int32_t* table2, const int8_t* in1,
-                       const int8_t* in2, int n, int32_t* sums) {
-  for (int i = 0; i < n; ++i) {
-    sums[i] = table1[static_cast<uint8_t>(in1[i])] + table2[static_cast<uint8_t>(in2[i])];
+using TableAddFn = void (*)(const TableAddArgs&, const int8_t* in1, const int8_t* in2,
+                            int8_t* out, int64_t begin, int64_t end);
+
+void TableAddPortable(const TableAddArgs& a, const int8_t* in1, const int8_t* in2, int8_t* out,
+                      int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const int32_t raw = a.table1[static_cast<uint8_t>(in1[i])] +
+                        a.table2[static_cast<uint8_t>(in2[i])];
+    const int32_t value = MultiplyByQuantizedMultiplier(raw, a.output_multiplier) + a.zero_point;
+    out[i] = static_cast<int8_t>(std::min(std::max(value, a.low), a.high));
   }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// 16 bytes zero-extended to 16 table indices, two gathers from the 1 KB
-// tables (they stay in L1), one add.
-__attribute__((target("avx512f"))) void TableSumsAvx512(const int32_t* table1,
-                                                         const int32_t* table2,
-                                                         const int8_t* in1, const int8_t* in2,
-                                                         int n, int32_t* sums) {
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
+// 16 elements per step: bytes zero-extended to table indices, two gathers
+// from the 1 KB tables (they stay in L1; faster here than computing the
+// input rescales), and the output rescale on the sums while they are in
+// registers.
+__attribute__((target("avx512f,avx512bw"))) void TableAddAvx512(const TableAddArgs& a,
+                                                                const int8_t* in1,
+                                                                const int8_t* in2, int8_t* out,
+                                                                int64_t begin, int64_t end) {
+  const QuantizedMultiplier m = a.output_multiplier;
+  const __m512i significand = _mm512_set1_epi32(m.significand);
+  const __m512i left = _mm512_set1_epi32(m.shift > 0 ? m.shift : 0);
+  const __m512i right = _mm512_set1_epi32(m.shift > 0 ? 0 : -m.shift);
+  const __m512i zero_point = _mm512_set1_epi32(a.zero_point);
+  const __m512i low = _mm512_set1_epi32(a.low), high = _mm512_set1_epi32(a.high);
+  int64_t i = begin;
+  for (; i + 16 <= end; i += 16) {
     const __m512i index1 =
         _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in1 + i)));
     const __m512i index2 =
         _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in2 + i)));
-    _mm512_storeu_si512(sums + i, _mm512_add_epi32(_mm512_i32gather_epi32(index1, table1, 4),
-                                                   _mm512_i32gather_epi32(index2, table2, 4)));
+    const __m512i raw = _mm512_add_epi32(_mm512_i32gather_epi32(index1, a.table1, 4),
+                                         _mm512_i32gather_epi32(index2, a.table2, 4));
+    __m512i value = MultiplyByQuantizedMultiplierX16(raw, significand, left, right);
+    value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(value));
   }
-  TableSumsPortable(table1, table2, in1 + i, in2 + i, n - i, sums + i);
+  TableAddPortable(a, in1, in2, out, i, end);
 }
 #endif
 
-TableSumsFn ChooseTableSums() {
+TableAddFn ChooseTableAdd() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return &TableSumsAvx512;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    return &TableAddAvx512;
+  }
 #endif
-  return &TableSumsPortable;
+  return &TableAddPortable;
 }
 
 }  // namespace
@@ -159,10 +185,7 @@ void AddSubInt16Contiguous(const AddSubQuantization& q, const int16_t* input1,
   chosen(q, input1, input2, output, begin, end);
 }
 
-AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
-    : quantization_(q),
-      requantizer_(std::vector<QuantizedMultiplier>(kChunk, q.output_multiplier),
-                   q.output_zero_point, q.output_min, q.output_max) {
+AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q) : quantization_(q) {
   for (int value = -128; value <= 127; ++value) {
     const int index = static_cast<uint8_t>(value);
     scaled1_[index] = MultiplyByQuantizedMultiplier(
@@ -173,24 +196,10 @@ AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
   }
 }
 
-int8_t AddSubInt8Optimized::One(int8_t value1, int8_t value2) const {
-  const AddSubQuantization& q = quantization_;
-  const int32_t raw =
-      scaled1_[static_cast<uint8_t>(value1)] + scaled2_[static_cast<uint8_t>(value2)];
-  const int32_t value =
-      MultiplyByQuantizedMultiplier(raw, q.output_multiplier) + q.output_zero_point;
-  return static_cast<int8_t>(std::min(std::max(value, q.output_min), q.output_max));
-}
-
 void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
                                         int8_t* output, int64_t begin, int64_t end) const {
-  static const TableSumsFn table_sums = ChooseTableSums();  // once per process
-  int32_t sums[kChunk];
-  for (int64_t start = begin; start < end; start += kChunk) {
-    const int n = static_cast<int>(std::min<int64_t>(kChunk, end - start));
-    table_sums(scaled1_, scaled2_, input1 + start, input2 + start, n, sums);
-    requantizer_.Run(sums, 0, n, output + start);
-  }
+  static const TableAddFn table_add = ChooseTableAdd();  // once per process
+  table_add(TableAddArgsOf(quantization_, scaled1_, scaled2_), input1, input2, output, begin, end);
 }
 
 void AddSubInt8Optimized::Run(const BroadcastShape& shape, const int8_t* input1,
@@ -199,8 +208,9 @@ void AddSubInt8Optimized::Run(const BroadcastShape& shape, const int8_t* input1,
     RunContiguous(input1, input2, output, 0, shape.elements());
     return;
   }
+  const TableAddArgs args = TableAddArgsOf(quantization_, scaled1_, scaled2_);
   ForEachBroadcastElement(shape, [&](int64_t out, int64_t index1, int64_t index2) {
-    output[out] = One(input1[index1], input2[index2]);
+    TableAddPortable(args, input1 + index1, input2 + index2, output + out, 0, 1);
   });
 }
 

@@ -16,7 +16,6 @@
 
 #include "delegates/kernels/broadcast.h"
 #include "delegates/kernels/fixed_point.h"
-#include "delegates/kernels/requantize.h"
 
 namespace tfq {
 namespace kernels {
@@ -45,8 +44,8 @@ void AddSubInt16Contiguous(const AddSubQuantization& quantization, const int16_t
 
 // The same results, faster: each input's rescaled value v_i depends on its
 // byte alone, so both come from 256-entry tables built once; only the output
-// rescale runs per element, and on same-shape operands it runs on chunks of
-// kChunk sums through the row requantizer (AVX-512 where the CPU has it).
+// rescale runs per element (on same-shape operands, 16 lanes at a time with
+// the table lookups, where the CPU has AVX-512).
 class AddSubInt8Optimized {
  public:
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
@@ -59,11 +58,7 @@ class AddSubInt8Optimized {
                      int64_t end) const;
 
  private:
-  int8_t One(int8_t value1, int8_t value2) const;
-
-  static constexpr int kChunk = 256;
   AddSubQuantization quantization_;
-  RowRequantizer requantizer_;  // the output multiplier, kChunk times
   int32_t scaled1_[256], scaled2_[256];  // indexed by (uint8_t) q; input 2 negated for SUB
 };
 

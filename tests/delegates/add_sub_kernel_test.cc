@@ -20,7 +20,7 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
   std::uniform_int_distribution<int> zero_points(-128, 127), bytes(-128, 127);
   const std::vector<std::pair<std::vector<int>, std::vector<int>>> shapes = {
       {{2, 5, 7}, {2, 5, 7}}, {{1, 4, 4, 8}, {8}}, {{2, 1, 3}, {1, 4, 1}}, {{33}, {33}},
-      // Same shape past one and several 256-sum chunks, with a ragged tail.
+      // Same shape past several 16-lane steps, with a ragged tail.
       {{1, 257}, {1, 257}}, {{3, 300}, {3, 300}}};
   for (int trial = 0; trial < 200; ++trial) {
     const double s1 = scales(rng), s2 = scales(rng), s_out = 2 * scales(rng);
