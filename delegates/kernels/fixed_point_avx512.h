@@ -41,32 +41,92 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i MultiplyByQuantizedMu
 // One block of 16 output channels' offsets and requantization held in
 // registers, loaded once and applied to many rows of sums (the epilogue of
 // the dot-product kernels).
+//
+// When no channel of the block shifts left (multipliers below 1, as a
+// conv's are), MBQM's two roundings fold into one per 64-bit lane: with
+// p = x * significand, the Q31 product h = floor((p + 2^30) / 2^31), and the
+// rounding division by 2^r (r >= 1) is floor((h + 2^(r-1) - [h < 0]) / 2^r),
+// so the result is floor((p + 2^30 + 2^(r+30) - 2^31 [p < -2^30]) / 2^(r+31))
+// (the nested floors of integer divisions are one floor), and h itself for
+// r = 0. Even and odd channels go in separate 64-bit lanes.
 struct ChannelBlockX16 {
-  __m512i offset, significand, left_shift, right_shift, zero_point, low, high;
+  __m512i offset, zero_point, low, high;
   __mmask16 lanes;  // the channels present (the last block may be narrower)
+  bool single_rounding;
+  // single_rounding: per 64-bit lane, channels 0, 2, .., 14 (even) and 1, 3, .., 15 (odd).
+  __m512i significand_even, significand_odd, round_even, round_odd, sign_fix_even, sign_fix_odd,
+      shift_even, shift_odd;
+  // otherwise: MultiplyByQuantizedMultiplierX16's operands.
+  __m512i significand, left_shift, right_shift;
 };
 
 // Channels [first, first + width) of `rescale` and `offsets`, width <= 16.
 __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBlockX16(
     const ChannelRequantization& rescale, const int32_t* offsets, int first, int width) {
-  const __mmask16 lanes = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
-  return {_mm512_maskz_loadu_epi32(lanes, offsets + first),
-          _mm512_maskz_loadu_epi32(lanes, rescale.significands + first),
-          _mm512_maskz_loadu_epi32(lanes, rescale.left_shifts + first),
-          _mm512_maskz_loadu_epi32(lanes, rescale.right_shifts + first),
-          _mm512_set1_epi32(rescale.zero_point),
-          _mm512_set1_epi32(rescale.min),
-          _mm512_set1_epi32(rescale.max),
-          lanes};
+  ChannelBlockX16 block;
+  block.lanes = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
+  block.offset = _mm512_maskz_loadu_epi32(block.lanes, offsets + first);
+  block.zero_point = _mm512_set1_epi32(rescale.zero_point);
+  block.low = _mm512_set1_epi32(rescale.min);
+  block.high = _mm512_set1_epi32(rescale.max);
+  block.significand = _mm512_maskz_loadu_epi32(block.lanes, rescale.significands + first);
+  block.left_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.left_shifts + first);
+  block.right_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.right_shifts + first);
+  block.single_rounding =
+      _mm512_cmpgt_epi32_mask(block.left_shift, _mm512_setzero_si512()) == 0;
+  if (block.single_rounding) {
+    const __m512i low_dword = _mm512_set1_epi64(0xFFFFFFFF);
+    const __m512i r[2] = {_mm512_and_si512(block.right_shift, low_dword),
+                          _mm512_srli_epi64(block.right_shift, 32)};
+    __m512i round[2], fix[2], shift[2];
+    for (int k = 0; k < 2; ++k) {
+      const __mmask8 divides = _mm512_cmpgt_epi64_mask(r[k], _mm512_setzero_si512());
+      round[k] = _mm512_add_epi64(
+          _mm512_set1_epi64(int64_t{1} << 30),
+          _mm512_maskz_mov_epi64(divides, _mm512_sllv_epi64(_mm512_set1_epi64(1),
+                                                            _mm512_add_epi64(r[k], _mm512_set1_epi64(30)))));
+      fix[k] = _mm512_maskz_mov_epi64(divides, _mm512_set1_epi64(int64_t{1} << 31));
+      shift[k] = _mm512_add_epi64(r[k], _mm512_set1_epi64(31));
+    }
+    block.significand_even = block.significand;
+    block.significand_odd = _mm512_srli_epi64(block.significand, 32);
+    block.round_even = round[0], block.round_odd = round[1];
+    block.sign_fix_even = fix[0], block.sign_fix_odd = fix[1];
+    block.shift_even = shift[0], block.shift_odd = shift[1];
+  }
+  return block;
+}
+
+// One 64-bit lane set of the single rounding: x's low dwords times the
+// significands, rounded and divided (result in the low dwords).
+__attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
+    __m512i x, __m512i significand, __m512i round, __m512i sign_fix, __m512i shift) {
+  const __m512i product = _mm512_mul_epi32(x, significand);
+  const __mmask8 negative =
+      _mm512_cmplt_epi64_mask(product, _mm512_set1_epi64(-(int64_t{1} << 30)));
+  const __m512i sum = _mm512_add_epi64(product, round);
+  return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, negative, sum, sign_fix), shift);
 }
 
 // out[c] = clamp(MBQM(sums[c] + offset[c]) + zero point) for the block's
 // channels: RowRequantizer::Run's result for one row of the block.
 __attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
     const ChannelBlockX16& block, __m512i sums, int8_t* out) {
-  __m512i value = MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset),
-                                                   block.significand, block.left_shift,
-                                                   block.right_shift);
+  const __m512i x = _mm512_add_epi32(sums, block.offset);
+  __m512i value;
+  if (block.single_rounding) {
+    const __m512i even = SingleRoundingX8(x, block.significand_even, block.round_even,
+                                          block.sign_fix_even, block.shift_even);
+    const __m512i odd = SingleRoundingX8(_mm512_srli_epi64(x, 32), block.significand_odd,
+                                         block.round_odd, block.sign_fix_odd, block.shift_odd);
+    // Low dwords: even lanes from `even`, odd lanes from `odd`.
+    const __m512i interleave =
+        _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    value = _mm512_permutex2var_epi32(even, interleave, odd);
+  } else {
+    value = MultiplyByQuantizedMultiplierX16(x, block.significand, block.left_shift,
+                                             block.right_shift);
+  }
   value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, block.zero_point), block.low),
                            block.high);
   _mm512_mask_cvtepi32_storeu_epi8(out, block.lanes, value);

@@ -8,11 +8,17 @@
 
 #include <gtest/gtest.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "delegates/kernels/fixed_point_avx512.h"
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace tfq {
@@ -110,6 +116,123 @@ TEST(RowRequantizer, MatchesTheScalarRescale) {
     }
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The dot-product kernels' epilogue, one row of 16 channels.
+__attribute__((target("avx512f,avx512bw"))) void RescaleRow(const ChannelRequantization& rescale,
+                                                            const int32_t* offsets, int width,
+                                                            const int32_t* sums, int8_t* out) {
+  const ChannelBlockX16 block = LoadChannelBlockX16(rescale, offsets, 0, width);
+  StoreRescaledX16(block, _mm512_loadu_si512(sums), out);
+}
+
+// RescaleRow against MultiplyByQuantizedMultiplier + zero point + clamp.
+void ExpectRescaleRowMatches(const std::vector<QuantizedMultiplier>& multipliers,
+                             const int32_t* offsets, int width, const int32_t* sums,
+                             int32_t zero_point, int32_t low, int32_t high) {
+  const RowRequantizer requantizer(multipliers, zero_point, low, high);
+  int8_t out[16] = {};
+  RescaleRow(requantizer.channels(), offsets, width, sums, out);
+  for (int c = 0; c < 16; ++c) {
+    const int32_t value = MultiplyByQuantizedMultiplier(sums[c] + offsets[c], multipliers[c]) +
+                          zero_point;
+    const int8_t expected = c < width ? static_cast<int8_t>(std::min(std::max(value, low), high)) : 0;
+    ASSERT_EQ(out[c], expected) << "c=" << c << " sum=" << sums[c] << " offset=" << offsets[c]
+                                << " significand=" << multipliers[c].significand
+                                << " shift=" << multipliers[c].shift;
+  }
+}
+
+// ChannelBlockX16 against the scalar rescale: blocks whose channels all
+// shift right (the single-rounding path, right shifts 0 to 31) and blocks
+// with a left shift (MBQM's two steps), sums over the whole int32 range
+// where no channel shifts left (INT32_MIN, INT32_MAX and the Q31 rounding
+// ties included), narrower blocks, clamps and zero points.
+TEST(ChannelBlockX16, MatchesTheScalarRescale) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BW";
+  }
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(),
+                                             std::numeric_limits<int32_t>::max());
+  std::uniform_int_distribution<int32_t> zero_points(-128, 127), small(-70000, 70000);
+  for (int trial = 0; trial < 20000; ++trial) {
+    SCOPED_TRACE(trial);
+    const bool left_shifts = trial % 4 == 3;
+    const int width = trial % 5 == 4 ? 1 + trial % 16 : 16;
+    std::vector<QuantizedMultiplier> multipliers(16);
+    int32_t sums[16], offsets[16] = {};
+    for (int c = 0; c < 16; ++c) {
+      const double exponent =
+          std::uniform_real_distribution<double>(left_shifts ? -8.0 : -31.0, left_shifts ? 7.0 : 0.0)(rng);
+      multipliers[c] = QuantizeMultiplier(std::pow(2.0, exponent));
+      const int left = multipliers[c].shift > 0 ? multipliers[c].shift : 0;
+      if (left_shifts) {
+        const int32_t bound = (int32_t{1} << (30 - left)) - 1;
+        sums[c] = std::uniform_int_distribution<int32_t>(-bound, bound)(rng);
+      } else {
+        switch (trial % 7) {
+          case 0: sums[c] = c % 2 ? std::numeric_limits<int32_t>::min()
+                                  : std::numeric_limits<int32_t>::max(); break;
+          case 1: sums[c] = small(rng); break;
+          default: sums[c] = any(rng);
+        }
+        offsets[c] = trial % 3 == 0 ? small(rng) / 4 : 0;
+        // Keep sum + offset in int32, as the kernels' accumulators are.
+        if (static_cast<int64_t>(sums[c]) + offsets[c] != static_cast<int32_t>(
+                static_cast<int64_t>(sums[c]) + offsets[c])) {
+          offsets[c] = 0;
+        }
+      }
+    }
+    ExpectRescaleRowMatches(multipliers, offsets, width, sums, zero_points(rng),
+                            trial % 2 ? -128 : -20, trial % 3 ? 127 : 100);
+    if (HasFailure()) return;
+  }
+}
+
+// Products x * significand placed on and beside every rounding boundary of
+// right shifts 0, 1, 2 and 5: x * significand = k * 2^30 + d + j * 2^(31 + r)
+// (k = -3 .. 3, d = -1, 0, 1) for small x and j, the significand solved for
+// (so the output is small, not clamped). A rounding constant off by one
+// fails here.
+TEST(ChannelBlockX16, RoundingBoundaries) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BW";
+  }
+  std::vector<std::pair<int32_t, QuantizedMultiplier>> cases;  // (sum, multiplier)
+  for (int right : {0, 1, 2, 5}) {
+    const int64_t period = int64_t{1} << (31 + right);
+    for (int k = -3; k <= 3; ++k) {
+      for (int d = -1; d <= 1; ++d) {
+        for (int x = -300; x <= 300; ++x) {
+          if (x == 0) continue;
+          for (int64_t j = -300; j <= 300; ++j) {
+            const int64_t product = k * (int64_t{1} << 30) + d + j * period;
+            if (product % x != 0) continue;
+            const int64_t significand = product / x;
+            if (significand < (int64_t{1} << 30) || significand >= (int64_t{1} << 31)) continue;
+            cases.push_back({x, {static_cast<int32_t>(significand), -right}});
+            break;  // one per (x, boundary)
+          }
+        }
+      }
+    }
+  }
+  ASSERT_GT(cases.size(), 5000u);
+  const int32_t offsets[16] = {};
+  for (size_t first = 0; first + 16 <= cases.size(); first += 16) {
+    SCOPED_TRACE(first);
+    std::vector<QuantizedMultiplier> multipliers(16);
+    int32_t sums[16];
+    for (int c = 0; c < 16; ++c) std::tie(sums[c], multipliers[c]) = cases[first + c];
+    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, 0, -128, 127);
+    if (HasFailure()) return;
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace kernels
