@@ -83,6 +83,8 @@ def pad_model(shape, paddings, *, v2=False, constant=None, paddings_dtype=np.int
     ((7,), [[2, 3]]),
     ((2, 3), [[0, 0], [0, 0]]),
     ((1, 2, 2, 2, 2), [[0, 1], [1, 0], [0, 0], [1, 1], [2, 0]]),
+    ((2, 3, 4, 5), [[1, 2], [0, 0], [0, 0], [0, 0]]),  # only the batch: 60-element runs
+    ((1, 6, 7, 3), [[0, 0], [3, 3], [3, 3], [0, 0]]),  # ResNet50's first pad, smaller
 ], ids=str)
 @pytest.mark.parametrize("paddings_dtype", [np.int32, np.int64], ids=["int32", "int64"])
 def test_pad(rng, shape, paddings, paddings_dtype):

@@ -37,15 +37,38 @@ void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>&
     }
   }
   std::vector<int32_t> sums(static_cast<size_t>(outputs), 0);
-  std::vector<int> counter(rank, 0);
-  int64_t out = 0;
-  for (int64_t in = 0; in < inputs; ++in) {
-    sums[out] += input[in];  // the op's check bounds N so this cannot overflow
-    for (int d = rank - 1; d >= 0; --d) {  // odometer over the input shape
-      out += output_strides[d];
-      if (++counter[d] < input_shape[d]) break;
-      out -= output_strides[d] * input_shape[d];
-      counter[d] = 0;
+  // The op's check bounds N so no sum can overflow.
+  int first_reduced = 0, last_reduced = rank - 1;
+  while (first_reduced < rank && !reduced[first_reduced]) ++first_reduced;
+  while (last_reduced >= 0 && !reduced[last_reduced]) --last_reduced;
+  bool contiguous = first_reduced <= last_reduced;
+  for (int d = first_reduced; d <= last_reduced && contiguous; ++d) contiguous = reduced[d];
+  if (contiguous) {
+    // One block of reduced dimensions (a global average pool's H and W):
+    // the input is [outer][reduced_elements][inner], summed a row of
+    // `inner` at a time (a loop the compiler vectorizes).
+    int64_t inner = 1;
+    for (int d = last_reduced + 1; d < rank; ++d) inner *= input_shape[d];
+    const int64_t outer = outputs / inner;
+    for (int64_t o = 0; o < outer; ++o) {
+      int32_t* row_sums = sums.data() + o * inner;
+      const T* block = input + o * reduced_elements * inner;
+      for (int64_t r = 0; r < reduced_elements; ++r) {
+        const T* row = block + r * inner;
+        for (int64_t i = 0; i < inner; ++i) row_sums[i] += row[i];
+      }
+    }
+  } else {
+    std::vector<int> counter(rank, 0);
+    int64_t out = 0;
+    for (int64_t in = 0; in < inputs; ++in) {
+      sums[out] += input[in];
+      for (int d = rank - 1; d >= 0; --d) {  // odometer over the input shape
+        out += output_strides[d];
+        if (++counter[d] < input_shape[d]) break;
+        out -= output_strides[d] * input_shape[d];
+        counter[d] = 0;
+      }
     }
   }
   for (int64_t o = 0; o < outputs; ++o) {

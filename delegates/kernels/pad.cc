@@ -2,15 +2,38 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace tfq {
 namespace kernels {
 
 namespace {
 
+// The dimensions after the last padded one are copied whole with it: they
+// merge into it (sizes and paddings times their product), so each memcpy
+// moves a run of the input as long as the padding allows (a 224 x 224 x 3
+// image padded in H and W: rows of 672 bytes, not pixels of 3).
+void MergeUnpaddedTail(std::vector<int>* shape, std::vector<int>* before,
+                       std::vector<int>* after) {
+  int last = static_cast<int>(shape->size()) - 1;
+  while (last > 0 && (*before)[last] == 0 && (*after)[last] == 0) --last;
+  int64_t inner = 1;
+  for (size_t d = last + 1; d < shape->size(); ++d) inner *= (*shape)[d];
+  if (last < 0 || inner == 1) return;
+  const int64_t padded = ((*before)[last] + (*shape)[last] + (*after)[last]) * inner;
+  if (padded > std::numeric_limits<int>::max()) return;  // sizes stay ints
+  (*shape)[last] = static_cast<int>((*shape)[last] * inner);
+  (*before)[last] = static_cast<int>((*before)[last] * inner);
+  (*after)[last] = static_cast<int>((*after)[last] * inner);
+  shape->resize(last + 1);
+  before->resize(last + 1);
+  after->resize(last + 1);
+}
+
 template <typename T>
-void Pad(const std::vector<int>& input_shape, const std::vector<int>& before,
-         const std::vector<int>& after, T fill, const T* input, T* output) {
+void Pad(std::vector<int> input_shape, std::vector<int> before, std::vector<int> after, T fill,
+         const T* input, T* output) {
+  MergeUnpaddedTail(&input_shape, &before, &after);
   const int rank = static_cast<int>(input_shape.size());
   std::vector<int64_t> output_strides(rank, 1);
   int64_t outputs = 1, inputs = 1;
