@@ -64,31 +64,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512
   int64_t filter_offsets[kMaxDepthwiseRowTaps];
   const int taps = RowTaps(g, b, oy, fy_begin, fy_end, tap_offsets, filter_offsets);
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(input_zero_point));
-  const __m512i zero_point = _mm512_set1_epi32(q.zero_point);
-  const __m512i low = _mm512_set1_epi32(q.min), high = _mm512_set1_epi32(q.max);
   int8_t* row_output =
       output + ((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width) * depth;
   for (int c = 0; c < depth; c += 32) {
     const __mmask32 lanes = depth - c >= 32 ? ~__mmask32(0) : (__mmask32(1) << (depth - c)) - 1;
-    const __mmask16 halves[2] = {static_cast<__mmask16>(lanes),
-                                 static_cast<__mmask16>(lanes >> 16)};
     __m512i weights[kMaxDepthwiseRowTaps];
     for (int t = 0; t < taps; ++t) {
       weights[t] = _mm512_maskz_loadu_epi16(lanes, filter16 + filter_offsets[t] + c);
     }
-    __m512i start[2], significand[2], left[2], right[2];
-    for (int h = 0; h < 2; ++h) {
-      const int channel = c + 16 * h;
-      start[h] = bias != nullptr ? _mm512_maskz_loadu_epi32(halves[h], bias + channel)
-                                 : _mm512_setzero_si512();
-      significand[h] = _mm512_maskz_loadu_epi32(halves[h], q.significands + channel);
-      left[h] = _mm512_maskz_loadu_epi32(halves[h], q.left_shifts + channel);
-      right[h] = _mm512_maskz_loadu_epi32(halves[h], q.right_shifts + channel);
-    }
+    // The bias goes in as the epilogue's offset.
+    const ChannelBlockX16 blocks[2] = {LoadChannelBlockX16(q, bias, c, depth - c),
+                                       LoadChannelBlockX16(q, bias, c + 16, depth - c - 16)};
     for (int ox = ox_begin; ox < ox_end; ++ox) {
       const int64_t x_offset =
           static_cast<int64_t>(ox * g.stride_width - g.pad_left) * depth + c;
-      __m512i sums[2] = {start[0], start[1]};
+      __m512i sums[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
       for (int t = 0; t < taps; ++t) {
         const __m512i x = _mm512_sub_epi16(
             _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(lanes, input + tap_offsets[t] +
@@ -101,13 +91,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512
             sums[1], _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(products, 1)));
       }
       int8_t* out = row_output + static_cast<int64_t>(ox) * depth + c;
-      for (int h = 0; h < 2; ++h) {
-        __m512i value =
-            MultiplyByQuantizedMultiplierX16(sums[h], significand[h], left[h], right[h]);
-        value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low),
-                                 high);
-        _mm512_mask_cvtepi32_storeu_epi8(out + 16 * h, halves[h], value);
-      }
+      StoreRescaledX16(blocks[0], sums[0], out);
+      if (depth - c > 16) StoreRescaledX16(blocks[1], sums[1], out + 16);
     }
   }
 }

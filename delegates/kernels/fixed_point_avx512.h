@@ -60,12 +60,16 @@ struct ChannelBlockX16 {
   __m512i significand, left_shift, right_shift;
 };
 
-// Channels [first, first + width) of `rescale` and `offsets`, width <= 16.
+// Channels [first, first + width) of `rescale` and `offsets` (null: none),
+// width <= 16 (<= 0: an empty block).
 __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBlockX16(
     const ChannelRequantization& rescale, const int32_t* offsets, int first, int width) {
   ChannelBlockX16 block;
-  block.lanes = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
-  block.offset = _mm512_maskz_loadu_epi32(block.lanes, offsets + first);
+  block.lanes = width >= 16 ? __mmask16(0xFFFF)
+                : width <= 0 ? __mmask16(0)
+                             : __mmask16((1u << width) - 1);
+  block.offset = offsets != nullptr ? _mm512_maskz_loadu_epi32(block.lanes, offsets + first)
+                                    : _mm512_setzero_si512();
   block.zero_point = _mm512_set1_epi32(rescale.zero_point);
   block.low = _mm512_set1_epi32(rescale.min);
   block.high = _mm512_set1_epi32(rescale.max);
