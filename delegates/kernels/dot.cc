@@ -77,6 +77,7 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t
   chosen(row, filters, n, out);
 }
 
+#if !defined(__aarch64__)  // aarch64's packed kernels: dot_neon.cc
 bool PackedDotAvailable() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
@@ -85,6 +86,8 @@ bool PackedDotAvailable() {
   return false;
 #endif
 }
+
+const char* PackedDotKernel() { return PackedDotAvailable() ? "avx512_vnni" : ""; }
 
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
@@ -209,6 +212,7 @@ void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_ro
 void PackedDotRowsToInt8(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,
                          const int32_t*, const ChannelRequantization&, int, int, int8_t*, int) {}
 #endif
+#endif  // !__aarch64__
 
 void FilterSums(const int8_t* filters, int count, int filter_size, int32_t* sums) {
   for (int c = 0; c < count; ++c) {

@@ -21,12 +21,17 @@ int32_t DotInt8(const int8_t* a, const int8_t* b, int n);
 // once per process). CPUs with AVX-512 VNNI use the packed path below.
 void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t out[4]);
 
-// AVX-512 VNNI with filters packed once: output channels in the 16 int32
-// lanes, 4 consecutive taps per lane, each weight stored as the unsigned
-// byte w + 128, so one vpdpbusd with 4 input bytes broadcast as they lie
-// advances 16 dot products and no horizontal sum is needed.
-bool PackedDotAvailable();  // the CPU has AVX-512 VNNI (+BW)
-// filters [output_depth][n] -> ceil(output_depth/16) x ceil(n/4) x 64 bytes.
+// Filters packed once, for the CPU's packed kernel:
+//   x86 AVX-512 VNNI: output channels in the 16 int32 lanes, 4 consecutive
+//     taps per lane, each weight stored as the unsigned byte w + 128, so one
+//     vpdpbusd with 4 input bytes broadcast as they lie advances 16 dot
+//     products and no horizontal sum is needed;
+//   aarch64 (dot_neon.cc): i8mm (smmla), dotprod (sdot) or plain NEON, each
+//     with its own layout.
+bool PackedDotAvailable();  // x86: AVX-512 VNNI (+BW); aarch64: always
+// "avx512_vnni", "neon_i8mm", "neon_dotprod", "neon", or "" (none).
+const char* PackedDotKernel();
+// filters [output_depth][n] -> the chosen kernel's layout.
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
 // out[r * out_stride + c] = clamp(MBQM(offsets[c] + sum_i rows[r][i] *
 // filter_c[i]) + zero point) for rows r < num_rows (1 to kPackedDotMaxRows)

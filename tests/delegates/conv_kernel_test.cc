@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "delegates/kernels/conv.h"
@@ -93,6 +95,26 @@ std::vector<int8_t> AmxConv(const Case& c, const RowRequantizer& requantizer,
   Conv2DInt8Optimized(g, c.quantization, requantizer, input, filter.data(), {}, offsets.data(),
                       scratch.data(), nullptr, actual.data(), 0, -1, &packed);
   return actual;
+}
+
+// The packed kernel is the best the CPU has: under qemu-aarch64
+// (tools/cross_aarch64.sh) $TFQ_EXPECT_CPU_FEATURES names the model's
+// features, and -cpu max, neoverse-n1 and cortex-a53 must each take their
+// own path (so each is the one the tests below compare with the reference).
+TEST(ConvKernels, PackedKernelFollowsTheCpu) {
+  const std::string kernel = PackedDotKernel();
+  EXPECT_EQ(PackedDotAvailable(), !kernel.empty());
+#if defined(__aarch64__)
+  const char* expected_features = std::getenv("TFQ_EXPECT_CPU_FEATURES");
+  if (expected_features != nullptr) {
+    const std::string features = expected_features;
+    const std::string expected = features.find("neon_i8mm") != std::string::npos ? "neon_i8mm"
+                                 : features.find("neon_dotprod") != std::string::npos
+                                     ? "neon_dotprod"
+                                     : "neon";
+    EXPECT_EQ(kernel, expected) << "features: " << features;
+  }
+#endif
 }
 
 TEST(ConvKernels, OptimizedMatchesReference) {
