@@ -7,9 +7,7 @@
 //   neon          every AArch64 CPU: widening multiplies (int8 x int8 fits
 //                 int16) and pairwise accumulation into int32.
 // The sums are exact int32 in any order; the epilogue adds the offsets and
-// rescales with vqrdmulh (the Q31 product, rounded half up) and gemmlowp's
-// fixed-up rounding shift (half away from zero), bit for bit
-// RowRequantizer::Run.
+// rescales (fixed_point_neon.h), bit for bit RowRequantizer::Run.
 #include "delegates/kernels/dot.h"
 
 #if defined(__aarch64__)
@@ -19,6 +17,7 @@
 #include <cstring>
 
 #include "delegates/cpu_features.h"
+#include "delegates/kernels/fixed_point_neon.h"
 
 namespace tfq {
 namespace kernels {
@@ -65,14 +64,10 @@ void StoreGroup(const int32x4_t sums[][4], int rows, const int32_t* offsets,
   for (int r = 0; r < rows; ++r) {
     int16x4_t narrowed[4];
     for (int k = 0; k < 4; ++k) {
-      int32x4_t x = vaddq_s32(sums[r][k], vld1q_s32(lanes_offset + 4 * k));
-      x = vshlq_s32(x, vld1q_s32(lanes_left + 4 * k));
-      x = vqrdmulhq_s32(x, vld1q_s32(lanes_significand + 4 * k));
-      const int32x4_t right = vld1q_s32(lanes_right + 4 * k);
-      // gemmlowp's RoundingDivideByPOT: negative values step down by one
-      // before the rounding shift, so ties go away from zero.
-      const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, right), 31);
-      x = vrshlq_s32(vqaddq_s32(x, fixup), right);
+      int32x4_t x = MultiplyByQuantizedMultiplierX4(
+          vaddq_s32(sums[r][k], vld1q_s32(lanes_offset + 4 * k)),
+          vld1q_s32(lanes_significand + 4 * k), vld1q_s32(lanes_left + 4 * k),
+          vld1q_s32(lanes_right + 4 * k));
       x = vminq_s32(vmaxq_s32(vaddq_s32(x, zero_point), low), high);
       narrowed[k] = vmovn_s32(x);
     }

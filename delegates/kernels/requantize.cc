@@ -5,6 +5,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "delegates/kernels/fixed_point_avx512.h"
 #endif
+#if defined(__aarch64__)
+#include "delegates/kernels/fixed_point_neon.h"
+#endif
 
 namespace tfq {
 namespace kernels {
@@ -43,12 +46,38 @@ __attribute__((target("avx512f,avx512bw"))) void RunAvx512(const RowArgs& a) {
 }
 #endif
 
+#if defined(__aarch64__)
+void RunNeon(const RowArgs& a) {
+  const int32x4_t zero_point = vdupq_n_s32(a.zero_point);
+  const int32x4_t low = vdupq_n_s32(a.low), high = vdupq_n_s32(a.high);
+  int c = 0;
+  for (; c + 8 <= a.n; c += 8) {
+    int16x4_t halves[2];
+    for (int h = 0; h < 2; ++h) {
+      const int first = c + 4 * h;
+      int32x4_t value = MultiplyByQuantizedMultiplierX4(
+          vld1q_s32(a.acc + first), vld1q_s32(a.significands + first),
+          vld1q_s32(a.left_shifts + first), vnegq_s32(vld1q_s32(a.right_shifts + first)));
+      value = vminq_s32(vmaxq_s32(vaddq_s32(value, zero_point), low), high);
+      halves[h] = vmovn_s32(value);
+    }
+    vst1_s8(a.out + c, vmovn_s16(vcombine_s16(halves[0], halves[1])));
+  }
+  RowArgs tail = a;  // the last 0-7 channels
+  tail.acc += c, tail.significands += c, tail.left_shifts += c, tail.right_shifts += c;
+  tail.out += c, tail.n -= c;
+  RunPortable(tail);
+}
+#endif
+
 using RunFn = void (*)(const RowArgs&);
 
 RunFn Choose() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return &RunAvx512;
+#elif defined(__aarch64__)
+  return &RunNeon;
 #endif
   return &RunPortable;
 }
