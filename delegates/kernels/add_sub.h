@@ -12,7 +12,9 @@
 #ifndef TFQ_DELEGATES_KERNELS_ADD_SUB_H_
 #define TFQ_DELEGATES_KERNELS_ADD_SUB_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "delegates/kernels/broadcast.h"
 #include "delegates/kernels/fixed_point.h"
@@ -42,10 +44,11 @@ void AddSubInt16Reference(const AddSubQuantization& quantization, const Broadcas
 void AddSubInt16Contiguous(const AddSubQuantization& quantization, const int16_t* input1,
                            const int16_t* input2, int16_t* output, int64_t begin, int64_t end);
 
-// The same results, faster: each input's rescaled value v_i depends on its
-// byte alone, so both come from 256-entry tables built once; only the output
-// rescale runs per element (on same-shape operands, 16 lanes at a time with
-// the table lookups, where the CPU has AVX-512).
+// The same results, faster: an output depends on its two input bytes
+// alone, so all 65536 outputs are computed once (from 256-entry tables of
+// each input's rescaled value v_i, the output rescale on 16 lanes where the
+// CPU has AVX-512) into a 64 KiB table, and each element is one lookup
+// (16 per gather with AVX-512).
 class AddSubInt8Optimized {
  public:
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
@@ -60,6 +63,10 @@ class AddSubInt8Optimized {
  private:
   AddSubQuantization quantization_;
   int32_t scaled1_[256], scaled2_[256];  // indexed by (uint8_t) q; input 2 negated for SUB
+  // [(uint8_t) q1 * 256 + (uint8_t) q2] -> output, and 3 spare bytes: the
+  // gathers read 4 bytes at each index.
+  static constexpr size_t kPairTableBytes = 65536 + 3;
+  std::vector<int8_t> pairs_;
 };
 
 }  // namespace kernels
