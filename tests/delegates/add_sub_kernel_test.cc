@@ -14,24 +14,32 @@ namespace tfq {
 namespace kernels {
 namespace {
 
+// int8 ADD quantization as TFLite derives it from random scales and zero
+// points (the caller sets the clamp and ADD or SUB).
+AddSubQuantization RandomInt8AddSub(std::mt19937* rng) {
+  std::uniform_real_distribution<double> scales(0.001, 0.5);
+  std::uniform_int_distribution<int> zero_points(-128, 127);
+  const double s1 = scales(*rng), s2 = scales(*rng), s_out = 2 * scales(*rng);
+  const double twice_max = 2 * std::max(s1, s2);
+  AddSubQuantization q{};
+  q.input1_zero_point = zero_points(*rng);
+  q.input2_zero_point = zero_points(*rng);
+  q.output_zero_point = zero_points(*rng);
+  q.input1_multiplier = QuantizeMultiplier(s1 / twice_max);
+  q.input2_multiplier = QuantizeMultiplier(s2 / twice_max);
+  q.output_multiplier = QuantizeMultiplier(twice_max / ((1 << kAddSubLeftShift) * s_out));
+  return q;
+}
+
 TEST(AddSubKernels, OptimizedMatchesReference) {
   std::mt19937 rng(9);
-  std::uniform_real_distribution<double> scales(0.001, 0.5);
-  std::uniform_int_distribution<int> zero_points(-128, 127), bytes(-128, 127);
+  std::uniform_int_distribution<int> bytes(-128, 127);
   const std::vector<std::pair<std::vector<int>, std::vector<int>>> shapes = {
       {{2, 5, 7}, {2, 5, 7}}, {{1, 4, 4, 8}, {8}}, {{2, 1, 3}, {1, 4, 1}}, {{33}, {33}},
       // Same shape past several 16-lane steps, with a ragged tail.
       {{1, 257}, {1, 257}}, {{3, 300}, {3, 300}}};
   for (int trial = 0; trial < 200; ++trial) {
-    const double s1 = scales(rng), s2 = scales(rng), s_out = 2 * scales(rng);
-    const double twice_max = 2 * std::max(s1, s2);
-    AddSubQuantization q{};
-    q.input1_zero_point = zero_points(rng);
-    q.input2_zero_point = zero_points(rng);
-    q.output_zero_point = zero_points(rng);
-    q.input1_multiplier = QuantizeMultiplier(s1 / twice_max);
-    q.input2_multiplier = QuantizeMultiplier(s2 / twice_max);
-    q.output_multiplier = QuantizeMultiplier(twice_max / ((1 << kAddSubLeftShift) * s_out));
+    AddSubQuantization q = RandomInt8AddSub(&rng);
     q.output_min = trial % 2 ? -128 : q.output_zero_point;
     q.output_max = trial % 3 ? 127 : 90;
     q.subtract = trial % 2 == 0;
@@ -66,8 +74,6 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
 // narrowed clamp.
 TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
   std::mt19937 rng(10);
-  std::uniform_real_distribution<double> scales(0.001, 0.5);
-  std::uniform_int_distribution<int> zero_points(-128, 127);
   std::vector<int8_t> a(65536), b(65536);
   for (int i = 0; i < 65536; ++i) {
     a[i] = static_cast<int8_t>(i >> 8);
@@ -76,15 +82,7 @@ TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
   BroadcastShape shape;
   ASSERT_TRUE(Broadcast({65536}, {65536}, &shape));
   for (int trial = 0; trial < 8; ++trial) {
-    const double s1 = scales(rng), s2 = scales(rng), s_out = 2 * scales(rng);
-    const double twice_max = 2 * std::max(s1, s2);
-    AddSubQuantization q{};
-    q.input1_zero_point = zero_points(rng);
-    q.input2_zero_point = zero_points(rng);
-    q.output_zero_point = zero_points(rng);
-    q.input1_multiplier = QuantizeMultiplier(s1 / twice_max);
-    q.input2_multiplier = QuantizeMultiplier(s2 / twice_max);
-    q.output_multiplier = QuantizeMultiplier(twice_max / ((1 << kAddSubLeftShift) * s_out));
+    AddSubQuantization q = RandomInt8AddSub(&rng);
     q.output_min = trial % 2 ? -128 : q.output_zero_point;
     q.output_max = trial % 4 < 2 ? 127 : 100;
     q.subtract = trial % 3 == 0;
