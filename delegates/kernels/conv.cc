@@ -277,8 +277,9 @@ int64_t OutputOffset(const ConvGeometry& g, int b, int oy, int ox) {
 // block by block (DepthwiseTapsInt8), then the row requantizer.
 void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
-                         const int16_t* filter16, const int32_t* bias, int32_t* acc,
-                         int8_t* output, int64_t row_begin, int64_t row_end) {
+                         const int8_t* filter, const int16_t* filter16, const int32_t* bias,
+                         int32_t* acc, int8_t* output, int64_t row_begin, int64_t row_end,
+                         bool vnni_rows) {
   const int depth = g.input_depth;
   const ChannelRequantization channels = requantizer.channels();
   const int8_t* inputs[kMaxDepthwiseTaps];
@@ -297,8 +298,13 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
         requantizer.Run(acc, 0, depth, output + OutputOffset(g, b, oy, ox));
       },
       [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
-        DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16, bias,
-                               b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
+        if (vnni_rows) {
+          DepthwiseRowInt8Vnni(g, quantization.input_zero_point, channels, input, filter, bias, b,
+                               oy, fy_begin, fy_end, ox_begin, ox_end, output);
+        } else {
+          DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16,
+                                 bias, b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
+        }
       });
 }
 
@@ -465,11 +471,11 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
-                                  int64_t row_begin, int64_t row_end) {
+                                  int64_t row_begin, int64_t row_end, bool vnni_rows) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
-    DepthwiseInt8Avx512(g, quantization, requantizer, input, filter16, bias, acc, output,
-                        row_begin, row_end);
+    DepthwiseInt8Avx512(g, quantization, requantizer, input, filter, filter16, bias, acc, output,
+                        row_begin, row_end, vnni_rows);
     return;
   }
   ForEachDepthwisePixel(

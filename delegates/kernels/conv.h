@@ -98,15 +98,18 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // channels into `acc` (input_depth int32s); with `filter16` (the filter
 // widened to int16, when DepthwiseTapsAvailable()) and at most
 // kMaxDepthwiseTaps taps, a pixel's taps are summed channel block by block
-// in registers (dot.h's DepthwiseTapsInt8). Computes output rows
-// [row_begin, row_end) (flattened over batch and y; row_end -1 = all).
+// in registers (dot.h's DepthwiseTapsInt8), and row interiors go to
+// depthwise_avx512.h's row kernels: the VNNI one when `vnni_rows`
+// (DepthwiseRowVnniAvailable()), else the AVX-512 BW one. Computes output
+// rows [row_begin, row_end) (flattened over batch and y; row_end -1 = all).
 constexpr int kMaxDepthwiseTaps = 64;
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const ConvQuantization& quantization,
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
-                                  int64_t row_begin = 0, int64_t row_end = -1);
+                                  int64_t row_begin = 0, int64_t row_end = -1,
+                                  bool vnni_rows = false);
 
 // int16x8, the same results as the references above, faster. Groups must
 // be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:

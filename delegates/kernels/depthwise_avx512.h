@@ -29,6 +29,18 @@ void DepthwiseRowInt8Avx512(const ConvGeometry& geometry, int32_t input_zero_poi
                             const int16_t* filter16, const int32_t* bias, int b, int oy,
                             int fy_begin, int fy_end, int ox_begin, int ox_end, int8_t* output);
 
+// The same pixels with AVX-512 VNNI, 64 channels per block: the row's taps
+// go in quads, each tap's 64 input bytes (+128, as unsigned) interleaved
+// with the next three's so one vpdpbusd adds 4 taps x 16 channels against
+// the weights interleaved alike (once per row), and (zp + 128) * sum(w)
+// over the row's taps is taken back. `filter` is the int8 filter. Only when
+// DepthwiseRowVnniAvailable().
+bool DepthwiseRowVnniAvailable();  // AVX-512 F + BW + VNNI
+void DepthwiseRowInt8Vnni(const ConvGeometry& geometry, int32_t input_zero_point,
+                          const ChannelRequantization& requantization, const int8_t* input,
+                          const int8_t* filter, const int32_t* bias, int b, int oy, int fy_begin,
+                          int fy_end, int ox_begin, int ox_end, int8_t* output);
+
 // int16x8: the same walk with int16 inputs (zero point 0) and outputs,
 // int16-widened int8 weights, int64 biases. Each tap is one vpmaddwd of the
 // sign-extended input and the zero-extended weight (exact int32 products;

@@ -70,7 +70,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
         kernels::DepthwiseConv2DInt8Optimized(
             geometry_, quantization(), requantizer_, input, plan_.filter_data,
             filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
-            acc_.data() + thread * acc_stride_, output, begin, end);
+            acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_);
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
@@ -83,6 +83,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
   std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
+  const bool vnni_rows_ = kernels::DepthwiseRowVnniAvailable();  // row interiors on VNNI
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
 };
 

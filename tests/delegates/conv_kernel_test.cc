@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "delegates/kernels/conv.h"
+#include "delegates/kernels/depthwise_avx512.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/fully_connected.h"
@@ -230,6 +231,55 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                    filter.data(), filter16.data(), bias, acc.data(),
                                    actual.data());
       ASSERT_EQ(expected, actual) << "AVX-512 taps, trial " << trial;
+      if (DepthwiseRowVnniAvailable()) {  // row interiors on VNNI too
+        std::fill(actual.begin(), actual.end(), 0);
+        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
+                                     filter.data(), filter16.data(), bias, acc.data(),
+                                     actual.data(), 0, -1, /*vnni_rows=*/true);
+        ASSERT_EQ(expected, actual) << "VNNI rows, trial " << trial;
+      }
+    }
+  }
+}
+
+// The VNNI depthwise rows at MobileNet-like depths (several 64-channel
+// blocks, ragged last ones), 3x3 and 5x5 windows (3 and 7 tap quads, fewer
+// on the border rows), strides 1 and 2.
+TEST(ConvKernels, DepthwiseVnniRowsMatchReference) {
+  if (!DepthwiseRowVnniAvailable()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  std::mt19937 rng(14);
+  for (int depth : {16, 64, 96, 144, 200}) {
+    for (int window : {3, 5}) {
+      for (int stride : {1, 2}) {
+        ConvGeometry g;
+        g.batches = 1;
+        g.input_height = 9;
+        g.input_width = 11;
+        g.input_depth = g.output_depth = depth;
+        g.filter_height = g.filter_width = window;
+        g.stride_height = g.stride_width = stride;
+        g.dilation_height = g.dilation_width = 1;
+        g.pad_top = g.pad_left = window / 2;
+        g.output_height = (g.input_height - 1) / stride + 1;
+        g.output_width = (g.input_width - 1) / stride + 1;
+        Case c = CaseFor(&rng, g);
+        c.quantization.multipliers = c.multipliers.data();
+        const auto input = RandomInt8(&rng, static_cast<size_t>(9) * 11 * depth);
+        const auto filter = RandomInt8(&rng, static_cast<size_t>(window) * window * depth);
+        const std::vector<int16_t> filter16(filter.begin(), filter.end());
+        const size_t outputs = static_cast<size_t>(g.output_height) * g.output_width * depth;
+        std::vector<int8_t> expected(outputs), actual(outputs);
+        std::vector<int32_t> acc(depth);
+        DepthwiseConv2DInt8Reference(g, 1, c.quantization, input.data(), filter.data(),
+                                     c.bias.data(), expected.data());
+        const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
+                                         c.quantization.output_min, c.quantization.output_max);
+        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                     filter16.data(), c.bias.data(), acc.data(), actual.data(),
+                                     0, -1, /*vnni_rows=*/true);
+        ASSERT_EQ(expected, actual) << "depth " << depth << ", window " << window
+                                    << ", stride " << stride;
+      }
     }
   }
 }
