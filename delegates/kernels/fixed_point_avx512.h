@@ -48,14 +48,21 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i MultiplyByQuantizedMu
 // rounding division by 2^r (r >= 1) is floor((h + 2^(r-1) - [h < 0]) / 2^r),
 // so the result is floor((p + 2^30 + 2^(r+30) - 2^31 [p < -2^30]) / 2^(r+31))
 // (the nested floors of integer divisions are one floor), and h itself for
-// r = 0. Even and odd channels go in separate 64-bit lanes.
+// r = 0. The offset o and the zero point go into the same constants:
+// (x + o) * s = x * s + o * s, and adding zp after the division is adding
+// zp * 2^(r+31) before it. Every term stays below 2^63 when x + o fits int32
+// (as the kernels' accumulators do), r <= 23 and |zp| <= 256; other blocks
+// take MBQM's two steps. Even and odd channels go in separate 64-bit lanes.
 struct ChannelBlockX16 {
   __m512i offset, zero_point, low, high;
   __mmask16 lanes;  // the channels present (the last block may be narrower)
   bool single_rounding;
-  // single_rounding: per 64-bit lane, channels 0, 2, .., 14 (even) and 1, 3, .., 15 (odd).
-  __m512i significand_even, significand_odd, round_even, round_odd, sign_fix_even, sign_fix_odd,
-      shift_even, shift_odd;
+  bool clamp_high;  // max < 127: the int8 conversion's saturation is not the clamp
+  // single_rounding: per 64-bit lane, channels 0, 2, .., 14 (even) and 1, 3, .., 15 (odd):
+  // the significand, 2^30 (+ 2^(r+30)) + o * s + zp * 2^(r+31), the threshold
+  // -2^30 - o * s below which x * s makes h negative, 2^31 (r >= 1) and r + 31.
+  __m512i significand_even, significand_odd, round_even, round_odd, negative_below_even,
+      negative_below_odd, sign_fix_even, sign_fix_odd, shift_even, shift_odd;
   // otherwise: MultiplyByQuantizedMultiplierX16's operands.
   __m512i significand, left_shift, right_shift;
 };
@@ -73,28 +80,39 @@ __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBl
   block.zero_point = _mm512_set1_epi32(rescale.zero_point);
   block.low = _mm512_set1_epi32(rescale.min);
   block.high = _mm512_set1_epi32(rescale.max);
+  block.clamp_high = rescale.max < 127;
   block.significand = _mm512_maskz_loadu_epi32(block.lanes, rescale.significands + first);
   block.left_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.left_shifts + first);
   block.right_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.right_shifts + first);
   block.single_rounding =
-      _mm512_cmpgt_epi32_mask(block.left_shift, _mm512_setzero_si512()) == 0;
+      _mm512_cmpgt_epi32_mask(block.left_shift, _mm512_setzero_si512()) == 0 &&
+      _mm512_cmpgt_epi32_mask(block.right_shift, _mm512_set1_epi32(23)) == 0 &&
+      rescale.zero_point >= -256 && rescale.zero_point <= 256;
   if (block.single_rounding) {
     const __m512i low_dword = _mm512_set1_epi64(0xFFFFFFFF);
     const __m512i r[2] = {_mm512_and_si512(block.right_shift, low_dword),
                           _mm512_srli_epi64(block.right_shift, 32)};
-    __m512i round[2], fix[2], shift[2];
+    const __m512i significand[2] = {block.significand, _mm512_srli_epi64(block.significand, 32)};
+    const __m512i offset[2] = {block.offset, _mm512_srli_epi64(block.offset, 32)};
+    const __m512i zero_point = _mm512_set1_epi64(rescale.zero_point);
+    __m512i round[2], below[2], fix[2], shift[2];
     for (int k = 0; k < 2; ++k) {
       const __mmask8 divides = _mm512_cmpgt_epi64_mask(r[k], _mm512_setzero_si512());
-      round[k] = _mm512_add_epi64(
-          _mm512_set1_epi64(int64_t{1} << 30),
-          _mm512_maskz_mov_epi64(divides, _mm512_sllv_epi64(_mm512_set1_epi64(1),
-                                                            _mm512_add_epi64(r[k], _mm512_set1_epi64(30)))));
-      fix[k] = _mm512_maskz_mov_epi64(divides, _mm512_set1_epi64(int64_t{1} << 31));
+      const __m512i offset_product = _mm512_mul_epi32(offset[k], significand[k]);
       shift[k] = _mm512_add_epi64(r[k], _mm512_set1_epi64(31));
+      round[k] = _mm512_add_epi64(
+          _mm512_add_epi64(_mm512_set1_epi64(int64_t{1} << 30), offset_product),
+          _mm512_add_epi64(
+              _mm512_maskz_mov_epi64(divides,
+                                     _mm512_sllv_epi64(_mm512_set1_epi64(1),
+                                                       _mm512_add_epi64(r[k], _mm512_set1_epi64(30)))),
+              _mm512_sllv_epi64(zero_point, shift[k])));
+      below[k] = _mm512_sub_epi64(_mm512_set1_epi64(-(int64_t{1} << 30)), offset_product);
+      fix[k] = _mm512_maskz_mov_epi64(divides, _mm512_set1_epi64(int64_t{1} << 31));
     }
-    block.significand_even = block.significand;
-    block.significand_odd = _mm512_srli_epi64(block.significand, 32);
+    block.significand_even = significand[0], block.significand_odd = significand[1];
     block.round_even = round[0], block.round_odd = round[1];
+    block.negative_below_even = below[0], block.negative_below_odd = below[1];
     block.sign_fix_even = fix[0], block.sign_fix_odd = fix[1];
     block.shift_even = shift[0], block.shift_odd = shift[1];
   }
@@ -102,12 +120,13 @@ __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBl
 }
 
 // One 64-bit lane set of the single rounding: x's low dwords times the
-// significands, rounded and divided (result in the low dwords).
+// significands, rounded, divided and the zero point added (result in the
+// low dwords).
 __attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
-    __m512i x, __m512i significand, __m512i round, __m512i sign_fix, __m512i shift) {
+    __m512i x, __m512i significand, __m512i round, __m512i negative_below, __m512i sign_fix,
+    __m512i shift) {
   const __m512i product = _mm512_mul_epi32(x, significand);
-  const __mmask8 negative =
-      _mm512_cmplt_epi64_mask(product, _mm512_set1_epi64(-(int64_t{1} << 30)));
+  const __mmask8 negative = _mm512_cmplt_epi64_mask(product, negative_below);
   const __m512i sum = _mm512_add_epi64(product, round);
   return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, negative, sum, sign_fix), shift);
 }
@@ -116,24 +135,28 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
 // channels: RowRequantizer::Run's result for one row of the block.
 __attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
     const ChannelBlockX16& block, __m512i sums, int8_t* out) {
-  const __m512i x = _mm512_add_epi32(sums, block.offset);
   __m512i value;
   if (block.single_rounding) {
-    const __m512i even = SingleRoundingX8(x, block.significand_even, block.round_even,
-                                          block.sign_fix_even, block.shift_even);
-    const __m512i odd = SingleRoundingX8(_mm512_srli_epi64(x, 32), block.significand_odd,
-                                         block.round_odd, block.sign_fix_odd, block.shift_odd);
+    const __m512i even =
+        SingleRoundingX8(sums, block.significand_even, block.round_even,
+                         block.negative_below_even, block.sign_fix_even, block.shift_even);
+    const __m512i odd =
+        SingleRoundingX8(_mm512_srli_epi64(sums, 32), block.significand_odd, block.round_odd,
+                         block.negative_below_odd, block.sign_fix_odd, block.shift_odd);
     // Low dwords: even lanes from `even`, odd lanes from `odd`.
     const __m512i interleave =
         _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
     value = _mm512_permutex2var_epi32(even, interleave, odd);
   } else {
-    value = MultiplyByQuantizedMultiplierX16(x, block.significand, block.left_shift,
-                                             block.right_shift);
+    value = _mm512_add_epi32(
+        MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset), block.significand,
+                                         block.left_shift, block.right_shift),
+        block.zero_point);
   }
-  value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, block.zero_point), block.low),
-                           block.high);
-  _mm512_mask_cvtepi32_storeu_epi8(out, block.lanes, value);
+  // The conversion saturates at 127: the upper clamp only below it.
+  value = _mm512_max_epi32(value, block.low);
+  if (block.clamp_high) value = _mm512_min_epi32(value, block.high);
+  _mm512_mask_cvtsepi32_storeu_epi8(out, block.lanes, value);
 }
 
 }  // namespace kernels

@@ -195,8 +195,8 @@ TEST(ChannelBlockX16, MatchesTheScalarRescale) {
 // Products x * significand placed on and beside every rounding boundary of
 // right shifts 0, 1, 2 and 5: x * significand = k * 2^30 + d + j * 2^(31 + r)
 // (k = -3 .. 3, d = -1, 0, 1) for small x and j, the significand solved for
-// (so the output is small, not clamped). A rounding constant off by one
-// fails here.
+// (so the output is small, not clamped), reached as sum + offset. A rounding
+// constant off by one fails here.
 TEST(ChannelBlockX16, RoundingBoundaries) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
@@ -222,13 +222,21 @@ TEST(ChannelBlockX16, RoundingBoundaries) {
     }
   }
   ASSERT_GT(cases.size(), 5000u);
-  const int32_t offsets[16] = {};
+  // The boundary value x reached as sum + offset, with zero points either side.
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int32_t> offsets_drawn(-100000, 100000), zero_points(-128, 127);
   for (size_t first = 0; first + 16 <= cases.size(); first += 16) {
     SCOPED_TRACE(first);
     std::vector<QuantizedMultiplier> multipliers(16);
-    int32_t sums[16];
-    for (int c = 0; c < 16; ++c) std::tie(sums[c], multipliers[c]) = cases[first + c];
-    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, 0, -128, 127);
+    int32_t sums[16], offsets[16];
+    for (int c = 0; c < 16; ++c) {
+      int32_t x;
+      std::tie(x, multipliers[c]) = cases[first + c];
+      offsets[c] = (first / 16) % 2 ? offsets_drawn(rng) : 0;
+      sums[c] = x - offsets[c];
+    }
+    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, (first / 16) % 3 ? zero_points(rng) : 0,
+                            -128, 127);
     if (HasFailure()) return;
   }
 }
