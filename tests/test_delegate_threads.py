@@ -1,5 +1,6 @@
 """The delegate's num_threads: ops that split their loops across the
-partition's thread pool (CONV_2D over blocks of output pixels, depthwise
+partition's thread pool (CONV_2D over blocks of output pixels, or of
+output channels for small images on AMX, depthwise
 over output rows, same-shape ADD and SUB over elements) give BUILTIN_REF's
 output exactly at any thread count, including more threads than rows or
 pixels, odd splits and batches."""
@@ -21,6 +22,20 @@ from tests.test_delegate_fully_connected import assert_delegate_matches_referenc
 def test_threads_match_reference(rng, num_threads, depthwise, input_shape):
     model = conv_model(rng, depthwise=depthwise, input_shape=input_shape,
                        output_depth=input_shape[-1], strides=(1, 2), input_zero_point=-5)
+    make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
+    assert_delegate_matches_reference(model, [random_int8(rng, input_shape)],
+                                      make_interpreter=make)
+
+
+@pytest.mark.parametrize("num_threads", [2, 3])
+@pytest.mark.parametrize("input_shape", [(1, 7, 7, 64), (2, 3, 5, 40)],
+                         ids=lambda shape: "x".join(map(str, shape)))
+def test_small_image_channel_split_matches_reference(rng, num_threads, input_shape):
+    """A small image with many output channels (ResNet50's last stages): on
+    AMX the threads split the channels in blocks of 32 instead of the pixels;
+    200 channels leave a ragged last block."""
+    model = conv_model(rng, depthwise=False, input_shape=input_shape, output_depth=200,
+                       strides=(1, 1), input_zero_point=3)
     make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
     assert_delegate_matches_reference(model, [random_int8(rng, input_shape)],
                                       make_interpreter=make)

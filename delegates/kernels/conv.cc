@@ -388,7 +388,8 @@ void ForEachIm2colBlock(const ConvGeometry& g, const ConvQuantization& quantizat
 void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
                    const ChannelRequantization& requantization, const int8_t* input,
                    const std::vector<int8_t>& packed, const int32_t* offsets, int8_t* patch,
-                   int8_t* output, int64_t pixel_begin, int64_t pixel_end) {
+                   int8_t* output, int64_t pixel_begin, int64_t pixel_end, int channel_begin,
+                   int channel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   const int row_stride = AmxRowStride(patch_size);
   for (int r = 0; r < kAmxMaxRows; ++r) {
@@ -418,7 +419,7 @@ void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
         }
         AmxDotRowsToInt8(tiles, a, a_stride, count, packed, offsets, requantization,
                          g.output_depth, patch_size, output + first * g.output_depth,
-                         g.output_depth);
+                         g.output_depth, channel_begin, channel_end);
       });
 }
 
@@ -429,11 +430,12 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
                          int64_t pixel_begin, int64_t pixel_end,
-                         const std::vector<int8_t>* amx_packed) {
+                         const std::vector<int8_t>* amx_packed, int channel_begin,
+                         int channel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   if (amx_packed != nullptr && !amx_packed->empty()) {
     AmxConv2DInt8(g, quantization, requantizer.channels(), input, *amx_packed, offsets, patch,
-                  output, pixel_begin, pixel_end);
+                  output, pixel_begin, pixel_end, channel_begin, channel_end);
     return;
   }
   // Blocks of output pixels: with packed filters each weight load serves

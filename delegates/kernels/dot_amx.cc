@@ -1,5 +1,6 @@
 #include "delegates/kernels/dot_amx.h"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
@@ -173,7 +174,7 @@ void AmxTiles::Configure(int rows) {
 void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int num_rows,
                       const std::vector<int8_t>& packed, const int32_t* offsets,
                       const ChannelRequantization& requantization, int output_depth, int n,
-                      int8_t* out, int out_stride) {
+                      int8_t* out, int out_stride, int channel_begin, int channel_end) {
 #if TFQ_AMX
   const int k_blocks = AmxRowStride(n) / kTileBytes;
   tiles.Configure(num_rows);
@@ -181,7 +182,8 @@ void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int nu
   constexpr int kTileInts = kTileRows * 16;
   alignas(64) int32_t sums[4 * kTileInts];
   const bool second_half = num_rows > kTileRows;
-  for (int c0 = 0; c0 < output_depth; c0 += 32) {
+  const int channels_end = channel_end < 0 ? output_depth : std::min(channel_end, output_depth);
+  for (int c0 = channel_begin; c0 < channels_end; c0 += 32) {
     const bool two = c0 + 16 < output_depth;
     const int8_t* b0 = packed.data() + (c0 / 16) * block_bytes;
     TilePass(a, a_stride, b0, b0 + block_bytes, k_blocks, two, second_half, sums);
@@ -199,6 +201,7 @@ void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int nu
 #else
   (void)tiles, (void)a, (void)a_stride, (void)num_rows, (void)packed, (void)offsets;
   (void)requantization, (void)output_depth, (void)n, (void)out, (void)out_stride;
+  (void)channel_begin, (void)channel_end;
 #endif
 }
 

@@ -56,10 +56,14 @@ constexpr int kAmxMaxRows = 32;
 // packed filter's zero padding and add nothing, whatever they hold, but must
 // be readable. Each tile of sums is rescaled as it leaves the tiles (offsets,
 // multiplier, zero point, clamp): RowRequantizer::Run's result.
+// Only channels [channel_begin, channel_end) (-1: all; both multiples of 32,
+// or channel_end the last channel), so threads can split the channels of a
+// small image.
 void AmxDotRowsToInt8(AmxTiles& tiles, const int8_t* a, int64_t a_stride, int num_rows,
                       const std::vector<int8_t>& packed, const int32_t* offsets,
                       const ChannelRequantization& requantization, int output_depth, int n,
-                      int8_t* out, int out_stride);
+                      int8_t* out, int out_stride, int channel_begin = 0,
+                      int channel_end = -1);
 
 }  // namespace kernels
 }  // namespace tfq

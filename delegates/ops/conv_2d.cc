@@ -77,9 +77,26 @@ class Conv2DOp : public ConvOpBase {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
                                    plan_.filter_data, plan_.bias_data(), output);
     } else {
-      // Output pixels split across threads in whole blocks.
       const int64_t pixels =
           static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
+      const int threads = tensors->pool().num_threads();
+      const int64_t amx_blocks = (pixels + kernels::kAmxMaxRows - 1) / kernels::kAmxMaxRows;
+      const int channel_pairs = (plan_.output_depth + 31) / 32;
+      if (!packed_amx_.empty() && threads > 1 && amx_blocks < 4 * threads &&
+          channel_pairs >= 2 * threads) {
+        // A small image (ResNet50's last stages): split the channels, so each
+        // thread streams its part of the weights instead of all of them.
+        tensors->pool().ParallelFor(channel_pairs, 1, [&](int thread, int64_t begin, int64_t end) {
+          kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                       plan_.filter_data, packed_, offsets_.data(),
+                                       patch_.data() + thread * patch_size_,
+                                       acc_.data() + thread * acc_size_, output, 0, -1,
+                                       &packed_amx_, static_cast<int>(begin * 32),
+                                       static_cast<int>(end * 32));
+        });
+        return;
+      }
+      // Output pixels split across threads in whole blocks.
       tensors->pool().ParallelFor(pixels, kernels::kConvPixelBlock,
                                   [&](int thread, int64_t begin, int64_t end) {
         kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
