@@ -1,9 +1,9 @@
 """The delegate's num_threads: ops that split their loops across the
-partition's thread pool (CONV_2D over blocks of output pixels, or of
-output channels for small images on AMX, depthwise
-over output rows, same-shape ADD and SUB over elements) give BUILTIN_REF's
-output exactly at any thread count, including more threads than rows or
-pixels, odd splits and batches."""
+partition's thread pool (CONV_2D over blocks of output pixels, or of output
+channels for small images on AMX; FULLY_CONNECTED over output channels;
+depthwise over output rows; same-shape ADD and SUB over elements) give
+BUILTIN_REF's output exactly at any thread count, including more threads
+than rows or pixels, odd splits and batches."""
 import functools
 
 import numpy as np
@@ -12,7 +12,8 @@ import pytest
 from tests import interpreters
 from tests.test_delegate_add_sub import add_sub_model
 from tests.test_delegate_conv import conv_model
-from tests.test_delegate_fully_connected import assert_delegate_matches_reference, random_int8
+from tests.test_delegate_fully_connected import (assert_delegate_matches_reference,
+                                                 fully_connected_model, random_int8)
 
 
 @pytest.mark.parametrize("num_threads", [2, 3, 7])
@@ -38,6 +39,17 @@ def test_small_image_channel_split_matches_reference(rng, num_threads, input_sha
                        strides=(1, 1), input_zero_point=3)
     make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
     assert_delegate_matches_reference(model, [random_int8(rng, input_shape)],
+                                      make_interpreter=make)
+
+
+@pytest.mark.parametrize("num_threads", [2, 3])
+@pytest.mark.parametrize("batch,output_depth", [(1, 37), (3, 100), (2, 5)])
+def test_fully_connected_channels_split_matches_reference(rng, num_threads, batch, output_depth):
+    """FULLY_CONNECTED splits its output channels (blocks of 16) across
+    threads: 37 and 100 leave ragged last blocks, 5 fits one."""
+    model = fully_connected_model(rng, batch=batch, input_depth=70, output_depth=output_depth)
+    make = functools.partial(interpreters.tfq_litert, num_threads=num_threads)
+    assert_delegate_matches_reference(model, [random_int8(rng, (batch, 70))],
                                       make_interpreter=make)
 
 

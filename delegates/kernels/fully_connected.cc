@@ -83,10 +83,11 @@ void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
                                  const FullyConnectedQuantization& quantization,
                                  const int8_t* input, const int8_t* weights,
                                  const int32_t* weight_sums, const int32_t* bias,
-                                 int8_t* output) {
+                                 int8_t* output, int channel_begin, int channel_end) {
+  const int end = channel_end < 0 ? shape.output_depth : channel_end;
   for (int b = 0; b < shape.batches; ++b) {
     const int8_t* row = input + static_cast<int64_t>(b) * shape.input_depth;
-    for (int o = 0; o < shape.output_depth; ++o) {
+    for (int o = channel_begin; o < end; ++o) {
       int32_t acc = DotInt8(row, weights + static_cast<int64_t>(o) * shape.input_depth,
                             shape.input_depth) -
                     quantization.input_zero_point * weight_sums[o];

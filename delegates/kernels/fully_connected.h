@@ -39,11 +39,13 @@ void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
 
 // The same results, faster: each output is one int8 dot product (kernels/
 // dot.h's clones) with the input zero point folded out as zp * weight_sums[o].
+// Output channels [channel_begin, channel_end) only (-1: all), so threads
+// can share the weights.
 void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
                                  const FullyConnectedQuantization& quantization,
                                  const int8_t* input, const int8_t* weights,
                                  const int32_t* weight_sums, const int32_t* bias,
-                                 int8_t* output);
+                                 int8_t* output, int channel_begin = 0, int channel_end = -1);
 
 // int16x8: int16 activations (zero point 0), int8 weights, int64 bias (or an
 // int32 one, widened). TFLite's reference accumulates in the bias type and

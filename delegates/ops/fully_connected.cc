@@ -77,10 +77,14 @@ class FullyConnectedOp : public DelegatedOp {
           tensors->data_as<int16_t>(plan_.output));
       return;
     }
-    kernels::FullyConnectedInt8Optimized(shape, quantization,
-                                         tensors->data_as<int8_t>(plan_.input),
-                                         plan_.weight_data, plan_.weight_sums.data(),
-                                         plan_.bias_data(), tensors->data_as<int8_t>(plan_.output));
+    // Output channels split across threads (each reads its share of the weights).
+    const int8_t* input = tensors->data_as<int8_t>(plan_.input);
+    int8_t* output = tensors->data_as<int8_t>(plan_.output);
+    tensors->pool().ParallelFor(plan_.output_depth, 16, [&](int, int64_t begin, int64_t end) {
+      kernels::FullyConnectedInt8Optimized(shape, quantization, input, plan_.weight_data,
+                                           plan_.weight_sums.data(), plan_.bias_data(), output,
+                                           static_cast<int>(begin), static_cast<int>(end));
+    });
   }
 
   std::vector<int> input_tensors() const override { return {plan_.input}; }
