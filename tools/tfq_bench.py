@@ -106,8 +106,11 @@ def bench():
             for _ in range(FLAGS.warmup):
                 invoke(interpreters[variant], inputs)
         times = {variant: [] for variant in VARIANTS}
-        for _ in range(FLAGS.runs):  # interleaved
-            for variant in VARIANTS:
+        # Interleaved, the order rotating each run: each variant follows each
+        # other equally often (a runtime's worker threads spin for a while
+        # after its invoke, slowing whichever runs next on a 2-core machine).
+        for run in range(FLAGS.runs):
+            for variant in VARIANTS[run % len(VARIANTS):] + VARIANTS[:run % len(VARIANTS)]:
                 start = time.perf_counter()
                 outputs = invoke(interpreters[variant], inputs)
                 times[variant].append((time.perf_counter() - start) * 1e3)
