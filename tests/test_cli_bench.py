@@ -42,6 +42,12 @@ def test_bad_input_is_one_line(tmp_path):
     result = _run(f"--model={tmp_path / 'missing.tflite'}")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("tfq-bench: error: --model: no")
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(conv_model(np.random.default_rng(3)))
+    result = _run(f"--model={model}", "--settle_ms=-1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == ("tfq-bench: error: --settle_ms must be "
+                                                      ">= 0, got -1.0")
 
 
 def test_bench_models_writes_the_16x8_audio_model_wholly_delegated(tmp_path):

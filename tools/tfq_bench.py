@@ -25,6 +25,10 @@ flags.DEFINE_integer("runs", 20, "Timed invokes per variant and thread count.")
 flags.DEFINE_integer("warmup", 3, "Untimed invokes first.")
 flags.DEFINE_integer("seed", 0, "Seed of the random input.")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+flags.DEFINE_float("settle_ms", 2.0,
+                   "Pause before each timed invoke, so the worker threads of the runtime "
+                   "that ran before (which spin for a few ms after an invoke) go idle "
+                   "instead of taking a core from the one being timed.")
 
 VARIANTS = ("builtin", "xnnpack", "tfq")
 
@@ -90,6 +94,8 @@ def bench():
     threads_list = [int(t) for t in FLAGS.num_threads]
     if any(t < 1 for t in threads_list) or FLAGS.runs < 1:
         raise ValueError("--num_threads values and --runs must be >= 1")
+    if FLAGS.settle_ms < 0:
+        raise ValueError(f"--settle_ms must be >= 0, got {FLAGS.settle_ms}")
     with open(FLAGS.model, "rb") as f:
         model = f.read()
     reference = make_interpreter("reference", model, 1)
@@ -111,6 +117,7 @@ def bench():
         # after its invoke, slowing whichever runs next on a 2-core machine).
         for run in range(FLAGS.runs):
             for variant in VARIANTS[run % len(VARIANTS):] + VARIANTS[:run % len(VARIANTS)]:
+                time.sleep(FLAGS.settle_ms / 1e3)
                 start = time.perf_counter()
                 outputs = invoke(interpreters[variant], inputs)
                 times[variant].append((time.perf_counter() - start) * 1e3)
