@@ -12,62 +12,6 @@ namespace tfq {
 namespace kernels {
 namespace {
 
-// output[i] = clamp(MBQM(table1[(uint8_t)in1[i]] + table2[(uint8_t)in2[i]],
-// output multiplier) + zero point) for i in [begin, end).
-struct TableAddArgs {
-  const int32_t *table1, *table2;
-  QuantizedMultiplier output_multiplier;
-  int32_t zero_point, low, high;
-};
-TableAddArgs TableAddArgsOf(const AddSubQuantization& q, const int32_t* table1,
-                            const int32_t* table2) {
-  return {table1, table2, q.output_multiplier, q.output_zero_point, q.output_min, q.output_max};
-}
-
-using TableAddFn = void (*)(const TableAddArgs&, const int8_t* in1, const int8_t* in2,
-                            int8_t* out, int64_t begin, int64_t end);
-
-void TableAddPortable(const TableAddArgs& a, const int8_t* in1, const int8_t* in2, int8_t* out,
-                      int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    const int32_t raw = a.table1[static_cast<uint8_t>(in1[i])] +
-                        a.table2[static_cast<uint8_t>(in2[i])];
-    const int32_t value = MultiplyByQuantizedMultiplier(raw, a.output_multiplier) + a.zero_point;
-    out[i] = static_cast<int8_t>(std::min(std::max(value, a.low), a.high));
-  }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// 16 elements per step: bytes zero-extended to table indices, two gathers
-// from the 1 KB tables (they stay in L1; faster than computing the input
-// rescales), and the output rescale on the sums while they are in
-// registers.
-__attribute__((target("avx512f,avx512bw"))) void TableAddAvx512(const TableAddArgs& a,
-                                                                const int8_t* in1,
-                                                                const int8_t* in2, int8_t* out,
-                                                                int64_t begin, int64_t end) {
-  const QuantizedMultiplier m = a.output_multiplier;
-  const __m512i significand = _mm512_set1_epi32(m.significand);
-  const __m512i left = _mm512_set1_epi32(m.shift > 0 ? m.shift : 0);
-  const __m512i right = _mm512_set1_epi32(m.shift > 0 ? 0 : -m.shift);
-  const __m512i zero_point = _mm512_set1_epi32(a.zero_point);
-  const __m512i low = _mm512_set1_epi32(a.low), high = _mm512_set1_epi32(a.high);
-  int64_t i = begin;
-  for (; i + 16 <= end; i += 16) {
-    const __m512i index1 =
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in1 + i)));
-    const __m512i index2 =
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in2 + i)));
-    const __m512i raw = _mm512_add_epi32(_mm512_i32gather_epi32(index1, a.table1, 4),
-                                         _mm512_i32gather_epi32(index2, a.table2, 4));
-    __m512i value = MultiplyByQuantizedMultiplierX16(raw, significand, left, right);
-    value = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(value, zero_point), low), high);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(value));
-  }
-  TableAddPortable(a, in1, in2, out, i, end);
-}
-#endif
-
 // out[i] = pairs[(uint8_t)in1[i] * 256 + (uint8_t)in2[i]] for i in [begin, end).
 using PairLookupFn = void (*)(const int8_t* pairs, const int8_t* in1, const int8_t* in2,
                               int8_t* out, int64_t begin, int64_t end);
@@ -109,20 +53,6 @@ PairLookupFn ChoosePairLookup() {
 #endif
   return &PairLookupPortable;
 }
-
-TableAddFn ChooseTableAdd() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
-    return &TableAddAvx512;
-  }
-#endif
-  return &TableAddPortable;
-}
-
-}  // namespace
-
-namespace {
 
 // One element: |q - zp| <= 255 (int8, shift 20) or <= 32768 (int16, shift
 // 15), so the shifted values stay below 2^31.
@@ -227,26 +157,14 @@ void AddSubInt16Contiguous(const AddSubQuantization& q, const int16_t* input1,
   chosen(q, input1, input2, output, begin, end);
 }
 
-AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q) : quantization_(q) {
-  for (int value = -128; value <= 127; ++value) {
-    const int index = static_cast<uint8_t>(value);
-    scaled1_[index] = MultiplyByQuantizedMultiplier(
-        (value - q.input1_zero_point) * (1 << q.left_shift), q.input1_multiplier);
-    const int32_t scaled2 = MultiplyByQuantizedMultiplier(
-        (value - q.input2_zero_point) * (1 << q.left_shift), q.input2_multiplier);
-    scaled2_[index] = q.subtract ? -scaled2 : scaled2;
-  }
-  // Every output from the pair of input bytes, 256 x 256, computed 256 at a
-  // time by the table kernel.
-  pairs_.resize(kPairTableBytes);
-  int8_t seconds[256];
-  for (int v = 0; v < 256; ++v) seconds[v] = static_cast<int8_t>(v);
-  const TableAddFn table_add = ChooseTableAdd();
-  for (int first = 0; first < 256; ++first) {
-    int8_t firsts[256];
-    std::fill(firsts, firsts + 256, static_cast<int8_t>(first));
-    table_add(TableAddArgsOf(q, scaled1_, scaled2_), firsts, seconds, pairs_.data() + first * 256,
-              0, 256);
+AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
+    : quantization_(q), pairs_(kPairTableBytes) {
+  // Every output, from the reference's own arithmetic on each pair of bytes.
+  for (int first = -128; first <= 127; ++first) {
+    for (int second = -128; second <= 127; ++second) {
+      pairs_[static_cast<uint8_t>(first) * 256 + static_cast<uint8_t>(second)] =
+          AddSubOne<int8_t>(q, static_cast<int8_t>(first), static_cast<int8_t>(second));
+    }
   }
 }
 

@@ -45,10 +45,9 @@ void AddSubInt16Contiguous(const AddSubQuantization& quantization, const int16_t
                            const int16_t* input2, int16_t* output, int64_t begin, int64_t end);
 
 // The same results, faster: an output depends on its two input bytes
-// alone, so all 65536 outputs are computed once (from 256-entry tables of
-// each input's rescaled value v_i, the output rescale on 16 lanes where the
-// CPU has AVX-512) into a 64 KiB table, and each element is one lookup
-// (16 per gather with AVX-512).
+// alone, so all 65536 outputs are computed once, by the reference's own
+// arithmetic, into a 64 KiB table, and each element is one lookup (16 per
+// gather with AVX-512).
 class AddSubInt8Optimized {
  public:
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
@@ -62,7 +61,6 @@ class AddSubInt8Optimized {
 
  private:
   AddSubQuantization quantization_;
-  int32_t scaled1_[256], scaled2_[256];  // indexed by (uint8_t) q; input 2 negated for SUB
   // [(uint8_t) q1 * 256 + (uint8_t) q2] -> output, and 3 spare bytes: the
   // gathers read 4 bytes at each index.
   static constexpr size_t kPairTableBytes = 65536 + 3;
