@@ -355,21 +355,19 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
 namespace {
 
 // Output pixels [pixel_begin, pixel_end) (-1: all) in blocks of kRows: each
-// block's im2col rows go to `patch` (rows `row_stride` bytes apart; in place
-// for pointwise convs, where the input pixel is the row), then
-// body(rows, count, first pixel).
-template <int kRows, typename Body>
-void ForEachIm2colBlock(const ConvGeometry& g, const ConvQuantization& quantization,
-                        const int8_t* input, int8_t* patch, int row_stride, int64_t pixel_begin,
-                        int64_t pixel_end, Body body) {
+// block's im2col rows go to `patch` (rows `row_stride` elements apart,
+// padding taps `fill`; in place for pointwise convs, where the input pixel
+// is the row), then body(rows, count, first pixel).
+template <int kRows, typename T, typename Body>
+void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, T* patch, int row_stride,
+                        int64_t pixel_begin, int64_t pixel_end, Body body) {
   const bool pointwise = ReadsInputInPlace(g);
-  const int8_t fill = static_cast<int8_t>(quantization.input_zero_point);
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
                                               g.output_width;
   for (int64_t first = pixel_begin; first < pixels; first += kRows) {
     const int count = static_cast<int>(std::min<int64_t>(kRows, pixels - first));
-    const int8_t* rows[kRows];
+    const T* rows[kRows] = {};
     PixelCursor at(g, first);
     for (int r = 0; r < count; ++r, at.Next()) {
       rows[r] = Im2colRow(g, input, at, fill, pointwise,
@@ -380,11 +378,12 @@ void ForEachIm2colBlock(const ConvGeometry& g, const ConvQuantization& quantizat
 }
 
 // Conv2DInt8Optimized on AMX: blocks of kAmxMaxRows output pixels. The
-// tiles read rows with a stride, so a pointwise conv's evenly spaced input
-// pixels are read where they lie (their bytes past the patch meet zero
-// weights; only the input's last pixels, whose over-read would leave the
-// tensor, are copied). Other rows are written by im2col straight into the
-// tile scratch (rows of AmxRowStride(patch size) bytes, zero tails).
+// tiles read rows with a stride, and each row's bytes past the patch meet
+// the packed filter's zero padding, so a pointwise conv's evenly spaced
+// input pixels are read where they lie (only the input's last pixels, whose
+// over-read would leave the tensor, are copied). Other rows are written by
+// im2col straight into the tile scratch (rows of AmxRowStride(patch size)
+// bytes, whatever their tails hold).
 void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
                    const ChannelRequantization& requantization, const int8_t* input,
                    const std::vector<int8_t>& packed, const int32_t* offsets, int8_t* patch,
@@ -392,15 +391,12 @@ void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
                    int channel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   const int row_stride = AmxRowStride(patch_size);
-  for (int r = 0; r < kAmxMaxRows; ++r) {
-    std::memset(patch + static_cast<int64_t>(r) * row_stride + patch_size, 0,
-                row_stride - patch_size);
-  }
   const int8_t* input_end = input + static_cast<int64_t>(g.batches) * g.input_height *
                                         g.input_width * g.input_depth;
   AmxTiles tiles;  // configured on first use, released on return
   ForEachIm2colBlock<kAmxMaxRows>(
-      g, quantization, input, patch, row_stride, pixel_begin, pixel_end,
+      g, input, static_cast<int8_t>(quantization.input_zero_point), patch, row_stride,
+      pixel_begin, pixel_end,
       [&](const int8_t* const* rows, int count, int64_t first) {
         const int8_t* a = patch;
         int64_t a_stride = row_stride;
@@ -441,7 +437,8 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
   // Blocks of output pixels: with packed filters each weight load serves
   // kConvPixelBlock of them.
   ForEachIm2colBlock<kConvPixelBlock>(
-      g, quantization, input, patch, patch_size, pixel_begin, pixel_end,
+      g, input, static_cast<int8_t>(quantization.input_zero_point), patch, patch_size,
+      pixel_begin, pixel_end,
       [&](const int8_t* const* rows, int count, int64_t first) {
         if (!packed.empty()) {  // offsets added and the sums rescaled inside
           PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(),
@@ -495,29 +492,21 @@ void Conv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantiz
                           const int64_t* bias, int16_t* patch, int64_t* acc, int16_t* output,
                           int64_t pixel_begin, int64_t pixel_end) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
-  const bool in_place = ReadsInputInPlace(g);
-  const int64_t pixels = pixel_end >= 0 ? pixel_end
-                                        : static_cast<int64_t>(g.batches) * g.output_height *
-                                              g.output_width;
-  // Blocks of 4 output pixels: each packed weight load serves all 4.
-  for (int64_t first = pixel_begin; first < pixels; first += 4) {
-    const int count = static_cast<int>(std::min<int64_t>(4, pixels - first));
-    const int16_t* rows[4] = {};
-    PixelCursor at(g, first);
-    for (int r = 0; r < count; ++r, at.Next()) {  // int16 zero points are 0: padding is 0
-      rows[r] = Im2colRow<int16_t>(g, input, at, 0, in_place,
-                                   patch + static_cast<int64_t>(r) * patch_size);
-    }
-    PackedDotInt16Rows(rows, count, packed, g.output_depth, patch_size, acc, g.output_depth);
-    for (int r = 0; r < count; ++r) {
-      const int64_t* pixel_acc = acc + static_cast<int64_t>(r) * g.output_depth;
-      int16_t* out = output + (first + r) * g.output_depth;
-      for (int oc = 0; oc < g.output_depth; ++oc) {
-        out[oc] = RequantizeInt16(pixel_acc[oc] + (bias != nullptr ? bias[oc] : 0), oc,
-                                  quantization);
-      }
-    }
-  }
+  // Blocks of 4 output pixels: each packed weight load serves all 4. int16
+  // zero points are 0: padding is 0.
+  ForEachIm2colBlock<4>(
+      g, input, int16_t{0}, patch, patch_size, pixel_begin, pixel_end,
+      [&](const int16_t* const* rows, int count, int64_t first) {
+        PackedDotInt16Rows(rows, count, packed, g.output_depth, patch_size, acc, g.output_depth);
+        for (int r = 0; r < count; ++r) {
+          const int64_t* pixel_acc = acc + static_cast<int64_t>(r) * g.output_depth;
+          int16_t* out = output + (first + r) * g.output_depth;
+          for (int oc = 0; oc < g.output_depth; ++oc) {
+            out[oc] = RequantizeInt16(pixel_acc[oc] + (bias != nullptr ? bias[oc] : 0), oc,
+                                      quantization);
+          }
+        }
+      });
 }
 
 void DepthwiseConv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantization,
