@@ -54,7 +54,12 @@ class Conv2DOp : public ConvOpBase {
     patch_size_ = PerThreadStride(
         block * (packed_amx_.empty() ? filter_size : kernels::AmxRowStride(filter_size)),
         activation_size);
-    acc_size_ = PerThreadStride(block * plan_.output_depth, acc_element_size);
+    // int32 sums leave the packed int8 kernels already rescaled: only the
+    // AVX2 / portable path needs a block of them.
+    const bool int8_packed = !packed_.empty() || !packed_amx_.empty();
+    acc_size_ = plan_.int16 || !int8_packed
+                    ? PerThreadStride(block * plan_.output_depth, acc_element_size)
+                    : 0;
     const size_t threads = static_cast<size_t>(tensors->pool().num_threads());
     if (plan_.int16) {
       patch16_.resize(threads * patch_size_);
@@ -77,6 +82,15 @@ class Conv2DOp : public ConvOpBase {
       kernels::Conv2DInt8Reference(geometry_, plan_.filter_input_depth, quantization(), input,
                                    plan_.filter_data, plan_.bias_data(), output);
     } else {
+      // One thread's share: output pixels and (on AMX) channels.
+      auto run = [&](int thread, int64_t pixel_begin, int64_t pixel_end, int channel_begin,
+                     int channel_end) {
+        kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
+                                     plan_.filter_data, packed_, offsets_.data(),
+                                     patch_.data() + thread * patch_size_,
+                                     acc_.data() + thread * acc_size_, output, pixel_begin,
+                                     pixel_end, &packed_amx_, channel_begin, channel_end);
+      };
       const int64_t pixels =
           static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
       const int threads = tensors->pool().num_threads();
@@ -87,23 +101,14 @@ class Conv2DOp : public ConvOpBase {
         // A small image (ResNet50's last stages): split the channels, so each
         // thread streams its part of the weights instead of all of them.
         tensors->pool().ParallelFor(channel_pairs, 1, [&](int thread, int64_t begin, int64_t end) {
-          kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                       plan_.filter_data, packed_, offsets_.data(),
-                                       patch_.data() + thread * patch_size_,
-                                       acc_.data() + thread * acc_size_, output, 0, -1,
-                                       &packed_amx_, static_cast<int>(begin * 32),
-                                       static_cast<int>(end * 32));
+          run(thread, 0, -1, static_cast<int>(begin * 32), static_cast<int>(end * 32));
         });
         return;
       }
       // Output pixels split across threads in whole blocks.
       tensors->pool().ParallelFor(pixels, kernels::kConvPixelBlock,
                                   [&](int thread, int64_t begin, int64_t end) {
-        kernels::Conv2DInt8Optimized(geometry_, quantization(), requantizer_, input,
-                                     plan_.filter_data, packed_, offsets_.data(),
-                                     patch_.data() + thread * patch_size_,
-                                     acc_.data() + thread * acc_size_, output, begin, end,
-                                     &packed_amx_);
+        run(thread, begin, end, 0, -1);
       });
     }
   }
@@ -136,7 +141,7 @@ class Conv2DOp : public ConvOpBase {
   std::vector<int8_t> packed_amx_;  // for the AMX kernel, when the CPU has it (first choice)
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of output pixels
-  std::vector<int32_t> acc_;   // their channels
+  std::vector<int32_t> acc_;   // their channels (the AVX2 / portable path only)
   // int16x8: the filter widened and packed, int16 im2col rows, int64 sums.
   std::vector<int16_t> packed16_, patch16_;
   std::vector<int64_t> acc64_;
