@@ -57,19 +57,17 @@ void StoreGroup(const int32x4_t sums[][4], int rows, const int32_t* offsets,
     lanes_offset[c] = offsets[first + c];
     lanes_significand[c] = q.significands[first + c];
     lanes_left[c] = q.left_shifts[first + c];
-    lanes_right[c] = -q.right_shifts[first + c];  // vrshl shifts right by a negative count
+    lanes_right[c] = q.right_shifts[first + c];
   }
   const int32x4_t zero_point = vdupq_n_s32(q.zero_point);
   const int32x4_t low = vdupq_n_s32(q.min), high = vdupq_n_s32(q.max);
   for (int r = 0; r < rows; ++r) {
     int16x4_t narrowed[4];
     for (int k = 0; k < 4; ++k) {
-      int32x4_t x = MultiplyByQuantizedMultiplierX4(
-          vaddq_s32(sums[r][k], vld1q_s32(lanes_offset + 4 * k)),
-          vld1q_s32(lanes_significand + 4 * k), vld1q_s32(lanes_left + 4 * k),
-          vld1q_s32(lanes_right + 4 * k));
-      x = vminq_s32(vmaxq_s32(vaddq_s32(x, zero_point), low), high);
-      narrowed[k] = vmovn_s32(x);
+      narrowed[k] = RescaleNarrowX4(vaddq_s32(sums[r][k], vld1q_s32(lanes_offset + 4 * k)),
+                                    vld1q_s32(lanes_significand + 4 * k),
+                                    vld1q_s32(lanes_left + 4 * k),
+                                    vld1q_s32(lanes_right + 4 * k), zero_point, low, high);
     }
     const int8x16_t bytes = vcombine_s8(vmovn_s16(vcombine_s16(narrowed[0], narrowed[1])),
                                         vmovn_s16(vcombine_s16(narrowed[2], narrowed[3])));

@@ -23,6 +23,17 @@ inline int32x4_t MultiplyByQuantizedMultiplierX4(int32x4_t x, int32x4_t signific
   return vrshlq_s32(vqaddq_s32(x, fixup), negated_right_shift);
 }
 
+// clamp(MBQM(x) + zero_point, low, high) narrowed to int16 lanes (exact:
+// the clamp is inside int8 or int16); right_shift as RowRequantizer holds it
+// (>= 0).
+inline int16x4_t RescaleNarrowX4(int32x4_t x, int32x4_t significand, int32x4_t left_shift,
+                                 int32x4_t right_shift, int32x4_t zero_point, int32x4_t low,
+                                 int32x4_t high) {
+  const int32x4_t value = MultiplyByQuantizedMultiplierX4(x, significand, left_shift,
+                                                          vnegq_s32(right_shift));
+  return vmovn_s32(vminq_s32(vmaxq_s32(vaddq_s32(value, zero_point), low), high));
+}
+
 }  // namespace kernels
 }  // namespace tfq
 

@@ -55,11 +55,9 @@ void RunNeon(const RowArgs& a) {
     int16x4_t halves[2];
     for (int h = 0; h < 2; ++h) {
       const int first = c + 4 * h;
-      int32x4_t value = MultiplyByQuantizedMultiplierX4(
-          vld1q_s32(a.acc + first), vld1q_s32(a.significands + first),
-          vld1q_s32(a.left_shifts + first), vnegq_s32(vld1q_s32(a.right_shifts + first)));
-      value = vminq_s32(vmaxq_s32(vaddq_s32(value, zero_point), low), high);
-      halves[h] = vmovn_s32(value);
+      halves[h] = RescaleNarrowX4(vld1q_s32(a.acc + first), vld1q_s32(a.significands + first),
+                                  vld1q_s32(a.left_shifts + first),
+                                  vld1q_s32(a.right_shifts + first), zero_point, low, high);
     }
     vst1_s8(a.out + c, vmovn_s16(vcombine_s16(halves[0], halves[1])));
   }
