@@ -1,5 +1,7 @@
 #include "delegates/kernels/depthwise_avx512.h"
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -32,6 +34,8 @@ bool DepthwiseRowInt16Available() {
   return false;
 #endif
 }
+
+bool DepthwiseRowVnniAvailable() { return GetCpuFeatures().avx512_vnni; }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
@@ -95,12 +99,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512
       if (depth - c > 16) StoreRescaledX16(blocks[1], sums[1], out + 16);
     }
   }
-}
-
-bool DepthwiseRowVnniAvailable() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vnni");
 }
 
 namespace {
@@ -263,7 +261,6 @@ void DepthwiseRowInt16Avx512(const ConvGeometry&, const Int64Rescale&, int32_t, 
 void DepthwiseRowInt8Avx512(const ConvGeometry&, int32_t, const ChannelRequantization&,
                             const int8_t*, const int16_t*, const int32_t*, int, int, int, int, int,
                             int, int8_t*) {}
-bool DepthwiseRowVnniAvailable() { return false; }
 void DepthwiseRowInt8Vnni(const ConvGeometry&, int32_t, const ChannelRequantization&,
                           const int8_t*, const int8_t*, const int32_t*, int, int, int, int, int,
                           int, int8_t*) {}

@@ -35,7 +35,7 @@ void DepthwiseRowInt8Avx512(const ConvGeometry& geometry, int32_t input_zero_poi
 // the weights interleaved alike (once per row), and (zp + 128) * sum(w)
 // over the row's taps is taken back. `filter` is the int8 filter. Only when
 // DepthwiseRowVnniAvailable().
-bool DepthwiseRowVnniAvailable();  // AVX-512 F + BW + VNNI
+bool DepthwiseRowVnniAvailable();  // CpuFeatures::avx512_vnni
 void DepthwiseRowInt8Vnni(const ConvGeometry& geometry, int32_t input_zero_point,
                           const ChannelRequantization& requantization, const int8_t* input,
                           const int8_t* filter, const int32_t* bias, int b, int oy, int fy_begin,
