@@ -12,8 +12,9 @@ trained). Two kernels do only the needed work:
 
 Only training steps on CPU use them. Inference graphs, anything traced while
 a SavedModel is written, XLA-compiled steps and machines with a GPU or TPU
-use the stock ops, so a saved or converted model never needs tfq's library. If the library does not load (a TensorFlow other than
-the one tfq was built against), the stock ops run instead, with one warning.
+use the stock ops, so a saved or converted model never needs tfq's library.
+If the library does not load (a TensorFlow other than the one tfq was built
+against), the stock ops run instead, with one warning.
 """
 from __future__ import annotations
 
