@@ -323,11 +323,12 @@ def test_auto_picks_per_tensor_the_method_closest_to_float(rng):
     result = tfq.calibrate(quantized, data, method="auto", batch_size=20, progress=False)
     # 40 samples chose the methods; then they joined the statistics.
     assert result.held_out == 40 and result.samples == 200
-    assert set(result.chosen) == set(result.ranges)
+    assert set(result.chosen) == set(result.per_tensor) == set(result.ranges)
     assert set(result.chosen.values()) <= set(observers.METHODS)
     input_key = f"{quantized.layers[0].name}/input"
-    assert result.chosen[input_key] != "minmax"  # the outlier pixels are not worth the range
+    assert result.per_tensor[input_key] != "minmax"  # the outlier pixels are not worth the range
     assert "method" in str(result) and "held out" in str(result)
+    assert "model output error" in str(result)
     _assert_auto_ranges_are_the_chosen_methods_on_all_data(result, data)
 
 
@@ -373,7 +374,47 @@ def test_auto_choice_minimizes_the_held_out_error(rng):
         params = quant_math.fake_quant_params(np.float32(low), np.float32(high))
         codes = np.clip(np.round(held / params.scale[0]) + params.zero_point[0], -128, 127)
         errors[name] = np.sum(((codes - params.zero_point[0]) * params.scale[0] - held) ** 2)
-    assert result.chosen[input_key] == min(errors, key=errors.get)
+    assert result.per_tensor[input_key] == min(errors, key=errors.get)
+
+
+def test_auto_keeps_the_configuration_closest_to_float_at_the_model_output(rng):
+    data = _tailed_cnn_data(rng)
+    result = tfq.calibrate(tfq.quantize_model(_cnn()), data, method="auto", batch_size=20,
+                           progress=False)
+    batches = [data[i:i + 20] for i in range(0, len(data), 20)]
+    kept = np.concatenate([b for i, b in enumerate(batches) if i % 5 != 4])
+    held = np.concatenate([b for i, b in enumerate(batches) if i % 5 == 4])
+    # Independently: each configuration's ranges (from the batches kept for
+    # statistics) set on a fresh model, whose int8 .tflite then runs on the
+    # held-back samples against the float Keras model.
+    float_model = _cnn()
+    reference = float_model(held).numpy()
+    # Same architecture, same tensor order: ranges go by position.
+    keys = list(result.ranges)
+    singles = {m: list(tfq.calibrate(tfq.quantize_model(_cnn()), kept, method=m, batch_size=20,
+                                     progress=False).ranges.values())
+               for m in observers.METHODS}
+    assert result.output_errors and set(result.output_errors) <= {"per-tensor",
+                                                                   *observers.METHODS}
+    measured = {}
+    for name in result.output_errors:
+        methods = [result.per_tensor[key] if name == "per-tensor" else name for key in keys]
+        quantized = tfq.quantize_model(_cnn())
+        variables = [v for wrapper in calibration.wrappers_in(quantized)
+                     for v in wrapper.range_variables().values()]
+        for position, (low, high, initialized) in enumerate(variables):
+            low.assign(singles[methods[position]][position][0])
+            high.assign(singles[methods[position]][position][1])
+            initialized.assign(1.0)
+        output = quantized(held, training=False).numpy()
+        measured[name] = np.sum((output - reference) ** 2) / np.sum(reference ** 2)
+    for name, error in measured.items():
+        # The Keras model's float weights against tfq's fake-quantized ones: close, not equal.
+        assert result.output_errors[name] == pytest.approx(error, rel=0.05, abs=1e-5), name
+    best = min(result.output_errors, key=result.output_errors.get)
+    assert min(measured, key=measured.get) == best
+    expected = result.per_tensor if best == "per-tensor" else dict.fromkeys(result.ranges, best)
+    assert result.chosen == expected
 
 
 def _observer_of(data, *, exclude_every, batch):
@@ -384,13 +425,20 @@ def _observer_of(data, *, exclude_every, batch):
     return observer
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
-def test_mirrored_strategy_merges_replica_statistics(flavour):
+@pytest.mark.parametrize("flavour,method", [("keras", "entropy"), ("tf_keras", "entropy"),
+                                            ("keras", "auto"), ("tf_keras", "auto")])
+def test_mirrored_strategy_merges_replica_statistics(flavour, method):
     result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_calibration.py"), flavour,
-                             "entropy"], capture_output=True, text=True, timeout=600)
+                             method], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
+    # auto: the replicas' halves of each held-back batch give the whole
+    # batch's errors, per tensor and at the model output.
+    assert report["merged_chosen"] == report["single_chosen"]
+    assert report["merged_output_errors"].keys() == report["single_output_errors"].keys()
+    for name, error in report["merged_output_errors"].items():
+        assert error == pytest.approx(report["single_output_errors"][name], rel=1e-4), name
     # Each replica saw half of every batch; the merged ranges are the whole batch's.
     assert report["merged"] == report["single"]
     assert len(report["spread"]) == 2 * len(report["merged"])

@@ -43,14 +43,33 @@ def _call(model, inputs: List):
     return model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
 
 
+def outputs_with(model, wrappers, hook: Callable, inputs: List) -> list:
+    """The model's outputs (flattened) with `hook` observing every wrapper;
+    a hook may return the values to pass on instead of its input."""
+    with observing(wrappers, hook):
+        return tf.nest.flatten(_call(model, inputs))
+
+
+def _input_signature(model):
+    return [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32) for t in model.inputs]
+
+
+class TracedStep:
+    """step(*model inputs) in a tf.function, traced once for the model's inputs."""
+
+    def __init__(self, model, step: Callable):
+        self._step = tf.function(step, input_signature=_input_signature(model))
+
+    def __call__(self, *batch):
+        return self._step(*batch)
+
+
 class TracedPass:
     """model(batch) in a tf.function returning {tensor key: reduce(key, values)}."""
 
     def __init__(self, model, wrappers, reduce: Callable):
         self.model, self.wrappers, self.reduce = model, wrappers, reduce
-        signature = [tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32)
-                     for t in model.inputs]
-        self._step = tf.function(self._forward, input_signature=signature)
+        self._step = tf.function(self._forward, input_signature=_input_signature(model))
 
     def _forward(self, *inputs):
         outputs = {}
@@ -69,8 +88,8 @@ class TracedPass:
                 for key, reduced in outputs.items()}
 
 
-def traced_pass(model, wrappers, cache_key, make: Callable[[], TracedPass]) -> TracedPass:
-    """The cached TracedPass of `model` for `cache_key`, made on first use."""
+def traced_pass(model, wrappers, cache_key, make: Callable[[], object]):
+    """The cached TracedPass (or TracedStep) of `model` for `cache_key`, made on first use."""
     cache = _TRACED.setdefault(model, {})
     if cache_key not in cache:
         cache[cache_key] = make()
@@ -80,7 +99,6 @@ def traced_pass(model, wrappers, cache_key, make: Callable[[], TracedPass]) -> T
 def replica_activations(model, wrappers, strategy, batch) -> Dict[str, tuple]:
     """Runs `batch` split across the strategy's replicas; returns
     {tensor key: (wrapper, range name, the whole batch's activation)}."""
-    replicas = strategy.num_replicas_in_sync
     lock, parts = threading.Lock(), {}
 
     def hook(wrapper, range_name, values):
@@ -90,14 +108,28 @@ def replica_activations(model, wrappers, strategy, batch) -> Dict[str, tuple]:
             parts.setdefault(tensor_key(wrapper, range_name),
                              (wrapper, range_name, {}))[2][replica] = values.numpy()
 
-    bounds = np.linspace(0, batch[0].shape[0], replicas + 1).astype(int)
+    with observing(wrappers, hook):
+        strategy.run(lambda x: _call(model, x), args=(_split_across_replicas(strategy, batch),))
+    return {key: (wrapper, range_name, np.concatenate([by[r] for r in sorted(by)]))
+            for key, (wrapper, range_name, by) in parts.items()}
+
+
+def replica_outputs(model, wrappers, strategy, batch, hook: Callable) -> List[np.ndarray]:
+    """The model's outputs (flattened) on `batch` split across the strategy's
+    replicas, with `hook` observing every wrapper; replica parts joined in order."""
+    with observing(wrappers, hook):
+        per_replica = strategy.run(lambda x: tf.nest.flatten(_call(model, x)),
+                                   args=(_split_across_replicas(strategy, batch),))
+    return [np.concatenate([part.numpy() for part in strategy.experimental_local_results(output)])
+            for output in per_replica]
+
+
+def _split_across_replicas(strategy, batch):
+    """`batch` (a list of arrays, one per model input) split into consecutive
+    parts, one per replica, as distributed values."""
+    bounds = np.linspace(0, batch[0].shape[0], strategy.num_replicas_in_sync + 1).astype(int)
 
     def replica_inputs(context):
         i = context.replica_id_in_sync_group
         return [tf.constant(a[bounds[i]:bounds[i + 1]]) for a in batch]
-
-    inputs = strategy.experimental_distribute_values_from_function(replica_inputs)
-    with observing(wrappers, hook):
-        strategy.run(lambda x: _call(model, x), args=(inputs,))
-    return {key: (wrapper, range_name, np.concatenate([by[r] for r in sorted(by)]))
-            for key, (wrapper, range_name, by) in parts.items()}
+    return strategy.experimental_distribute_values_from_function(replica_inputs)

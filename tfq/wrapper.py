@@ -87,8 +87,8 @@ class _QuantizeWrapperLogic:
 
     def _quantize(self, values, range_name, training):
         if self.calibration_observer is not None:
-            self.calibration_observer(self, range_name, values)
-            return values
+            observed = self.calibration_observer(self, range_name, values)
+            return values if observed is None else observed
         range_min, range_max, initialized = self.range_variables()[range_name]
         if training:
             low, high = quantizers.update_moving_range(range_min, range_max, initialized,

@@ -30,8 +30,8 @@ def main(flavour_name, method):
         distributed = build_quantized_model(K)
     K.utils.set_random_seed(0)
     single = build_quantized_model(K)
-    merged = tfq.calibrate(distributed, x, method=method, batch_size=16, progress=False)
-    alone = tfq.calibrate(single, x, method=method, batch_size=16, progress=False)
+    merged = tfq.calibrate(distributed, x, method=method, batch_size=8, progress=False)
+    alone = tfq.calibrate(single, x, method=method, batch_size=8, progress=False)
     spread = {}
     for variable in distributed.weights:
         if not variable.name.endswith(("_min", "_max", "_min:0", "_max:0")):
@@ -43,7 +43,11 @@ def main(flavour_name, method):
             raise SystemExit(f"range variable {variable.name} is not mirrored")
         spread[getattr(variable, "path", variable.name)] = float(np.abs(values[0].numpy() - values[1].numpy()))
     print(json.dumps({"replicas": merged.replicas, "merged": list(merged.ranges.values()),
-                      "single": list(alone.ranges.values()), "spread": spread}))
+                      "single": list(alone.ranges.values()), "spread": spread,
+                      "merged_chosen": list(merged.chosen.values()),
+                      "single_chosen": list(alone.chosen.values()),
+                      "merged_output_errors": merged.output_errors,
+                      "single_output_errors": alone.output_errors}))
 
 
 if __name__ == "__main__":
