@@ -1,5 +1,6 @@
-"""tfq's QAT training kernels (tfq/cc/training_ops.cc) against TF's stock ops:
-the same values exactly, and never inside a saved model."""
+"""tfq's kernels for QAT training steps and calibration passes
+(tfq/cc/training_ops.cc) against TF's stock ops: the same values exactly, and
+never inside a saved model."""
 import os
 
 import keras
@@ -41,6 +42,53 @@ def test_batch_range_propagates_nan_and_infinities_like_tf(rng, position, specia
 def test_batch_range_of_an_empty_tensor_is_tfs():
     low, high = training_ops.batch_range(tf.zeros([0, 3]))
     assert (low.numpy(), high.numpy()) == (np.inf, -np.inf)
+
+
+def _stock_histogram(values, bound, bins):
+    return (tf.histogram_fixed_width(values, [-bound, bound], bins, dtype=tf.int64).numpy(),
+            tf.reduce_sum(tf.cast(tf.equal(values, 0), tf.int64)).numpy())
+
+
+def _assert_histogram_is_stock(values, bound, bins):
+    counts, zeros = training_ops.histogram(tf.constant(values), bound, bins)
+    expected_counts, expected_zeros = _stock_histogram(values, bound, bins)
+    np.testing.assert_array_equal(counts.numpy(), expected_counts)
+    assert zeros.numpy() == expected_zeros
+
+
+# Vector bodies and tails (16 floats), and sizes split into 2 pieces (2^17
+# values each at least) counted on separate threads.
+@pytest.mark.parametrize("size", [1, 15, 16, 17, 33, 100_003, 2 * 2**17 + 5])
+@pytest.mark.parametrize("bins", [7, 4096])
+def test_histogram_equals_histogram_fixed_width(rng, size, bins):
+    values = (rng.normal(size=size) * 1.5).astype(np.float32)
+    values[::5] = 0.0  # runs of one bin, as a ReLU's zeros
+    values[::7] = -0.0
+    values[::11] *= 4  # beyond the bound: counted in the end bins
+    _assert_histogram_is_stock(values, np.float32(2.5), bins)
+
+
+@pytest.mark.parametrize("bins", [7, 100, 4096])
+@pytest.mark.parametrize("bound", [1e-3, 0.37, 3.3, 17.1, 1234.5])
+def test_histogram_bins_values_on_and_beside_every_edge_as_tf_does(bins, bound):
+    # Where the bin arithmetic's precision shows: a float offset from the low
+    # end (instead of TF's double) moves some of these by one bin.
+    bound = np.float32(bound)
+    edges = (-np.float64(bound) + np.arange(bins + 1) * (2 * np.float64(bound) / bins)
+             ).astype(np.float32)
+    values = np.concatenate([edges, np.nextafter(edges, np.float32(np.inf)),
+                             np.nextafter(edges, np.float32(-np.inf))])
+    _assert_histogram_is_stock(values, bound, bins)
+
+
+def test_calibration_histograms_run_on_tfqs_kernel():
+    from tfq import observers
+    traced = tf.function(lambda values: observers.summarize_batch(values, 1.0))
+    graph = traced.get_concrete_function(tf.TensorSpec([None, 8], tf.float32)).graph
+    op_types = {op.type for op in graph.get_operations()}
+    for function in graph._functions.values():  # the tf.cond branches
+        op_types |= {node.op for node in function.definition.node_def}
+    assert "TfqHistogram" in op_types and "TfqBatchRange" in op_types
 
 
 def stock_input_gradient(upstream, inputs, low, high, num_bits, narrow_range):

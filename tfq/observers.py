@@ -39,6 +39,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from tfq import training_ops
+
 # Signed bins over [-bound, bound]: folded, a 2048-bin histogram of |x| (TensorRT's).
 HISTOGRAM_BINS = 4096
 METHODS = ("minmax", "ema", "percentile", "entropy", "mse")
@@ -54,7 +56,7 @@ def summarize_batch(values, bound, bins: int = HISTOGRAM_BINS, with_histogram: b
     zeros."""
     values = tf.reshape(values, [-1])
     bound = tf.cast(bound, values.dtype)
-    low, high = tf.reduce_min(values), tf.reduce_max(values)
+    low, high = training_ops.batch_range(values)
     magnitude = tf.maximum(-low, high)
     doublings = tf.math.ceil(tf.math.log(magnitude / bound) / np.log(2.0))
     doublings = tf.maximum(tf.where(tf.math.is_finite(doublings), doublings, 0.0), 0.0)
@@ -69,14 +71,12 @@ def summarize_batch(values, bound, bins: int = HISTOGRAM_BINS, with_histogram: b
     summary = {"min": low, "max": high, "size": tf.size(values), "finite": finite,
                "bound": next_bound}
     if with_histogram:
-        summary["zeros"] = tf.reduce_sum(tf.cast(tf.equal(values, 0), tf.int64))
         safe = tf.where(next_bound > 0, next_bound, tf.ones_like(next_bound))
-        # HistogramFixedWidth refuses NaN; merge() raises on such a batch anyway.
-        summary["histogram"] = tf.cond(
+        # The histogram refuses NaN; merge() raises on such a batch anyway.
+        summary["histogram"], summary["zeros"] = tf.cond(
             finite,
-            lambda: tf.histogram_fixed_width(values, tf.stack([-safe, safe]), bins,
-                                             dtype=tf.int64),
-            lambda: tf.zeros([bins], tf.int64))
+            lambda: training_ops.histogram(values, safe, bins),
+            lambda: (tf.zeros([bins], tf.int64), tf.constant(0, tf.int64)))
     return summary
 
 

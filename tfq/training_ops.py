@@ -1,4 +1,5 @@
-"""tfq's own TF kernels for QAT training steps (tfq/cc/training_ops.cc).
+"""tfq's own TF kernels for QAT training steps and calibration passes
+(tfq/cc/training_ops.cc).
 
 A QAT step fake-quantizes every tensor TFLite will hold. With TF's stock ops
 each one costs reduce_min + reduce_max and a gradient op that also reduces
@@ -10,7 +11,12 @@ trained). Two kernels do only the needed work:
   values, on AVX-512 where TF's build stops at AVX), with a gradient that
   computes d/dvalues alone (the stock op's, exactly).
 
-Only training steps on CPU use them. Inference graphs, anything traced while
+Calibration passes histogram every activation of every batch:
+
+- `histogram(values, bound, bins)`: HistogramFixedWidth over [-bound, bound]
+  (the same bins) and the count of exact zeros, in one vectorized pass.
+
+Only training steps and calibration passes on CPU use them. Inference graphs, anything traced while
 a SavedModel is written, XLA-compiled steps and machines with a GPU or TPU
 use the stock ops, so a saved or converted model never needs tfq's library.
 If the library does not load (a TensorFlow other than the one tfq was built
@@ -74,6 +80,20 @@ def batch_range(values):
     else:
         low, high = tf.reduce_min(values), tf.reduce_max(values)
     return tf.stop_gradient(low), tf.stop_gradient(high)
+
+
+def histogram(values, bound, bins: int):
+    """(int64 counts of `values` in `bins` equal bins over [-bound, bound],
+    the ends catching what lies beyond; the number of values equal to 0).
+    `values` must be finite and `bound` > 0."""
+    values = tf.reshape(tf.convert_to_tensor(values), [-1])
+    value_range = tf.stack([-bound, bound])
+    if _use_library() and values.dtype == tf.float32:
+        counts, zeros = _library().tfq_histogram(values, tf.cast(value_range, tf.float32),
+                                                 nbins=bins)
+        return counts, zeros
+    return (tf.histogram_fixed_width(values, value_range, bins, dtype=tf.int64),
+            tf.reduce_sum(tf.cast(tf.equal(values, 0), tf.int64)))
 
 
 def fake_quant(values, low, high, *, num_bits: int, narrow_range: bool):

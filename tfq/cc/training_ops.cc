@@ -1,5 +1,6 @@
-// Three TensorFlow CPU kernels for tfq's QAT training steps (loaded by
-// tfq/training_ops.py; built by setup.py against the installed TensorFlow).
+// TensorFlow CPU kernels for tfq's QAT training steps and calibration passes
+// (loaded by tfq/training_ops.py; built by setup.py against the installed
+// TensorFlow).
 //
 // A QAT step fake-quantizes every activation TFLite will hold, about three
 // times as many tensors as a float model has activations. TF's stock ops for
@@ -11,9 +12,14 @@
 //     so only d/dinput is wanted (TfqFakeQuantGradient: one pass);
 //   - FakeQuantWithMinMaxVars runs at AVX width in TF's build (TfqFakeQuant:
 //     the same arithmetic on AVX-512).
+// Calibration (tfq.calibrate) histograms every activation of every batch:
+//   - TfqHistogram is HistogramFixedWidth plus the count of exact zeros in one
+//     vectorized pass; the stock op computes its bins in scalar Eigen code and
+//     the zeros cost another pass.
 // All are exact: the fake-quant kernels give the stock ops' values, using TF's
-// own Nudge from its installed header, and TfqBatchRange equals
-// reduce_min/reduce_max (NaN propagates; an empty tensor gives +inf, -inf).
+// own Nudge from its installed header, TfqBatchRange equals
+// reduce_min/reduce_max (NaN propagates; an empty tensor gives +inf, -inf),
+// and TfqHistogram gives HistogramFixedWidth's bins.
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -339,7 +345,155 @@ class FakeQuantGradientOp : public OpKernel {
   int quant_max_ = 0;
 };
 
+
+// -- histogram --------------------------------------------------------------
+
+// HistogramFixedWidth's bin of a value, as its CPU kernel computes it (the
+// formula checked against the op, edges included, by tests/test_training_ops.py):
+// the offset from the low end in double, divided by the bin width, capped at
+// the last bin, truncated.
+struct HistogramBins {
+  double low;
+  double width;
+  double last_bin;
+  int32_t Of(float value) const {
+    const double position = (std::max(static_cast<double>(value), low) - low) / width;
+    return static_cast<int32_t>(std::min(position, last_bin));
+  }
+};
+
+// Counts into `counts` (4 interleaved copies of the bins, so that a run of
+// equal values, e.g. a ReLU's zeros, does not serialize on one counter);
+// returns the number of exact zeros.
+int64_t CountBinsPortable(const float* values, int64_t count, const HistogramBins& bins,
+                          int64_t nbins, int64_t* counts) {
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    ++counts[(i & 3) * nbins + bins.Of(values[i])];
+    zeros += values[i] == 0.0f;
+  }
+  return zeros;
+}
+
+#if defined(__x86_64__)
+// 16 values at a time, 8 per double vector: the same subtraction and division
+// (IEEE, correctly rounded either way), min and truncation.
+__attribute__((target("avx512f"))) int64_t CountBinsAvx512(const float* values,
+                                                           int64_t count,
+                                                           const HistogramBins& bins,
+                                                           int64_t nbins, int64_t* counts) {
+  const __m512d low = _mm512_set1_pd(bins.low);
+  const __m512d width = _mm512_set1_pd(bins.width);
+  const __m512d last_bin = _mm512_set1_pd(bins.last_bin);
+  const __m512 zero = _mm512_setzero_ps();
+  alignas(64) int32_t index[16];
+  int64_t zeros = 0;
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const __m512 x = _mm512_loadu_ps(values + i);
+    zeros += __builtin_popcount(_mm512_cmp_ps_mask(x, zero, _CMP_EQ_OQ));
+    const __m512d first = _mm512_sub_pd(
+        _mm512_max_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), low), low);
+    const __m512d second = _mm512_sub_pd(_mm512_max_pd(_mm512_cvtps_pd(_mm256_castpd_ps(
+        _mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), low), low);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(index), _mm512_cvttpd_epi32(
+        _mm512_min_pd(_mm512_div_pd(first, width), last_bin)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(index + 8), _mm512_cvttpd_epi32(
+        _mm512_min_pd(_mm512_div_pd(second, width), last_bin)));
+    for (int j = 0; j < 16; ++j) ++counts[(j & 3) * nbins + index[j]];
+  }
+  return zeros + CountBinsPortable(values + i, count - i, bins, nbins, counts);
+}
+#endif
+
+int64_t CountBins(const float* values, int64_t count, const HistogramBins& bins,
+                  int64_t nbins, int64_t* counts) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) return CountBinsAvx512(values, count, bins, nbins, counts);
+#endif
+  return CountBinsPortable(values, count, bins, nbins, counts);
+}
+
+class HistogramOp : public OpKernel {
+ public:
+  explicit HistogramOp(OpKernelConstruction* context) : OpKernel(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("nbins", &nbins_));
+    OP_REQUIRES(context, nbins_ > 0,
+                tensorflow::errors::InvalidArgument("TfqHistogram: nbins must be > 0, got ",
+                                                    nbins_));
+  }
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& values = context->input(0);
+    const Tensor& value_range = context->input(1);
+    OP_REQUIRES(context, value_range.NumElements() == 2,
+                tensorflow::errors::InvalidArgument(
+                    "TfqHistogram: value_range must hold 2 values, got ",
+                    value_range.NumElements()));
+    const float low = value_range.flat<float>()(0);
+    const float high = value_range.flat<float>()(1);
+    OP_REQUIRES(context, low < high,
+                tensorflow::errors::InvalidArgument(
+                    "TfqHistogram: value_range must be increasing, got [", low, ", ", high, "]"));
+    const HistogramBins bins{static_cast<double>(low),
+                             static_cast<double>(high - low) / static_cast<double>(nbins_),
+                             static_cast<double>(nbins_ - 1)};
+    const float* data = values.flat<float>().data();
+    const int64_t count = values.NumElements();
+    // One piece per worker, at least kPiece values each: every piece keeps
+    // its own counters, merged below.
+    constexpr int64_t kPiece = 1 << 17;
+    const auto* workers = context->device()->tensorflow_cpu_worker_threads();
+    const int64_t pieces = std::max<int64_t>(
+        1, std::min<int64_t>(workers->num_threads, count / kPiece));
+    std::vector<int64_t> counts(pieces * 4 * nbins_, 0);
+    std::vector<int64_t> zeros(pieces, 0);
+    tensorflow::Shard(pieces, workers->workers, pieces, count / pieces * 8,
+                      [&](int64_t begin, int64_t end) {
+                        for (int64_t piece = begin; piece < end; ++piece) {
+                          const int64_t start = count * piece / pieces;
+                          const int64_t stop = count * (piece + 1) / pieces;
+                          zeros[piece] = CountBins(data + start, stop - start, bins, nbins_,
+                                                   counts.data() + piece * 4 * nbins_);
+                        }
+                      });
+    Tensor* histogram = nullptr;
+    Tensor* zero_count = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({nbins_}), &histogram));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({}), &zero_count));
+    auto out = histogram->flat<int64_t>();
+    for (int64_t bin = 0; bin < nbins_; ++bin) {
+      int64_t total = 0;
+      for (int64_t copy = 0; copy < pieces * 4; ++copy) total += counts[copy * nbins_ + bin];
+      out(bin) = total;
+    }
+    int64_t total_zeros = 0;
+    for (int64_t piece_zeros : zeros) total_zeros += piece_zeros;
+    zero_count->scalar<int64_t>()() = total_zeros;
+  }
+
+ private:
+  int64_t nbins_ = 0;
+};
+
 }  // namespace
+
+REGISTER_OP("TfqHistogram")
+    .Input("values: float")
+    .Input("value_range: float")
+    .Attr("nbins: int = 100")
+    .Output("histogram: int64")
+    .Output("zeros: int64")
+    .SetShapeFn([](InferenceContext* c) {
+      int64_t nbins = 0;
+      TF_RETURN_IF_ERROR(c->GetAttr("nbins", &nbins));
+      c->set_output(0, c->Vector(nbins));
+      c->set_output(1, c->Scalar());
+      return absl::OkStatus();
+    })
+    .Doc("HistogramFixedWidth(values, value_range, nbins) (int64 counts) and the number "
+         "of values equal to 0, in one pass. Values must be finite.");
 
 REGISTER_OP("TfqBatchRange")
     .Input("values: float")
@@ -380,6 +534,7 @@ REGISTER_OP("TfqFakeQuantGradient")
     .Doc("FakeQuantWithMinMaxVarsGradient's backprops_wrt_input alone.");
 
 REGISTER_KERNEL_BUILDER(Name("TfqBatchRange").Device(tensorflow::DEVICE_CPU), BatchRangeOp);
+REGISTER_KERNEL_BUILDER(Name("TfqHistogram").Device(tensorflow::DEVICE_CPU), HistogramOp);
 REGISTER_KERNEL_BUILDER(Name("TfqFakeQuant").Device(tensorflow::DEVICE_CPU), FakeQuantOp);
 REGISTER_KERNEL_BUILDER(Name("TfqFakeQuantGradient").Device(tensorflow::DEVICE_CPU),
                         FakeQuantGradientOp);
