@@ -153,6 +153,43 @@ def test_generic_saved_model_auto_calibration_lands_where_the_keras_paths_does(s
     _assert_within_qat_bound(tflite_model, twin)
 
 
+def test_generic_auto_keeps_the_configuration_closest_to_float_at_the_int8_output(sources):
+    from tfq import flatbuffer_edits, schemes, tflite_calibration
+    path = sources["exported SavedModel"]
+    inputs = tflite_calibration.signature_inputs(path).inputs
+    batches = [[CALIBRATION[i:i + 8]] for i in range(0, len(CALIBRATION), 8)]
+    calibrated = tflite_calibration.calibrated_float_model(
+        tf.lite.TFLiteConverter.from_saved_model(path), inputs, batches[0])
+    _, chosen, errors = tflite_calibration.observe_ranges(
+        calibrated, inputs, iter(batches), scheme=schemes.INT8, method="auto", progress=False)
+    assert chosen and "per-tensor" in errors
+    # Independently, each single method: ranges from the batches kept for
+    # statistics, its int8 model (ai_edge_litert, float in and out) against
+    # the float model on the held-back batches (every 5th).
+    kept = [b for i, b in enumerate(batches) if i % 5 != 4]
+    held = np.concatenate([b[0] for i, b in enumerate(batches) if i % 5 == 4])
+    float_interpreter = Interpreter(model_content=calibrated)
+    float_interpreter.allocate_tensors()
+    reference = np.concatenate([_run(float_interpreter, row[np.newaxis]) for row in held])
+    for method in set(errors) - {"per-tensor"}:
+        ranges, _, _ = tflite_calibration.observe_ranges(calibrated, inputs, iter(kept),
+                                                         scheme=schemes.INT8, method=method,
+                                                         progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            int8_model = tflite_calibration.quantize(
+                flatbuffer_edits.with_ranges(calibrated, ranges), scheme=schemes.INT8,
+                io_type=tf.float32)
+        interpreter = Interpreter(model_content=int8_model)
+        interpreter.allocate_tensors()
+        output = np.concatenate([_run(interpreter, row[np.newaxis]) for row in held])
+        expected = np.sum((output - reference) ** 2) / np.sum(reference ** 2)
+        assert errors[method] == pytest.approx(expected, rel=1e-5), method
+    best = min(errors, key=errors.get)
+    if best != "per-tensor":
+        assert set(chosen.values()) == {best}
+
+
 @pytest.mark.parametrize("mode", ["dynamic", "float16"])
 @pytest.mark.parametrize("source", ["keras model", ".keras", ".h5", "exported SavedModel",
                                     "tf_keras SavedModel"])

@@ -316,27 +316,39 @@ def candidate_errors(scheme, values, ranges):
         for i in range(ranges.shape[0])])
 
 
+def output_check_configurations(proposals, per_tensor, candidates) -> dict:
+    """auto's configurations for the check at the model output: the per-tensor
+    choice ("per-tensor") and each candidate method applied to every tensor,
+    as {name: ({key: method}, {key: (min, max)})}. A configuration with the
+    same ranges as an earlier one is left out (it would measure the same)."""
+    configurations, seen = {}, set()
+    for name, methods in [("per-tensor", per_tensor)] + [
+            (m, dict.fromkeys(per_tensor, m)) for m in candidates]:
+        ranges = {key: proposals[key][methods[key]][0] for key in per_tensor}
+        signature = tuple(sorted(ranges.items(), key=lambda item: str(item[0])))
+        if signature not in seen:
+            seen.add(signature)
+            configurations[name] = (methods, ranges)
+    return configurations
+
+
+def kept_configuration(configurations: dict, errors) -> Tuple[dict, Dict[str, float]]:
+    """The {key: method} of the configuration with the least output error (ties
+    go to the earlier: the per-tensor choice first), and every error by name."""
+    names = list(configurations)
+    return configurations[names[int(np.argmin(errors))]][0], dict(zip(names, map(float, errors)))
+
+
 def check_at_model_output(passes, held_back, proposals, per_tensor, candidates):
     """auto's last step: the per-tensor choice against each candidate method
     applied to every tensor, compared by the model's output error on the
     held-back batches (ranges from the other batches). Per-tensor errors do
     not add up at the output: on a MobileNet-style Fashion-MNIST model the
     per-tensor mix had a larger output error, and lower test accuracy, than
-    percentile or mse everywhere. Returns the winning {key: method} (ties go to
-    the per-tensor choice, then to the candidates in order) and every
-    configuration's output error."""
-    configurations, seen = {}, set()
-    for name, methods in [("per-tensor", per_tensor)] + [
-            (m, dict.fromkeys(per_tensor, m)) for m in candidates]:
-        ranges = {key: proposals[key][methods[key]][0] for key in per_tensor}
-        signature = tuple(sorted(ranges.items()))
-        if signature not in seen:  # the same ranges under another name are not run again
-            seen.add(signature)
-            configurations[name] = (methods, ranges)
+    percentile or mse everywhere. Returns kept_configuration's result."""
+    configurations = output_check_configurations(proposals, per_tensor, candidates)
     errors = passes.output_errors(held_back, [ranges for _, ranges in configurations.values()])
-    names = list(configurations)
-    winner = names[int(np.argmin(errors))]
-    return configurations[winner][0], dict(zip(names, map(float, errors)))
+    return kept_configuration(configurations, errors)
 
 
 def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_size: int = 32,

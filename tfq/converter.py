@@ -176,9 +176,9 @@ def _calibrate_then_quantize(converter, inputs, batches, *, description, mode, i
         yield first
         yield from batches
     scheme = schemes.get(mode)
-    ranges, _ = tflite_calibration.observe_ranges(calibrated, inputs, all_batches(),
-                                                  scheme=scheme, method=method,
-                                                  progress=progress, **options)
+    ranges, _, _ = tflite_calibration.observe_ranges(calibrated, inputs, all_batches(),
+                                                     scheme=scheme, method=method,
+                                                     progress=progress, **options)
     float_nodes, matched = [], set()
     if float_layers:
         report = inspection.inspect(calibrated)

@@ -8,7 +8,9 @@ as Keras): TFLite's calibrate-then-quantize path, with tfq's ranges.
    every tensor kept; each of those tensors streams into a tfq observer
    (observers.py) and the calibration method turns it into a range (`auto`
    holds back every 5th batch and picks, per tensor, the method whose
-   fake-quant of it is closest to float).
+   fake-quant of it is closest to float; then, as tfq.calibrate does, that
+   choice meets each method applied everywhere at the model output, here
+   the quantized model's, and the one closest to float is kept).
 3. The ranges replace TFLite's in the model, which is then quantized: int8
    by the MLIR quantizer (what TFLiteConverter itself uses for int8), 16x8 by
    TFLite's calibration quantizer, which reads the ranges from the model when
@@ -22,6 +24,7 @@ from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfq import calibration, flatbuffer_edits, observers, schemes, tflite_runner
 
@@ -84,9 +87,10 @@ def calibrated_float_model(converter, inputs, first_batch: List[np.ndarray]) -> 
 
 def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.Scheme,
                    method: str, progress: bool = True,
-                   **method_options) -> Tuple[Dict[int, Tuple[float, float]], dict]:
+                   **method_options) -> Tuple[Dict[int, Tuple[float, float]], dict, dict]:
     """tfq's ranges for every tensor TFLite wants one for, from `batches` (lists
-    of arrays in `inputs` order); also {tensor name: method} for auto."""
+    of arrays in `inputs` order); for auto also {tensor name: method} and the
+    model output error of each configuration it compared (else two {})."""
     candidates = calibration.validate_method(method, method_options)
     names = calibrated_tensors(calibrated_model)
     runner = tflite_runner.TfliteRunner(calibrated_model, keep_all_tensors=True,
@@ -112,7 +116,7 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     proposals = calibration.propose_ranges(
         {index: observer for index, observer in tensor_observers.items() if observer.count},
         candidates, method_options)
-    chosen = {}
+    chosen, by_name = {}, {}
     if method == "auto":
         if not held_back:
             raise ValueError(f"calibration method 'auto' holds back every "
@@ -129,7 +133,14 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                         scheme, activations[index], candidate_ranges).numpy()
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
-        chosen = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
+        per_tensor = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
+        configurations = calibration.output_check_configurations(proposals, per_tensor,
+                                                                 candidates)
+        errors = output_errors(calibrated_model, inputs, held_back,
+                               [ranges for _, ranges in configurations.values()], scheme=scheme)
+        chosen, by_name = calibration.kept_configuration(configurations, errors)
+        logging.info("calibration auto: model output error on the held-back batches: %s",
+                     ", ".join(f"{name} {error:.3g}" for name, error in by_name.items()))
         proposals = calibration.propose_ranges(
             {index: tensor_observers[index] for index in chosen},
             {index: (method,) for index, method in chosen.items()}, method_options)
@@ -139,7 +150,31 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
         if widened:
             calibration.warn_widened(names[index], low, high)
         ranges[index] = (low, high)
-    return ranges, {names[i]: m for i, m in chosen.items()}
+    return ranges, {names[i]: m for i, m in chosen.items()}, by_name
+
+
+def output_errors(calibrated_model: bytes, inputs, batches, configurations, *,
+                  scheme: schemes.Scheme) -> np.ndarray:
+    """Per configuration ({tensor index: (min, max)}): the int8 (or 16x8) model
+    quantized with those ranges, its output error against the float model on
+    `batches`; summed over outputs of squared error / squared float output."""
+    input_names = [spec.name for spec in inputs]
+    reference = tflite_runner.TfliteRunner(calibrated_model, keep_all_tensors=False,
+                                           input_names=input_names)
+    quantized = [tflite_runner.TfliteRunner(
+        quantize(flatbuffer_edits.with_ranges(calibrated_model, ranges), scheme=scheme,
+                 io_type=tf.float32), keep_all_tensors=False, input_names=input_names)
+        for ranges in configurations]
+    squared_errors, squares = 0.0, 0.0
+    for batch in batches:
+        expected = [outputs for _, outputs in reference.run(batch)]
+        squares = squares + np.array([sum(np.sum(np.square(run[o])) for run in expected)
+                                      for o in range(len(expected[0]))])
+        squared_errors = squared_errors + np.array([[
+            sum(np.sum(np.square(got[o] - want[o]))
+                for (_, got), want in zip(runner.run(batch), expected))
+            for o in range(len(expected[0]))] for runner in quantized])
+    return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
 
 
 def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType,
