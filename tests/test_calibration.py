@@ -412,7 +412,7 @@ def test_auto_keeps_the_configuration_closest_to_float_at_the_model_output(rng):
         # The Keras model's float weights against tfq's fake-quantized ones: close, not equal.
         assert result.output_errors[name] == pytest.approx(error, rel=0.05, abs=1e-5), name
     best = min(result.output_errors, key=result.output_errors.get)
-    assert min(measured, key=measured.get) == best
+    assert min(measured, key=measured.get) == best == result.kept
     expected = result.per_tensor if best == "per-tensor" else dict.fromkeys(result.ranges, best)
     assert result.chosen == expected
 

@@ -74,6 +74,12 @@ class CalibrationResult:
     output_errors: Dict[str, float] = dataclasses.field(default_factory=dict)
     replicas: int = 1
 
+    @property
+    def kept(self):
+        """auto: the configuration kept at the model output ("per-tensor" or a
+        method applied everywhere); None for the other methods."""
+        return min(self.output_errors, key=self.output_errors.get) if self.output_errors else None
+
     def __str__(self):
         width = max([len(name) for name in self.ranges] + [6])
         header = f"calibration: {self.method}, {self.samples} samples"
@@ -83,10 +89,9 @@ class CalibrationResult:
             header += f", merged over {self.replicas} replicas"
         lines = [header]
         if self.output_errors:
-            kept = min(self.output_errors, key=self.output_errors.get)
             lines.append("model output error on the held-out samples: " + ", ".join(
                 f"{name} {error:.3g}" for name, error in self.output_errors.items())
-                + f"; kept {kept}")
+                + f"; kept {self.kept}")
         lines.append(f"{'tensor':{width}s} {'min':>12s} {'max':>12s}"
                      + ("  method" if self.chosen else ""))
         for name, (low, high) in self.ranges.items():
@@ -178,7 +183,8 @@ class _Calibration:
         """Streams batches into per-tensor observers; returns the sample count
         and, given `candidate_ranges` ({key: [[min, max] per candidate]}), each
         tensor's summed squared error of fake-quantizing its activations with
-        each candidate range (auto's per-tensor comparison, in the same pass)."""
+        each candidate range (auto's per-tensor comparison, in the same pass;
+        else {})."""
         count = 0 if candidate_ranges is None else len(next(iter(candidate_ranges.values())))
 
         def make():
@@ -186,7 +192,7 @@ class _Calibration:
             # graph, and its candidate ranges.
             bounds = {key: tf.Variable(0.0, trainable=False) for key in self.owners}
             ranges = {key: tf.Variable(tf.zeros([count, 2]), trainable=False)
-                      for key in self.owners}
+                      for key in self.owners} if count else {}
 
             def reduce(key, values):
                 summary = observers.summarize_batch(values, bounds[key],
@@ -210,7 +216,7 @@ class _Calibration:
                 observer = tensor_observers.get(key)
                 variable.assign(observer.bound if observer is not None else 0.0)
             for key, variable in traced().ranges.items():
-                if count and key in candidate_ranges:
+                if key in candidate_ranges:
                     variable.assign(candidate_ranges[key])
         errors = {key: np.zeros(count) for key in (candidate_ranges or {})}
         samples = 0
@@ -233,7 +239,7 @@ class _Calibration:
                 if count:
                     errors[key] += payload["errors"]
             samples += batch[0].shape[0]
-        return (samples, errors) if count else samples
+        return samples, errors
 
     def output_errors(self, batches, configurations) -> np.ndarray:
         """Per configuration ({key: (min, max)} for every tensor): the model's
@@ -287,7 +293,7 @@ class _Calibration:
                                                      batch, quantizing_hook(stacked, index)),
                     reference)] for index in range(len(configurations))])
             squared_errors, squares = squared_errors + errors, squares + energy
-        return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
+        return relative_output_errors(squared_errors, squares)
 
 
 def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> dict:
@@ -314,6 +320,20 @@ def candidate_errors(scheme, values, ranges):
     return tf.stack([tf.reduce_sum(tf.square(
         scheme.fake_quant_activations(values, ranges[i, 0], ranges[i, 1]) - values))
         for i in range(ranges.shape[0])])
+
+
+def candidate_ranges_of(proposals, candidates) -> dict:
+    """{key: float32 array of each candidate method's (min, max)}, as
+    candidate_errors takes them."""
+    return {key: np.array([by_method[m][0] for m in candidates], np.float32)
+            for key, by_method in proposals.items()}
+
+
+def relative_output_errors(squared_errors, squares) -> np.ndarray:
+    """auto's output criterion per configuration: summed over the model's
+    outputs, squared error / squared float output ([configurations, outputs]
+    and [outputs] sums over the batches)."""
+    return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
 
 
 def output_check_configurations(proposals, per_tensor, candidates) -> dict:
@@ -368,7 +388,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     tensor_observers: Dict[str, observers.TensorObserver] = {}
     with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
     stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
-    samples = passes.statistics(statistics_batches_of(stream, method, progress, held_back),
+    samples, _ = passes.statistics(statistics_batches_of(stream, method, progress, held_back),
                                 tensor_observers, with_histogram,
                                 ema_decay=method_options.get("ema_decay", 0.9))
     proposals = propose_ranges(tensor_observers, candidates, method_options)
@@ -380,8 +400,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                              f"batch to choose between methods, but the data gave fewer than "
                              f"{AUTO_HOLDOUT_EVERY} batches of {batch_size}: pass more data or "
                              "a smaller batch_size")
-        candidate_ranges = {key: np.array([by_method[m][0] for m in candidates], np.float32)
-                            for key, by_method in proposals.items()}
+        candidate_ranges = candidate_ranges_of(proposals, candidates)
         # The held-back batches join the statistics in the same pass (after
         # `proposals`, which they must not inform).
         held_out, errors = passes.statistics(held_back, tensor_observers, with_histogram,

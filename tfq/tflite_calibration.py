@@ -124,13 +124,12 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                              "methods, but the data gave too few batches: pass more data or a "
                              "smaller batch size")
         totals = {index: np.zeros(len(candidates)) for index in proposals}
+        candidate_ranges = calibration.candidate_ranges_of(proposals, candidates)
         for batch in held_back:
             for activations, _ in runner.run(batch, names):
                 for index in proposals:
-                    candidate_ranges = np.array([proposals[index][m][0] for m in candidates],
-                                                np.float32)
                     totals[index] += calibration.candidate_errors(
-                        scheme, activations[index], candidate_ranges).numpy()
+                        scheme, activations[index], candidate_ranges[index]).numpy()
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
         per_tensor = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
@@ -174,7 +173,7 @@ def output_errors(calibrated_model: bytes, inputs, batches, configurations, *,
             sum(np.sum(np.square(got[o] - want[o]))
                 for (_, got), want in zip(runner.run(batch), expected))
             for o in range(len(expected[0]))] for runner in quantized])
-    return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
+    return calibration.relative_output_errors(squared_errors, squares)
 
 
 def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType,

@@ -136,8 +136,8 @@ def accuracies(model, calibration, test_images, test_labels):
     for method in FLAGS.methods:
         quantized = tfq.quantize_model(model)
         result = tfq.calibrate(quantized, calibration, method=method, progress=False)
-        if result.output_errors:  # auto: the configuration kept at the model output
-            results["chosen"] = min(result.output_errors, key=result.output_errors.get)
+        if result.kept:  # auto: the configuration kept at the model output
+            results["chosen"] = result.kept
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tflite_model = int8_converter(tf.lite.TFLiteConverter.from_keras_model(quantized)

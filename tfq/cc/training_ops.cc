@@ -345,7 +345,6 @@ class FakeQuantGradientOp : public OpKernel {
   int quant_max_ = 0;
 };
 
-
 // -- histogram --------------------------------------------------------------
 
 // HistogramFixedWidth's bin of a value, as its CPU kernel computes it (the
