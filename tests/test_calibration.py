@@ -298,8 +298,11 @@ def test_bad_calibration_calls(rng):
         tfq.calibrate(quantized, np.full((4, 8, 8, 3), "a"), progress=False)
     with pytest.raises(TypeError, match="unsupported calibration data"):
         tfq.calibrate(quantized, 42, progress=False)
-    with pytest.raises(ValueError, match="fewer than 5 batches"):
-        tfq.calibrate(quantized, data, method="auto", batch_size=1, progress=False)
+    with pytest.raises(ValueError, match=r"'auto' needs at least 10 batches of 1: .*smaller "
+                                         r"batch_size"):
+        # 9 batches: one held back, nothing to cross-fit the per-tensor mix with.
+        tfq.calibrate(quantized, rng.normal(size=(9, 8, 8, 3)), method="auto", batch_size=1,
+                      progress=False)
 
 
 def test_nan_activation_names_the_tensor_and_layer():
@@ -364,17 +367,23 @@ def test_auto_choice_minimizes_the_held_out_error(rng):
     quantized = tfq.quantize_model(_cnn())
     result = tfq.calibrate(quantized, data, method="auto", methods=["minmax", "percentile"],
                            percentile=99.0, batch_size=20, progress=False)
-    held = np.concatenate([data[i:i + 20] for i in range(80, 200, 100)])
-    # The model input's error, measured independently in numpy.
+    # The held-back batches (every 5th of 20) are the halves' batches 4 and 9.
+    halves = [data[i:i + 20] for i in range(80, 200, 100)]
+    # The model input's error on each, measured independently in numpy.
     input_key = f"{quantized.layers[0].name}/input"
     errors = {}
     for name in ("minmax", "percentile"):
         low, high = calibration.usable_range(
             *_observer_of(data, exclude_every=5, batch=20).range(name, percentile=99.0))[0]
         params = quant_math.fake_quant_params(np.float32(low), np.float32(high))
-        codes = np.clip(np.round(held / params.scale[0]) + params.zero_point[0], -128, 127)
-        errors[name] = np.sum(((codes - params.zero_point[0]) * params.scale[0] - held) ** 2)
-    assert result.per_tensor[input_key] == min(errors, key=errors.get)
+        errors[name] = []
+        for held in halves:
+            codes = np.clip(np.round(held / params.scale[0]) + params.zero_point[0], -128, 127)
+            errors[name].append(np.sum(((codes - params.zero_point[0]) * params.scale[0]
+                                        - held) ** 2))
+    assert result.per_tensor[input_key] == min(errors, key=lambda name: sum(errors[name]))
+    for half, choice in enumerate(result.cross_fitted):
+        assert choice[input_key] == min(errors, key=lambda name: errors[name][half]), half
 
 
 def test_auto_keeps_the_configuration_closest_to_float_at_the_model_output(rng):
@@ -383,12 +392,13 @@ def test_auto_keeps_the_configuration_closest_to_float_at_the_model_output(rng):
                            progress=False)
     batches = [data[i:i + 20] for i in range(0, len(data), 20)]
     kept = np.concatenate([b for i, b in enumerate(batches) if i % 5 != 4])
-    held = np.concatenate([b for i, b in enumerate(batches) if i % 5 == 4])
+    halves = [b for i, b in enumerate(batches) if i % 5 == 4]  # one held-back batch each
     # Independently: each configuration's ranges (from the batches kept for
-    # statistics) set on a fresh model, whose int8 .tflite then runs on the
-    # held-back samples against the float Keras model.
+    # statistics) set on a fresh model, which then runs on the held-back
+    # samples against the float Keras model. The per-tensor mix is
+    # cross-fitted: on each half, the mix chosen on the other half.
     float_model = _cnn()
-    reference = float_model(held).numpy()
+    references = [float_model(held).numpy() for held in halves]
     # Same architecture, same tensor order: ranges go by position.
     keys = list(result.ranges)
     singles = {m: list(tfq.calibrate(tfq.quantize_model(_cnn()), kept, method=m, batch_size=20,
@@ -396,18 +406,22 @@ def test_auto_keeps_the_configuration_closest_to_float_at_the_model_output(rng):
                for m in observers.METHODS}
     assert result.output_errors and set(result.output_errors) <= {"per-tensor",
                                                                    *observers.METHODS}
+    assert len(result.cross_fitted) == 2
     measured = {}
     for name in result.output_errors:
-        methods = [result.per_tensor[key] if name == "per-tensor" else name for key in keys]
-        quantized = tfq.quantize_model(_cnn())
-        variables = [v for wrapper in calibration.wrappers_in(quantized)
-                     for v in wrapper.range_variables().values()]
-        for position, (low, high, initialized) in enumerate(variables):
-            low.assign(singles[methods[position]][position][0])
-            high.assign(singles[methods[position]][position][1])
-            initialized.assign(1.0)
-        output = quantized(held, training=False).numpy()
-        measured[name] = np.sum((output - reference) ** 2) / np.sum(reference ** 2)
+        squared_error = 0.0
+        for held, reference, other_half in zip(halves, references, result.cross_fitted[::-1]):
+            methods = [other_half[key] if name == "per-tensor" else name for key in keys]
+            quantized = tfq.quantize_model(_cnn())
+            variables = [v for wrapper in calibration.wrappers_in(quantized)
+                         for v in wrapper.range_variables().values()]
+            for position, (low, high, initialized) in enumerate(variables):
+                low.assign(singles[methods[position]][position][0])
+                high.assign(singles[methods[position]][position][1])
+                initialized.assign(1.0)
+            output = quantized(held, training=False).numpy()
+            squared_error += np.sum((output - reference) ** 2)
+        measured[name] = squared_error / sum(np.sum(r ** 2) for r in references)
     for name, error in measured.items():
         # The Keras model's float weights against tfq's fake-quantized ones: close, not equal.
         assert result.output_errors[name] == pytest.approx(error, rel=0.05, abs=1e-5), name

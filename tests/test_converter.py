@@ -147,9 +147,9 @@ def test_generic_saved_model_auto_calibration_lands_where_the_keras_paths_does(s
     # same per-tensor choice, then the held-back batches join the statistics.
     # (Ranges agree to ~0.1 %, not exactly: TFLite's float kernels are not TF's.)
     tflite_model = tfq.convert(sources["exported SavedModel"], representative_data=CALIBRATION,
-                               calibration="auto", batch_size=8, progress=False)
+                               calibration="auto", batch_size=4, progress=False)
     twin = tfq.quantize_model(sources["float models"]["keras"])
-    tfq.calibrate(twin, CALIBRATION, method="auto", batch_size=8, progress=False)
+    tfq.calibrate(twin, CALIBRATION, method="auto", batch_size=4, progress=False)
     _assert_within_qat_bound(tflite_model, twin)
 
 
@@ -157,7 +157,7 @@ def test_generic_auto_keeps_the_configuration_closest_to_float_at_the_int8_outpu
     from tfq import flatbuffer_edits, schemes, tflite_calibration
     path = sources["exported SavedModel"]
     inputs = tflite_calibration.signature_inputs(path).inputs
-    batches = [[CALIBRATION[i:i + 8]] for i in range(0, len(CALIBRATION), 8)]
+    batches = [[CALIBRATION[i:i + 4]] for i in range(0, len(CALIBRATION), 4)]
     calibrated = tflite_calibration.calibrated_float_model(
         tf.lite.TFLiteConverter.from_saved_model(path), inputs, batches[0])
     _, chosen, errors = tflite_calibration.observe_ranges(

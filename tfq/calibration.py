@@ -10,8 +10,11 @@ the method with the smallest squared error against float wins. That
 per-tensor choice then meets each method applied to every tensor at the
 model output, on the same batches: the configuration whose outputs are
 closest to float is kept (tensor errors do not simply add up downstream).
-The held-back batches join the statistics (last), and each tensor's range is
-its chosen method's on all the data, as a single method's would be.
+The per-tensor mix is cross-fitted there: on each half of the held-back
+batches (alternate ones) it is the mix chosen on the other half, so it is not
+judged on the batches it was chosen on. The held-back batches join the
+statistics (last), and each tensor's range is its chosen method's on all the
+data, as a single method's would be.
 
 Under a tf.distribute strategy with several replicas on this worker (e.g.
 MirroredStrategy), each batch is split across the replicas and their
@@ -46,6 +49,17 @@ METHOD_OPTIONS = {
     "auto": ("methods", "ema_decay", "percentile"),
 }
 AUTO_HOLDOUT_EVERY = 5  # auto holds back every 5th batch to compare methods
+# auto's two halves of the held-back batches (alternate ones), for cross-fitting.
+HELD_BACK_HALVES = (slice(0, None, 2), slice(1, None, 2))
+AUTO_MIN_BATCHES = AUTO_HOLDOUT_EVERY * len(HELD_BACK_HALVES)
+
+
+def auto_needs_more_batches(batches: str, smaller: str) -> str:
+    """The error for data too short for auto (`batches` says what they were
+    made of, `smaller` the setting that makes more of them)."""
+    return (f"calibration method 'auto' needs at least {AUTO_MIN_BATCHES} {batches}: it holds "
+            f"back every {AUTO_HOLDOUT_EVERY}th batch, and compares the methods on two halves "
+            f"of those; pass more data or a smaller {smaller}")
 
 
 def statistics_batches_of(batches, method: str, progress: bool, held_back: list):
@@ -69,6 +83,9 @@ class CalibrationResult:
     held_out: int = 0  # auto: samples used to choose (then statistics too)
     # auto: each tensor's own choice, before the check at the model output.
     per_tensor: Dict[str, str] = dataclasses.field(default_factory=dict)
+    # auto: the per-tensor choices made on each half of the held-back batches
+    # (HELD_BACK_HALVES); the check at the model output measures each on the other half.
+    cross_fitted: Tuple[Dict[str, str], ...] = ()
     # auto: the model's output error on the held-back samples, of the
     # per-tensor choice ("per-tensor") and of each method applied everywhere.
     output_errors: Dict[str, float] = dataclasses.field(default_factory=dict)
@@ -182,9 +199,9 @@ class _Calibration:
                    candidate_ranges=None):
         """Streams batches into per-tensor observers; returns the sample count
         and, given `candidate_ranges` ({key: [[min, max] per candidate]}), each
-        tensor's summed squared error of fake-quantizing its activations with
-        each candidate range (auto's per-tensor comparison, in the same pass;
-        else {})."""
+        tensor's squared error of fake-quantizing its activations with each
+        candidate range, summed per batch ([batches, candidates]; auto's
+        per-tensor comparison, in the same pass; else {})."""
         count = 0 if candidate_ranges is None else len(next(iter(candidate_ranges.values())))
 
         def make():
@@ -218,7 +235,7 @@ class _Calibration:
             for key, variable in traced().ranges.items():
                 if key in candidate_ranges:
                     variable.assign(candidate_ranges[key])
-        errors = {key: np.zeros(count) for key in (candidate_ranges or {})}
+        errors = {key: [] for key in (candidate_ranges or {})}
         samples = 0
         for batch in batches:
             for key, (kind, payload) in self._activations_or_reductions(batch, traced).items():
@@ -237,14 +254,15 @@ class _Calibration:
                 _check_finite(wrapper, range_name, bool(payload["finite"]))
                 observer.merge(payload)
                 if count:
-                    errors[key] += payload["errors"]
+                    errors[key].append(payload["errors"])
             samples += batch[0].shape[0]
-        return samples, errors
+        return samples, {key: np.array(rows) for key, rows in errors.items()}
 
-    def output_errors(self, batches, configurations) -> np.ndarray:
+    def output_error_sums(self, batches, configurations) -> Tuple[np.ndarray, np.ndarray]:
         """Per configuration ({key: (min, max)} for every tensor): the model's
         output error with its activations fake-quantized so, against float
-        activations; summed over outputs of squared error / squared float output."""
+        activations. Returns the squared errors [configurations, outputs] and
+        the squared float outputs [outputs], summed over `batches`."""
         keys = list(configurations[0])
         stacked = {key: np.array([c[key] for c in configurations], np.float32) for key in keys}
 
@@ -293,7 +311,7 @@ class _Calibration:
                                                      batch, quantizing_hook(stacked, index)),
                     reference)] for index in range(len(configurations))])
             squared_errors, squares = squared_errors + errors, squares + energy
-        return relative_output_errors(squared_errors, squares)
+        return squared_errors, squares
 
 
 def propose_ranges(tensor_observers: dict, candidates, method_options: dict) -> dict:
@@ -336,39 +354,49 @@ def relative_output_errors(squared_errors, squares) -> np.ndarray:
     return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
 
 
-def output_check_configurations(proposals, per_tensor, candidates) -> dict:
-    """auto's configurations for the check at the model output: the per-tensor
-    choice ("per-tensor") and each candidate method applied to every tensor,
-    as {name: ({key: method}, {key: (min, max)})}. A configuration with the
-    same ranges as an earlier one is left out (it would measure the same)."""
-    configurations, seen = {}, set()
-    for name, methods in [("per-tensor", per_tensor)] + [
-            (m, dict.fromkeys(per_tensor, m)) for m in candidates]:
-        ranges = {key: proposals[key][methods[key]][0] for key in per_tensor}
-        signature = tuple(sorted(ranges.items(), key=lambda item: str(item[0])))
-        if signature not in seen:
-            seen.add(signature)
-            configurations[name] = (methods, ranges)
-    return configurations
+def per_tensor_choices(batch_errors: dict, candidates) -> Tuple[dict, Tuple[dict, ...]]:
+    """auto's per-tensor choice, from each tensor's errors on every held-back
+    batch ({key: [batches, candidates]}; ties go to the first candidate); and
+    the choices made on each half of those batches (HELD_BACK_HALVES)."""
+    def choose(rows):
+        return {key: candidates[int(np.argmin(np.sum(errors[rows], axis=0)))]
+                for key, errors in batch_errors.items()}
+    return choose(slice(None)), tuple(choose(half) for half in HELD_BACK_HALVES)
 
 
-def kept_configuration(configurations: dict, errors) -> Tuple[dict, Dict[str, float]]:
-    """The {key: method} of the configuration with the least output error (ties
-    go to the earlier: the per-tensor choice first), and every error by name."""
-    names = list(configurations)
-    return configurations[names[int(np.argmin(errors))]][0], dict(zip(names, map(float, errors)))
-
-
-def check_at_model_output(passes, held_back, proposals, per_tensor, candidates):
+def check_at_model_output(output_error_sums, held_back, proposals, per_tensor, cross_fitted,
+                          candidates) -> Tuple[dict, Dict[str, float]]:
     """auto's last step: the per-tensor choice against each candidate method
     applied to every tensor, compared by the model's output error on the
     held-back batches (ranges from the other batches). Per-tensor errors do
     not add up at the output: on a MobileNet-style Fashion-MNIST model the
     per-tensor mix had a larger output error, and lower test accuracy, than
-    percentile or mse everywhere. Returns kept_configuration's result."""
-    configurations = output_check_configurations(proposals, per_tensor, candidates)
-    errors = passes.output_errors(held_back, [ranges for _, ranges in configurations.values()])
-    return kept_configuration(configurations, errors)
+    percentile or mse everywhere.
+
+    The mix is cross-fitted: on each half of the held-back batches it is the
+    mix chosen on the other half. Judged on the batches it was chosen on, it
+    looked better than it did on new data, and was kept when percentile or
+    minmax everywhere would have been closer to float.
+
+    `output_error_sums(batches, [{key: (min, max)}, ...])` gives squared output
+    errors [configurations, outputs] and squared float outputs [outputs].
+    Returns the kept {key: method} (the least error; ties go to the per-tensor
+    choice), and every configuration's error by name."""
+    configurations, seen = {"per-tensor": per_tensor}, set()
+    for method in candidates:  # a method with the same ranges as an earlier one measures the same
+        signature = tuple(proposals[key][method][0] for key in per_tensor)
+        if signature not in seen:
+            seen.add(signature)
+            configurations[method] = dict.fromkeys(per_tensor, method)
+    squared_errors, squares = 0.0, 0.0
+    for half, measured_mix in zip(HELD_BACK_HALVES, reversed(cross_fitted)):
+        mixes = [measured_mix] + list(configurations.values())[1:]
+        errors, energy = output_error_sums(held_back[half], [
+            {key: proposals[key][methods[key]][0] for key in per_tensor} for methods in mixes])
+        squared_errors, squares = squared_errors + errors, squares + energy
+    errors = relative_output_errors(squared_errors, squares)
+    names = list(configurations)
+    return configurations[names[int(np.argmin(errors))]], dict(zip(names, map(float, errors)))
 
 
 def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_size: int = 32,
@@ -393,13 +421,10 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                                 ema_decay=method_options.get("ema_decay", 0.9))
     proposals = propose_ranges(tensor_observers, candidates, method_options)
 
-    chosen, held_out, per_tensor, output_errors = {}, 0, {}, {}
+    chosen, held_out, per_tensor, cross_fitted, output_errors = {}, 0, {}, (), {}
     if method == "auto":
-        if not held_back:
-            raise ValueError(f"calibration method 'auto' holds back every {AUTO_HOLDOUT_EVERY}th "
-                             f"batch to choose between methods, but the data gave fewer than "
-                             f"{AUTO_HOLDOUT_EVERY} batches of {batch_size}: pass more data or "
-                             "a smaller batch_size")
+        if len(held_back) < len(HELD_BACK_HALVES):
+            raise ValueError(auto_needs_more_batches(f"batches of {batch_size}", "batch_size"))
         candidate_ranges = candidate_ranges_of(proposals, candidates)
         # The held-back batches join the statistics in the same pass (after
         # `proposals`, which they must not inform).
@@ -407,9 +432,9 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                                              method_options.get("ema_decay", 0.9),
                                              candidate_ranges=candidate_ranges)
         samples += held_out
-        # Ties go to the first candidate listed.
-        per_tensor = {key: candidates[int(np.argmin(totals))] for key, totals in errors.items()}
-        chosen, output_errors = check_at_model_output(passes, held_back, proposals, per_tensor,
+        per_tensor, cross_fitted = per_tensor_choices(errors, candidates)
+        chosen, output_errors = check_at_model_output(passes.output_error_sums, held_back,
+                                                      proposals, per_tensor, cross_fitted,
                                                       candidates)
         proposals = propose_ranges({key: tensor_observers[key] for key in chosen},
                                    {key: (method,) for key, method in chosen.items()},
@@ -428,5 +453,6 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
         ranges[key] = (low, high)
     return CalibrationResult(method=method, ranges=ranges, samples=samples, chosen=chosen,
                              held_out=held_out, per_tensor=per_tensor,
+                             cross_fitted=cross_fitted,
                              output_errors=output_errors,
                              replicas=passes.replicas)

@@ -118,26 +118,26 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
         candidates, method_options)
     chosen, by_name = {}, {}
     if method == "auto":
-        if not held_back:
-            raise ValueError(f"calibration method 'auto' holds back every "
-                             f"{calibration.AUTO_HOLDOUT_EVERY}th batch to choose between "
-                             "methods, but the data gave too few batches: pass more data or a "
-                             "smaller batch size")
-        totals = {index: np.zeros(len(candidates)) for index in proposals}
+        if len(held_back) < len(calibration.HELD_BACK_HALVES):
+            raise ValueError(calibration.auto_needs_more_batches("batches", "batch size"))
+        batch_errors = {index: np.zeros((len(held_back), len(candidates))) for index in proposals}
         candidate_ranges = calibration.candidate_ranges_of(proposals, candidates)
-        for batch in held_back:
+        for position, batch in enumerate(held_back):
             for activations, _ in runner.run(batch, names):
                 for index in proposals:
-                    totals[index] += calibration.candidate_errors(
+                    batch_errors[index][position] += calibration.candidate_errors(
                         scheme, activations[index], candidate_ranges[index]).numpy()
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
-        per_tensor = {index: candidates[int(np.argmin(t))] for index, t in totals.items()}
-        configurations = calibration.output_check_configurations(proposals, per_tensor,
-                                                                 candidates)
-        errors = output_errors(calibrated_model, inputs, held_back,
-                               [ranges for _, ranges in configurations.values()], scheme=scheme)
-        chosen, by_name = calibration.kept_configuration(configurations, errors)
+        per_tensor, cross_fitted = calibration.per_tensor_choices(batch_errors, candidates)
+
+        quantized_models = {}  # the halves share all but the per-tensor mix: quantize once
+
+        def output_error_sums(batches, configurations):
+            return quantized_output_error_sums(calibrated_model, inputs, batches, configurations,
+                                               scheme=scheme, quantized_models=quantized_models)
+        chosen, by_name = calibration.check_at_model_output(
+            output_error_sums, held_back, proposals, per_tensor, cross_fitted, candidates)
         logging.info("calibration auto: model output error on the held-back batches: %s",
                      ", ".join(f"{name} {error:.3g}" for name, error in by_name.items()))
         proposals = calibration.propose_ranges(
@@ -152,18 +152,26 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     return ranges, {names[i]: m for i, m in chosen.items()}, by_name
 
 
-def output_errors(calibrated_model: bytes, inputs, batches, configurations, *,
-                  scheme: schemes.Scheme) -> np.ndarray:
+def quantized_output_error_sums(calibrated_model: bytes, inputs, batches, configurations, *,
+                                scheme: schemes.Scheme,
+                                quantized_models=None) -> Tuple[np.ndarray, np.ndarray]:
     """Per configuration ({tensor index: (min, max)}): the int8 (or 16x8) model
     quantized with those ranges, its output error against the float model on
-    `batches`; summed over outputs of squared error / squared float output."""
+    `batches`. Returns the squared errors [configurations, outputs] and the
+    squared float outputs [outputs], summed over `batches`. `quantized_models`:
+    a dict to keep the quantized models in across calls, by their ranges."""
     input_names = [spec.name for spec in inputs]
     reference = tflite_runner.TfliteRunner(calibrated_model, keep_all_tensors=False,
                                            input_names=input_names)
+    quantized_models = {} if quantized_models is None else quantized_models
+    for ranges in configurations:
+        signature = tuple(sorted(ranges.items()))
+        if signature not in quantized_models:
+            quantized_models[signature] = quantize(flatbuffer_edits.with_ranges(
+                calibrated_model, ranges), scheme=scheme, io_type=tf.float32)
     quantized = [tflite_runner.TfliteRunner(
-        quantize(flatbuffer_edits.with_ranges(calibrated_model, ranges), scheme=scheme,
-                 io_type=tf.float32), keep_all_tensors=False, input_names=input_names)
-        for ranges in configurations]
+        quantized_models[tuple(sorted(ranges.items()))], keep_all_tensors=False,
+        input_names=input_names) for ranges in configurations]
     squared_errors, squares = 0.0, 0.0
     for batch in batches:
         expected = [outputs for _, outputs in reference.run(batch)]
@@ -173,7 +181,7 @@ def output_errors(calibrated_model: bytes, inputs, batches, configurations, *,
             sum(np.sum(np.square(got[o] - want[o]))
                 for (_, got), want in zip(runner.run(batch), expected))
             for o in range(len(expected[0]))] for runner in quantized])
-    return calibration.relative_output_errors(squared_errors, squares)
+    return squared_errors, squares
 
 
 def quantize(calibrated_model: bytes, *, scheme: schemes.Scheme, io_type: tf.DType,

@@ -30,8 +30,8 @@ def main(flavour_name, method):
         distributed = build_quantized_model(K)
     K.utils.set_random_seed(0)
     single = build_quantized_model(K)
-    merged = tfq.calibrate(distributed, x, method=method, batch_size=8, progress=False)
-    alone = tfq.calibrate(single, x, method=method, batch_size=8, progress=False)
+    merged = tfq.calibrate(distributed, x, method=method, batch_size=4, progress=False)
+    alone = tfq.calibrate(single, x, method=method, batch_size=4, progress=False)
     spread = {}
     for variable in distributed.weights:
         if not variable.name.endswith(("_min", "_max", "_min:0", "_max:0")):
