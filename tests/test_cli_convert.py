@@ -60,6 +60,18 @@ def test_npz_calibration_and_report(saved_model, tmp_path):
     assert json.loads(report.read_text())["size_bytes"] == output.stat().st_size
 
 
+def test_auto_calibration_with_a_smaller_batch_size(saved_model, tmp_path):
+    # 40 samples: 2 batches of the default 32, too few for auto; 10 of 4.
+    data = np.random.default_rng(3).uniform(size=(40,) + INPUT_SHAPE).astype(np.float32)
+    np.save(tmp_path / "calibration.npy", data)
+    output = tmp_path / "model.tflite"
+    code, _, stderr = _run(f"--input={saved_model}", f"--output={output}",
+                           f"--calibration_data={tmp_path / 'calibration.npy'}",
+                           "--calibration_method=auto", "--batch_size=4")
+    assert code == 0, stderr
+    _assert_int8_model(output)
+
+
 def test_int16_layers_from_a_keras_file(tmp_path):
     """--int16_layers on a .keras file: the named layer runs at 16 bits
     between two QUANTIZE ops, the rest stays int8."""
@@ -116,12 +128,15 @@ def _bad_cases(saved_model, tmp_path):
         "missing calibration file": ([f"--input={saved_model}",
                                       f"--calibration_data={tmp_path / 'none.npz'}"],
                                      "no file or directory"),
+        "too few batches for auto": ([f"--input={saved_model}", f"--calibration_data={good}",
+                                      "--calibration_method=auto", "--batch_size=1"],
+                                     "'auto' needs at least 10 calibration batches"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing path", "corrupt SavedModel", "wrong shape",
                                   "unknown method", "no calibration data",
-                                  "missing calibration file"])
+                                  "missing calibration file", "too few batches for auto"])
 def test_bad_input_fails_in_one_line_and_writes_nothing(saved_model, tmp_path, case):
     flags, reason = _bad_cases(saved_model, tmp_path)[case]
     output = tmp_path / "out" / "model.tflite"
@@ -142,6 +157,6 @@ def test_unknown_mode_is_refused_by_flag_parsing(tmp_path):
 def test_helpfull_lists_the_flags():
     _, stdout, _ = _run("--helpfull")  # absl's help exits 1 by design: not checked
     for flag in ("--input", "--output", "--mode", "--calibration_data", "--calibration_method",
-                 "--num_calibration_samples", "--io_dtype", "--skip_layers", "--int16_layers",
-                 "--report"):
+                 "--num_calibration_samples", "--batch_size", "--io_dtype", "--skip_layers",
+                 "--int16_layers", "--report"):
         assert flag in stdout

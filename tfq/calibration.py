@@ -54,12 +54,11 @@ HELD_BACK_HALVES = (slice(0, None, 2), slice(1, None, 2))
 AUTO_MIN_BATCHES = AUTO_HOLDOUT_EVERY * len(HELD_BACK_HALVES)
 
 
-def auto_needs_more_batches(batches: str, smaller: str) -> str:
-    """The error for data too short for auto (`batches` says what they were
-    made of, `smaller` the setting that makes more of them)."""
+def auto_needs_more_batches(batches: str) -> str:
+    """The error for data too short for auto (`batches` says what they were)."""
     return (f"calibration method 'auto' needs at least {AUTO_MIN_BATCHES} {batches}: it holds "
             f"back every {AUTO_HOLDOUT_EVERY}th batch, and compares the methods on two halves "
-            f"of those; pass more data or a smaller {smaller}")
+            "of those; pass more data or a smaller batch_size")
 
 
 def statistics_batches_of(batches, method: str, progress: bool, held_back: list):
@@ -424,7 +423,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     chosen, held_out, per_tensor, cross_fitted, output_errors = {}, 0, {}, (), {}
     if method == "auto":
         if len(held_back) < len(HELD_BACK_HALVES):
-            raise ValueError(auto_needs_more_batches(f"batches of {batch_size}", "batch_size"))
+            raise ValueError(auto_needs_more_batches(f"batches of {batch_size}"))
         candidate_ranges = candidate_ranges_of(proposals, candidates)
         # The held-back batches join the statistics in the same pass (after
         # `proposals`, which they must not inform).

@@ -119,7 +119,7 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
     chosen, by_name = {}, {}
     if method == "auto":
         if len(held_back) < len(calibration.HELD_BACK_HALVES):
-            raise ValueError(calibration.auto_needs_more_batches("batches", "batch size"))
+            raise ValueError(calibration.auto_needs_more_batches("calibration batches"))
         batch_errors = {index: np.zeros((len(held_back), len(candidates))) for index in proposals}
         candidate_ranges = calibration.candidate_ranges_of(proposals, candidates)
         for position, batch in enumerate(held_back):

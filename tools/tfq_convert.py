@@ -31,6 +31,8 @@ flags.DEFINE_string("calibration_method", "minmax",
                     "minmax, ema, percentile, entropy, mse or auto.")
 flags.DEFINE_integer("num_calibration_samples", None,
                      "Use at most this many calibration samples (default: all).")
+flags.DEFINE_integer("batch_size", 32, "Calibration batch size (auto needs 10 batches or more).",
+                     lower_bound=1)
 flags.DEFINE_string("io_dtype", None,
                     "Input/output type: int8 (default), uint8 or float32 in int8 mode; int16 "
                     "(default) or float32 in int16x8; float32 in dynamic and float16.")
@@ -63,7 +65,7 @@ def convert_from_flags():
                                skip_layers=FLAGS.skip_layers,
                                int16_layers=FLAGS.int16_layers,
                                num_calibration_samples=FLAGS.num_calibration_samples,
-                               progress=FLAGS.progress)
+                               batch_size=FLAGS.batch_size, progress=FLAGS.progress)
     from tfq import files  # pylint: disable=import-outside-toplevel
     files.write_atomically(FLAGS.output, tflite_model)
     if FLAGS.report:
