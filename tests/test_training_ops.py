@@ -81,6 +81,17 @@ def test_histogram_bins_values_on_and_beside_every_edge_as_tf_does(bins, bound):
     _assert_histogram_is_stock(values, bound, bins)
 
 
+def test_histogram_counts_a_nan_in_bin_0_in_vector_bodies_and_tails():
+    # Callers keep NaN out (tf.cond on finiteness); should one arrive, the
+    # kernel must still stay inside its bins: 16-value bodies and the scalar
+    # tail alike put it in bin 0.
+    values = np.full(19, 0.5, np.float32)
+    values[[3, 17]] = np.nan  # one in the vector body, one in the tail
+    counts, zeros = training_ops.histogram(tf.constant(values), np.float32(1.0), 4)
+    np.testing.assert_array_equal(counts.numpy(), [2, 0, 0, 17])
+    assert zeros.numpy() == 0
+
+
 def test_calibration_histograms_run_on_tfqs_kernel():
     from tfq import observers
     traced = tf.function(lambda values: observers.summarize_batch(values, 1.0))

@@ -350,13 +350,16 @@ class FakeQuantGradientOp : public OpKernel {
 // HistogramFixedWidth's bin of a value, as its CPU kernel computes it (the
 // formula checked against the op, edges included, by tests/test_training_ops.py):
 // the offset from the low end in double, divided by the bin width, capped at
-// the last bin, truncated.
+// the last bin, truncated. A NaN (which the op's callers keep out) lands in
+// bin 0, as in the AVX-512 path (vmaxpd returns its second operand), never
+// out of bounds.
 struct HistogramBins {
   double low;
   double width;
   double last_bin;
   int32_t Of(float value) const {
-    const double position = (std::max(static_cast<double>(value), low) - low) / width;
+    const double widened = value;
+    const double position = ((widened > low ? widened : low) - low) / width;
     return static_cast<int32_t>(std::min(position, last_bin));
   }
 };
@@ -492,7 +495,7 @@ REGISTER_OP("TfqHistogram")
       return absl::OkStatus();
     })
     .Doc("HistogramFixedWidth(values, value_range, nbins) (int64 counts) and the number "
-         "of values equal to 0, in one pass. Values must be finite.");
+         "of values equal to 0, in one pass. Values should be finite (a NaN counts in bin 0).");
 
 REGISTER_OP("TfqBatchRange")
     .Input("values: float")
