@@ -414,10 +414,10 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
     held_back = []
     tensor_observers: Dict[str, observers.TensorObserver] = {}
     with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
+    ema_decay = method_options.get("ema_decay", 0.9)
     stream = data_adapters.batches(model, data, batch_size=batch_size, num_samples=num_samples)
     samples, _ = passes.statistics(statistics_batches_of(stream, method, progress, held_back),
-                                tensor_observers, with_histogram,
-                                ema_decay=method_options.get("ema_decay", 0.9))
+                                tensor_observers, with_histogram, ema_decay)
     proposals = propose_ranges(tensor_observers, candidates, method_options)
 
     chosen, held_out, per_tensor, cross_fitted, output_errors = {}, 0, {}, (), {}
@@ -428,8 +428,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
         # The held-back batches join the statistics in the same pass (after
         # `proposals`, which they must not inform).
         held_out, errors = passes.statistics(held_back, tensor_observers, with_histogram,
-                                             method_options.get("ema_decay", 0.9),
-                                             candidate_ranges=candidate_ranges)
+                                             ema_decay, candidate_ranges=candidate_ranges)
         samples += held_out
         per_tensor, cross_fitted = per_tensor_choices(errors, candidates)
         chosen, output_errors = check_at_model_output(passes.output_error_sums, held_back,

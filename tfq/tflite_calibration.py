@@ -131,11 +131,11 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                     tensor_observers[index].update(activations[index])
         per_tensor, cross_fitted = calibration.per_tensor_choices(batch_errors, candidates)
 
-        quantized_models = {}  # the halves share all but the per-tensor mix: quantize once
+        quantized_runners = {}  # the halves share all but the per-tensor mix: quantize once
 
         def output_error_sums(batches, configurations):
             return quantized_output_error_sums(calibrated_model, inputs, batches, configurations,
-                                               scheme=scheme, quantized_models=quantized_models)
+                                               scheme=scheme, quantized_runners=quantized_runners)
         chosen, by_name = calibration.check_at_model_output(
             output_error_sums, held_back, proposals, per_tensor, cross_fitted, candidates)
         logging.info("calibration auto: model output error on the held-back batches: %s",
@@ -154,24 +154,26 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
 
 def quantized_output_error_sums(calibrated_model: bytes, inputs, batches, configurations, *,
                                 scheme: schemes.Scheme,
-                                quantized_models=None) -> Tuple[np.ndarray, np.ndarray]:
+                                quantized_runners=None) -> Tuple[np.ndarray, np.ndarray]:
     """Per configuration ({tensor index: (min, max)}): the int8 (or 16x8) model
     quantized with those ranges, its output error against the float model on
     `batches`. Returns the squared errors [configurations, outputs] and the
-    squared float outputs [outputs], summed over `batches`. `quantized_models`:
-    a dict to keep the quantized models in across calls, by their ranges."""
+    squared float outputs [outputs], summed over `batches`. `quantized_runners`:
+    a dict keeping the quantized models' runners across calls, by their ranges."""
     input_names = [spec.name for spec in inputs]
     reference = tflite_runner.TfliteRunner(calibrated_model, keep_all_tensors=False,
                                            input_names=input_names)
-    quantized_models = {} if quantized_models is None else quantized_models
-    for ranges in configurations:
+    quantized_runners = {} if quantized_runners is None else quantized_runners
+
+    def runner_of(ranges):
         signature = tuple(sorted(ranges.items()))
-        if signature not in quantized_models:
-            quantized_models[signature] = quantize(flatbuffer_edits.with_ranges(
-                calibrated_model, ranges), scheme=scheme, io_type=tf.float32)
-    quantized = [tflite_runner.TfliteRunner(
-        quantized_models[tuple(sorted(ranges.items()))], keep_all_tensors=False,
-        input_names=input_names) for ranges in configurations]
+        if signature not in quantized_runners:
+            quantized_runners[signature] = tflite_runner.TfliteRunner(
+                quantize(flatbuffer_edits.with_ranges(calibrated_model, ranges), scheme=scheme,
+                         io_type=tf.float32),
+                keep_all_tensors=False, input_names=input_names)
+        return quantized_runners[signature]
+    quantized = [runner_of(ranges) for ranges in configurations]
     squared_errors, squares = 0.0, 0.0
     for batch in batches:
         expected = [outputs for _, outputs in reference.run(batch)]

@@ -16,9 +16,10 @@ Calibration passes histogram every activation of every batch:
 - `histogram(values, bound, bins)`: HistogramFixedWidth over [-bound, bound]
   (the same bins) and the count of exact zeros, in one vectorized pass.
 
-Only training steps and calibration passes on CPU use them. Inference graphs, anything traced while
-a SavedModel is written, XLA-compiled steps and machines with a GPU or TPU
-use the stock ops, so a saved or converted model never needs tfq's library.
+Only training steps and calibration passes on CPU use them. Inference graphs,
+anything traced while a SavedModel is written, XLA-compiled steps and machines
+with a GPU or TPU use the stock ops, so a saved or converted model never needs
+tfq's library.
 If the library does not load (a TensorFlow other than the one tfq was built
 against), the stock ops run instead, with one warning.
 """
@@ -89,9 +90,8 @@ def histogram(values, bound, bins: int):
     values = tf.reshape(tf.convert_to_tensor(values), [-1])
     value_range = tf.stack([-bound, bound])
     if _use_library() and values.dtype == tf.float32:
-        counts, zeros = _library().tfq_histogram(values, tf.cast(value_range, tf.float32),
-                                                 nbins=bins)
-        return counts, zeros
+        return tuple(_library().tfq_histogram(values, tf.cast(value_range, tf.float32),
+                                              nbins=bins))
     return (tf.histogram_fixed_width(values, value_range, bins, dtype=tf.int64),
             tf.reduce_sum(tf.cast(tf.equal(values, 0), tf.int64)))
 
