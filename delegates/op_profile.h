@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <mutex>
 #include <string>
 
@@ -13,17 +14,23 @@ namespace tfq {
 
 class OpProfile {
  public:
-  void Add(const std::string& op, int64_t nanoseconds);
-  // One line per op type: "<op name> <invocations> <nanoseconds>\n", by name.
+  // One invocation of an op of type `op` that ran kernel path `path` and
+  // did `macs` multiply-accumulates. The partition reports the time it
+  // spends outside its ops (the per-node fixed cost) as op "(partition)",
+  // path "-", and `macs` then counts the nodes it ran.
+  void Add(const std::string& op, const std::string& path, int64_t nanoseconds, int64_t macs);
+  // One line per op type and path, by name:
+  // "<op name> <path> <invocations> <nanoseconds> <macs>\n".
   std::string Lines() const;
 
  private:
   struct Totals {
     int64_t invocations = 0;
     int64_t nanoseconds = 0;
+    int64_t macs = 0;
   };
   mutable std::mutex mutex_;  // interpreters in several threads may share a delegate
-  std::map<std::string, Totals> totals_;
+  std::map<std::pair<std::string, std::string>, Totals> totals_;
 };
 
 }  // namespace tfq

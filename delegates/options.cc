@@ -8,7 +8,7 @@ namespace tfq {
 namespace {
 
 constexpr const char* kKnownKeys =
-    "num_threads, log_level, allow_ops, deny_ops, claim_all, profile";
+    "num_threads, log_level, allow_ops, deny_ops, claim_all, profile, isa";
 constexpr int kMaxThreads = 256;
 
 bool ParseNumThreads(const std::string& value, int* out, std::string* error) {
@@ -111,6 +111,9 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values,
       ok = ParseBool(key, value, &options->claim_all, error);
     } else if (key == "profile") {
       ok = ParseBool(key, value, &options->profile, error);
+    } else if (key == "isa") {
+      // Checked against the CPU when the plugin applies it (SetProcessIsa).
+      options->isa = value;
     } else {
       *error = "unknown option '" + key + "'; known options: " + kKnownKeys;
       ok = false;

@@ -24,6 +24,9 @@ struct DelegateOptions {
   bool claim_all = false;
   // Time every delegated op (tfq-bench's per-op profile); off by default.
   bool profile = false;
+  // Cap on the kernels' path (cpu_features.h): "" = $TFQ_ISA, else the
+  // CPU's best. Per process: applied by the plugin through SetProcessIsa.
+  std::string isa;
 };
 
 // Parses `count` key/value pairs. `supported_ops` are the op names accepted in

@@ -58,9 +58,15 @@ TfLiteDelegate* tflite_plugin_create_delegate(const char* const* options_keys,
       Report(report_error, "tfq delegate: " + error);
       return nullptr;
     }
+    if (!tfq::SetProcessIsa(options.isa, &error)) {
+      Report(report_error, "tfq delegate: option " + error);
+      return nullptr;
+    }
     auto* delegate = new tfq::Delegate(options);
-    tfq::Log(options.log_level, tfq::LogLevel::kInfo, "delegate created; cpu features: %s",
-             tfq::GetCpuFeatures().ToString().c_str());
+    tfq::Log(options.log_level, tfq::LogLevel::kInfo,
+             "delegate created; cpu features: %s; kernel path: %s",
+             tfq::DetectedCpuFeatures().ToString().c_str(),
+             tfq::GetCpuFeatures().BestPath().c_str());
     std::lock_guard<std::mutex> lock(g_live_mutex);
     g_live.insert(delegate->tflite_delegate());
     return delegate->tflite_delegate();
@@ -80,8 +86,13 @@ void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 }
 
 const char* tfq_delegate_cpu_features(void) {
-  static const std::string features = tfq::GetCpuFeatures().ToString();
+  static const std::string features = tfq::DetectedCpuFeatures().ToString();
   return features.c_str();
+}
+
+const char* tfq_delegate_isa(void) {
+  static const std::string path = tfq::GetCpuFeatures().BestPath();  // fixed once chosen
+  return path.c_str();
 }
 
 int tfq_delegate_last_claim(const TfLiteDelegate* delegate, int* nodes_total,

@@ -10,6 +10,11 @@
  *      claim_all    true | false: test mode, Prepare fails naming the first node
  *                   the delegate cannot claim
  *      profile      true | false: time every delegated op (tfq_delegate_op_profile)
+ *      isa          amx | avx512_vnni | avx512 | avx2 | scalar (aarch64: neon_i8mm |
+ *                   neon_dotprod | neon) | auto: cap the kernels' path (default
+ *                   $TFQ_ISA, else the CPU's best). Per process: the first
+ *                   delegate fixes it; another path later, or one the CPU
+ *                   lacks, fails naming what is in effect / what the CPU has
  *    An unknown key or a bad value makes create return NULL after reporting one
  *    line through report_error.
  * 2. tfq_delegate_*: introspection for tests and tools.
@@ -32,9 +37,13 @@ __attribute__((visibility("default"))) struct TfLiteDelegate* tflite_plugin_crea
 __attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(
     struct TfLiteDelegate* delegate);
 
-/* Space-separated CPU features detected at load ("avx2 avx512 avx512_vnni"),
- * or "scalar only". Static storage. */
+/* Space-separated CPU features detected at load ("avx2 avx512 avx512_vnni
+ * amx"), or "scalar only": what the CPU has, uncapped. Static storage. */
 __attribute__((visibility("default"))) const char* tfq_delegate_cpu_features(void);
+
+/* The kernel path in effect in this process ("avx512_vnni", ...): the CPU's
+ * best below the ISA cap. Asking fixes the cap. Static storage. */
+__attribute__((visibility("default"))) const char* tfq_delegate_isa(void);
 
 /* What the delegate's most recent Prepare (one interpreter's
  * ModifyGraphWithDelegate) did: nodes in the execution plan and nodes claimed.
@@ -48,8 +57,10 @@ __attribute__((visibility("default"))) int tfq_delegate_last_claim(
 __attribute__((visibility("default"))) long tfq_delegate_declined_nodes(
     const struct TfLiteDelegate* delegate, char* buffer, size_t size);
 
-/* With option profile=true: time spent per op type since the delegate was
- * created, one line per type, "<op name> <invocations> <nanoseconds>",
+/* With option profile=true: time spent per op type and kernel path since the
+ * delegate was created, one line each, "<op name> <kernel path> <invocations>
+ * <nanoseconds> <multiply-accumulates>", and "(partition) - <invocations>
+ * <nanoseconds> <nodes run>" for the partitions' time between ops,
  * copied into `buffer` as tfq_delegate_declined_nodes does. Returns the full
  * length, or -1 for a foreign delegate. Empty without profile=true. */
 __attribute__((visibility("default"))) long tfq_delegate_op_profile(

@@ -36,6 +36,48 @@ def test_bench_times_all_three_and_checks_exactness(tmp_path):
         assert list(row["tfq_op_profile_ms"]) == ["CONV_2D"]
         assert row["tfq_op_profile_ms"]["CONV_2D"] > 0
     assert "tfq per-op profile, 2 thread(s), ms per invoke: CONV_2D" in result.stdout
+    import tfq
+    assert results["tfq_path"] == tfq.delegate.isa()
+    [conv] = [r for r in results["by_threads"]["1"]["tfq_kernel_profile"] if r["op"] == "CONV_2D"]
+    assert conv["macs"] == 16 * 16 * 16 * 9 * 8  # output pixels x channels x taps x depth
+    assert conv["gmacs"] > 0 and 0 < conv["peak_share"] < 1
+    assert "per-node fixed cost:" in result.stdout
+
+
+def test_bench_isa_caps_tfq_and_times_each_runtime_in_its_own_process(tmp_path):
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(conv_model(np.random.default_rng(4), input_shape=(1, 12, 12, 8),
+                                 output_depth=16))
+    report = tmp_path / "bench.json"
+    result = _run(f"--model={model}", "--num_threads=1", "--runs=2", "--isa=scalar",
+                  "--processes=2", f"--json={report}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(report.read_text())
+    assert results["tfq_path"] == "scalar"
+    row = results["by_threads"]["1"]
+    assert [r["path"] for r in row["tfq_kernel_profile"] if r["op"] == "CONV_2D"] == ["portable"]
+    assert set(row["own_process_median_ms"]) == {"builtin", "xnnpack", "tfq"}
+    assert all(ms > 0 for ms in row["own_process_median_ms"].values())
+    assert "each runtime in its own process" in result.stdout
+    result = _run(f"--model={model}", "--isa=sse9")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "tfq-bench: error: tfq delegate: option isa: expected one of auto, amx")
+
+
+def test_bench_survives_a_model_that_aborts_the_reference_kernels(tmp_path):
+    """BUILTIN_REF's SOFTMAX aborts the process at this input scale (a
+    TFLITE_CHECK; tests/test_delegate_softmax.py): tfq-bench still times the
+    model, says the reference aborted and in which op, and exits 0."""
+    from tests.test_delegate_softmax import softmax_model
+    model = tmp_path / "softmax.tflite"
+    model.write_bytes(softmax_model((1, 10), input_scale=1e-9))
+    result = _run(f"--model={model}", "--num_threads=1", "--runs=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("TFLite's reference kernels abort on this model (SIGABRT) in SOFTMAX"
+            in result.stdout), result.stdout
+    assert "Fatal Python error" not in result.stderr
+    assert "xnnpack/tfq" in result.stdout
 
 
 def test_bad_input_is_one_line(tmp_path):

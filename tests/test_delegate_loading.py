@@ -15,7 +15,8 @@ from tests.tflite_builder import OneOpModel
 
 EXPECTED_EXPORTS = {"tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate",
                     "tfq_delegate_cpu_features", "tfq_delegate_last_claim",
-                    "tfq_delegate_declined_nodes", "tfq_delegate_op_profile"}
+                    "tfq_delegate_declined_nodes", "tfq_delegate_op_profile",
+                    "tfq_delegate_isa"}
 
 
 def test_library_is_a_plain_shared_library_without_libpython():
@@ -43,6 +44,7 @@ def test_library_exports_only_the_plugin_interface():
     ({"deny_ops": "FULLY_CONNECTED,NOPE"}, "deny_ops"),
     ({"claim_all": "maybe"}, "claim_all"),
     ({"profile": "often"}, "profile"),
+    ({"isa": "sse4"}, "isa"),
 ])
 def test_bad_options_raise_value_error_naming_the_option(options, named):
     with pytest.raises(ValueError, match=named):
@@ -134,6 +136,14 @@ def test_op_profile_counts_every_delegated_op_only_when_asked():
         interpreters.run(profiled, x)
     [(op, (invocations, seconds))] = profiled.tfq_delegate.op_profile().items()
     assert op == "FULLY_CONNECTED" and invocations == 5 and 0 < seconds < 1
+    fc, partition = sorted(profiled.tfq_delegate.kernel_profile(), key=lambda r: r.op != op)
+    assert (fc.op, fc.invocations, fc.macs) == (op, 5, 5 * 2 * 8 * 4)  # batch x in x out
+    assert fc.path == ("avx2" if "avx2" in tfq.delegate.isa() or tfq.delegate.isa().startswith(
+        ("avx512", "amx")) else "portable")
+    # The partition's own time between ops; its `macs` counts the nodes run.
+    assert (partition.op, partition.path, partition.invocations, partition.macs) == (
+        tfq.delegate.PARTITION, "-", 5, 5)
+    assert 0 <= partition.seconds < 5e-3
 
 
 def test_deny_ops_keeps_nodes_on_tflite():

@@ -8,6 +8,7 @@ validated by the library itself, so every loader gets the same errors.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 from typing import Iterable, Union
 
@@ -48,7 +49,13 @@ class Delegate(litert_interpreter.Delegate):
     Options: num_threads (0 = the interpreter's), log_level
     ("silent"|"error"|"warning"|"info"|"verbose"), allow_ops / deny_ops (builtin
     op names), claim_all (test mode: fail when a node cannot be delegated),
-    profile (time every delegated op: `op_profile()`).
+    profile (time every delegated op: `op_profile()`, `kernel_profile()`),
+    isa (cap the kernels' path: "amx", "avx512_vnni", "avx512", "avx2",
+    "scalar"; "neon_i8mm", "neon_dotprod", "neon" on aarch64; default
+    $TFQ_ISA, else the CPU's best). The cap is per process: the first
+    delegate (or kernel) fixes it, and a later delegate asking for another
+    path raises ValueError naming the one in effect. A path the CPU lacks
+    raises ValueError naming what it has.
     """
 
     def __init__(self, **options: OptionValue):
@@ -84,10 +91,23 @@ class Delegate(litert_interpreter.Delegate):
         """{op name: (invocations, seconds)} since the delegate was created;
         empty unless it was loaded with profile=True."""
         profile = {}
-        for line in self._lines(self._library.tfq_delegate_op_profile):
-            name, invocations, nanoseconds = line.split()
-            profile[name] = (int(invocations), int(nanoseconds) * 1e-9)
+        for row in self.kernel_profile():
+            if row.op == PARTITION:
+                continue
+            invocations, seconds = profile.get(row.op, (0, 0.0))
+            profile[row.op] = (invocations + row.invocations, seconds + row.seconds)
         return profile
+
+    def kernel_profile(self) -> list["KernelProfile"]:
+        """One row per op type and kernel path since the delegate was
+        created, plus the partitions' time between ops (op PARTITION, whose
+        `macs` counts the nodes run); empty unless loaded with profile=True."""
+        rows = []
+        for line in self._lines(self._library.tfq_delegate_op_profile):
+            op, path, invocations, nanoseconds, macs = line.split()
+            rows.append(KernelProfile(op, path, int(invocations), int(nanoseconds) * 1e-9,
+                                      int(macs)))
+        return rows
 
     def _lines(self, read) -> list[str]:
         """The lines a tfq_delegate_* text function returns (sized by a first call)."""
@@ -99,8 +119,31 @@ class Delegate(litert_interpreter.Delegate):
         return [line for line in buffer.value.decode().split("\n") if line]
 
 
+PARTITION = "(partition)"
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelProfile:
+    """The delegate's time in one op type on one kernel path."""
+    op: str  # builtin op name, or PARTITION
+    path: str  # kernel path, e.g. "avx512_vnni"; "portable" = plain C++
+    invocations: int
+    seconds: float
+    macs: int  # multiply-accumulates over all invocations
+
+
+def isa() -> str:
+    """The kernel path in effect in this process, e.g. "avx512_vnni" (the
+    CPU's best unless capped by $TFQ_ISA or a delegate's isa option).
+    Asking fixes the cap, as loading a delegate does."""
+    library = ctypes.CDLL(library_path())
+    library.tfq_delegate_isa.restype = ctypes.c_char_p
+    return library.tfq_delegate_isa().decode()
+
+
 def cpu_features() -> str:
-    """CPU features the delegate detected, e.g. "avx2 avx512 avx512_vnni"."""
+    """CPU features the delegate detected, e.g. "avx2 avx512 avx512_vnni amx"
+    (uncapped: what the CPU has)."""
     library = ctypes.CDLL(library_path())
     library.tfq_delegate_cpu_features.restype = ctypes.c_char_p
     return library.tfq_delegate_cpu_features().decode()

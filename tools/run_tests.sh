@@ -17,6 +17,17 @@ echo "[tests] pytest"
 echo "[tests] bazel build + test"
 bazel build //delegates:all
 bazel test --test_output=errors //delegates/... //tests/delegates/...
+echo "[tests] C++ tests natively on every kernel path below this CPU's best (\$TFQ_ISA caps them)"
+cpu_flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
+for isa_and_flag in "avx512_vnni:avx512_vnni" "avx512:avx512bw" "avx2:avx2" "scalar:"; do
+  isa="${isa_and_flag%%:*}" flag="${isa_and_flag#*:}"
+  if [ -n "$flag" ] && ! grep -qw "$flag" <<<"$cpu_flags"; then continue; fi
+  for test in bazel-bin/tests/delegates/*_test; do
+    log="$(TFQ_ISA="$isa" "$test" --gtest_brief=1 2>&1)" ||
+      { echo "$log" | tail -40; echo "[tests] $test failed with TFQ_ISA=$isa"; exit 1; }
+  done
+  echo "[tests] TFQ_ISA=$isa: passed"
+done
 echo "[tests] C++ tests under qemu-x86_64: the AVX2 and portable kernel paths"
 # QEMU's emulated CPUs stop short of AVX-512, so the kernels take their
 # fallbacks; cpu_features_test checks that each model yields the expected

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -46,8 +48,7 @@ __attribute__((target("avx512f,avx512bw"))) void PairLookupAvx512(const int8_t* 
 
 PairLookupFn ChoosePairLookup() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+  if (GetCpuFeatures().avx512) {
     return &PairLookupAvx512;
   }
 #endif
@@ -131,8 +132,7 @@ __attribute__((target("avx512f,avx512bw"))) void AddSubInt16ContiguousAvx512(
 
 AddSubInt16ContiguousFn ChooseAddSubInt16Contiguous() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+  if (GetCpuFeatures().avx512) {
     return &AddSubInt16ContiguousAvx512;
   }
 #endif

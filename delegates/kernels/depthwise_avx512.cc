@@ -27,9 +27,7 @@ Int64Rescale MakeInt64Rescale(const QuantizedMultiplier* multipliers, int channe
 
 bool DepthwiseRowInt16Available() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return GetCpuFeatures().avx512;
 #else
   return false;
 #endif

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -64,8 +66,7 @@ using DotInt8x4Fn = void (*)(const int8_t*, const int8_t* const[4], int, int32_t
 
 DotInt8x4Fn ChooseDotInt8x4() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) return &DotInt8x4Avx2;
+  if (GetCpuFeatures().avx2) return &DotInt8x4Avx2;
 #endif
   return &DotInt8x4Portable;
 }
@@ -80,8 +81,7 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t
 #if !defined(__aarch64__)  // aarch64's packed kernels: dot_neon.cc
 bool PackedDotAvailable() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+  return GetCpuFeatures().avx512_vnni;
 #else
   return false;
 #endif
@@ -228,9 +228,7 @@ TFQ_CLONES int32_t SumInt8(const int8_t* a, int n) {
 
 bool DepthwiseTapsAvailable() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl");
+  return GetCpuFeatures().avx512;
 #else
   return false;
 #endif

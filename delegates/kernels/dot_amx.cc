@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "delegates/kernels/fixed_point_avx512.h"
 #define TFQ_AMX 1
@@ -36,16 +35,6 @@ struct alignas(64) TileConfig {
   uint16_t bytes_per_row[16] = {};
   uint8_t rows[16] = {};
 };
-
-bool RequestTileState() {
-  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool amx_tile = (edx >> 24) & 1, amx_int8 = (edx >> 25) & 1;
-  if (!amx_tile || !amx_int8) return false;
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
 
 // Tiles: 0-3 the sums (rows 0-15 x channel blocks 0, 1; rows 16-31 x the
 // same), 4 and 5 the two 16-row halves of the rows, 6 and 7 the weights of
@@ -130,8 +119,7 @@ __attribute__((target("avx512f,avx512bw"))) void TileToInt8(
 
 bool AmxAvailable() {
 #if TFQ_AMX
-  static const bool available = RequestTileState();
-  return available;
+  return GetCpuFeatures().amx;  // Linux's tile state already granted there
 #else
   return false;
 #endif

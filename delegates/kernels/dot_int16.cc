@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
@@ -189,12 +191,11 @@ struct RowsKernels {
 
 RowsKernels ChoosePackedDotInt16() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
+  if (GetCpuFeatures().avx512_vnni) {
     return {{&PackedDotInt16RowsVnni<1>, &PackedDotInt16RowsVnni<2>,
              &PackedDotInt16RowsVnni<3>, &PackedDotInt16RowsVnni<4>}};
   }
-  if (__builtin_cpu_supports("avx2")) {
+  if (GetCpuFeatures().avx2) {
     return {{&PackedDotInt16RowsAvx2<1>, &PackedDotInt16RowsAvx2<2>,
              &PackedDotInt16RowsAvx2<3>, &PackedDotInt16RowsAvx2<4>}};
   }
@@ -217,6 +218,16 @@ std::vector<int16_t> PackFiltersInt16(const int8_t* filters, int output_depth, i
     }
   }
   return packed;
+}
+
+const char* PackedDotInt16Path() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (GetCpuFeatures().avx512_vnni) return "avx512_vnni";
+  if (GetCpuFeatures().avx2) return "avx2";
+#elif defined(__aarch64__)
+  return "neon";
+#endif
+  return "portable";
 }
 
 void PackedDotInt16Rows(const int16_t* const rows[4], int num_rows,
@@ -256,8 +267,7 @@ using MultiplyAccumulateInt16Fn = void (*)(const int16_t*, const int16_t*, int, 
 
 MultiplyAccumulateInt16Fn ChooseMultiplyAccumulateInt16() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+  if (GetCpuFeatures().avx512) {
     return &MultiplyAccumulateInt16Avx512;
   }
 #endif

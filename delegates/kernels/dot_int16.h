@@ -29,6 +29,8 @@ std::vector<int16_t> PackFiltersInt16(const int8_t* filters, int output_depth, i
 void PackedDotInt16Rows(const int16_t* const rows[4], int num_rows,
                         const std::vector<int16_t>& packed, int output_depth, int n,
                         int64_t* out, int64_t out_stride);
+// The path PackedDotInt16Rows runs: "avx512_vnni", "avx2", "neon" or "portable".
+const char* PackedDotInt16Path();
 
 // acc[c] += input[c] * filter[c] for c < n: one depthwise tap over a row of
 // channels (the caller bounds the taps so the int32 sums cannot overflow).

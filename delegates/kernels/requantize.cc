@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "delegates/cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "delegates/kernels/fixed_point_avx512.h"
 #endif
@@ -72,8 +74,7 @@ using RunFn = void (*)(const RowArgs&);
 
 RunFn Choose() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return &RunAvx512;
+  if (GetCpuFeatures().avx512) return &RunAvx512;
 #elif defined(__aarch64__)
   return &RunNeon;
 #endif

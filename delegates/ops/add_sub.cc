@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "delegates/cpu_features.h"
 #include "delegates/kernels/add_sub.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/broadcast_shapes.h"
@@ -42,6 +43,12 @@ class AddSubOp : public DelegatedOp {
 
   std::vector<int> input_tensors() const override { return {input1_, input2_}; }
   std::vector<int> output_tensors() const override { return {output_}; }
+  // Contiguous inputs take the AVX-512 kernels (int8: the pair table's
+  // gathers) where the CPU has them; broadcasts run plain C++.
+  std::string kernel_path() const override {
+    if (!kernels::IsContiguous(shape_)) return int16_ ? "reference" : "portable";
+    return GetCpuFeatures().avx512 ? "avx512" : "portable";
+  }
 
  private:
   void InvokeInt16(PartitionTensors* tensors) {

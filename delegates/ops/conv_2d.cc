@@ -1,5 +1,6 @@
 // CONV_2D: TFLite glue. int8 input/filter/output with an int32 bias, and
 // int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
+#include "delegates/cpu_features.h"
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_amx.h"
@@ -69,6 +70,19 @@ class Conv2DOp : public ConvOpBase {
       acc_.resize(threads * acc_size_);
     }
     return true;
+  }
+
+  std::string kernel_path() const override {
+    if (grouped_) return "reference";
+    if (plan_.int16) return kernels::PackedDotInt16Path();
+    if (!packed_amx_.empty()) return "amx";
+    if (!packed_.empty()) return kernels::PackedDotKernel();
+    return GetCpuFeatures().avx2 ? "avx2" : "portable";
+  }
+  int64_t macs() const override {
+    return static_cast<int64_t>(geometry_.batches) * geometry_.output_height *
+           geometry_.output_width * geometry_.output_depth * plan_.filter_height *
+           plan_.filter_width * plan_.filter_input_depth;
   }
 
   void Invoke(PartitionTensors* tensors) override {

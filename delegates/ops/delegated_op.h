@@ -54,6 +54,12 @@ class DelegatedOp {
   virtual void Invoke(PartitionTensors* tensors) = 0;
   virtual std::vector<int> input_tensors() const = 0;
   virtual std::vector<int> output_tensors() const = 0;
+  // What tfq-bench's profile prints per op (both valid after Prepare): the
+  // kernel path that runs, e.g. "avx512_vnni" ("portable": plain C++, which
+  // the compiler may vectorize for the CPU), and the multiply-accumulates
+  // of one invoke (0 for ops without dot products).
+  virtual std::string kernel_path() const { return "portable"; }
+  virtual int64_t macs() const { return 0; }
 };
 
 // An op of one input and one output of the same shape, element for element

@@ -38,6 +38,24 @@ class DepthwiseConv2DOp : public ConvOpBase {
     return true;
   }
 
+  std::string kernel_path() const override {
+    if (plan_.int16) {
+      if (depth_multiplier_ != 1 ||
+          plan_.filter_height * plan_.filter_width > kernels::kMaxDepthwiseInt16Taps) {
+        return "reference";
+      }
+      return rescale16_.reduced.empty() ? "portable" : "avx512";
+    }
+    if (depth_multiplier_ != 1) return "reference";
+    if (filter16_.empty()) return "portable";
+    return vnni_rows_ ? "avx512_vnni" : "avx512";
+  }
+  int64_t macs() const override {
+    return static_cast<int64_t>(geometry_.batches) * geometry_.output_height *
+           geometry_.output_width * plan_.output_depth * plan_.filter_height *
+           plan_.filter_width;
+  }
+
   void Invoke(PartitionTensors* tensors) override {
     if (plan_.int16) {  // output rows split across threads
       const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "delegates/cpu_features.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_int16.h"
 #include "delegates/kernels/fully_connected.h"
@@ -89,6 +90,13 @@ class FullyConnectedOp : public DelegatedOp {
 
   std::vector<int> input_tensors() const override { return {plan_.input}; }
   std::vector<int> output_tensors() const override { return {plan_.output}; }
+  std::string kernel_path() const override {
+    if (plan_.int16) return kernels::PackedDotInt16Path();
+    return GetCpuFeatures().avx2 ? "avx2" : "portable";
+  }
+  int64_t macs() const override {
+    return static_cast<int64_t>(batches_) * plan_.input_depth * plan_.output_depth;
+  }
 
  private:
   FullyConnectedPlan plan_;
