@@ -21,7 +21,7 @@ CONV_PATH = {"amx": "amx", "avx512_vnni": "avx512_vnni", "avx512": "avx2", "avx2
              "scalar": "portable"}
 DEPTHWISE_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx512",
                   "avx2": "portable", "scalar": "portable"}
-FC_PATH = {"amx": "avx2", "avx512_vnni": "avx2", "avx512": "avx2", "avx2": "avx2",
+FC_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx2", "avx2": "avx2",
            "scalar": "portable"}
 
 

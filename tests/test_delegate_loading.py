@@ -138,8 +138,9 @@ def test_op_profile_counts_every_delegated_op_only_when_asked():
     assert op == "FULLY_CONNECTED" and invocations == 5 and 0 < seconds < 1
     fc, partition = sorted(profiled.tfq_delegate.kernel_profile(), key=lambda r: r.op != op)
     assert (fc.op, fc.invocations, fc.macs) == (op, 5, 5 * 2 * 8 * 4)  # batch x in x out
-    assert fc.path == ("avx2" if "avx2" in tfq.delegate.isa() or tfq.delegate.isa().startswith(
-        ("avx512", "amx")) else "portable")
+    isa = tfq.delegate.isa()
+    assert fc.path == {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni"}.get(
+        isa, "avx2" if isa in ("avx512", "avx2") else "portable")
     # The partition's own time between ops; its `macs` counts the nodes run.
     assert (partition.op, partition.path, partition.invocations, partition.macs) == (
         tfq.delegate.PARTITION, "-", 5, 5)

@@ -427,7 +427,7 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
                          int64_t pixel_begin, int64_t pixel_end,
                          const std::vector<int8_t>* amx_packed, int channel_begin,
-                         int channel_end) {
+                         int channel_end, const ChannelBlockConstants* blocks) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   if (amx_packed != nullptr && !amx_packed->empty()) {
     AmxConv2DInt8(g, quantization, requantizer.channels(), input, *amx_packed, offsets, patch,
@@ -443,7 +443,7 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
         if (!packed.empty()) {  // offsets added and the sums rescaled inside
           PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(),
                               g.output_depth, patch_size, output + first * g.output_depth,
-                              g.output_depth);
+                              g.output_depth, blocks);
           return;
         }
         for (int r = 0; r < count; ++r) {  // AVX2 / portable dot products

@@ -88,14 +88,16 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
 // Computes output pixels [pixel_begin, pixel_end) (flattened over batch, y,
 // x; pixel_end -1 = all), so threads can share one output; on AMX, also
 // only channels [channel_begin, channel_end) (-1: all; multiples of 32), so
-// threads can split a small image's channels instead.
+// threads can split a small image's channels instead. `blocks` (optional,
+// with `packed`): MakeChannelBlocks(requantizer.channels(), offsets).
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
                          int64_t pixel_begin = 0, int64_t pixel_end = -1,
                          const std::vector<int8_t>* amx_packed = nullptr,
-                         int channel_begin = 0, int channel_end = -1);
+                         int channel_begin = 0, int channel_end = -1,
+                         const ChannelBlockConstants* blocks = nullptr);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s); with `filter16` (the filter

@@ -89,6 +89,8 @@ bool PackedDotAvailable() {
 
 const char* PackedDotKernel() { return PackedDotAvailable() ? "avx512_vnni" : ""; }
 
+bool PackedSumsAvailable() { return PackedDotAvailable(); }
+
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
   std::vector<int8_t> packed(static_cast<size_t>(groups) * quads * 64, 0);  // padding: 0
@@ -120,23 +122,38 @@ inline uint32_t Quad(const int8_t* row, int quad, int n) {
   return bytes;
 }
 
-// kRows rows x 32 output channels (two packed groups) per pass: each weight
-// load serves kRows vpdpbusd and each input broadcast two; 2 * kRows
-// accumulators stay in registers. The weights are the unsigned operand
-// (w + 128) and the input bytes the signed one, broadcast as they lie, so
-// the inner loop is loads and vpdpbusd only; each row's 128 * sum(row) is
-// taken back at the end, with the per-channel offsets added. `kGroups` is 1
-// for the last odd group.
+// sum_i a[i] for i < n: the bytes made unsigned (+128, the flipped sign
+// bit) summed by vpsadbw into 64-bit lanes, 128 * n taken back. Inline, so a
+// short row (a pointwise conv of 16 channels) costs a few instructions.
+__attribute__((target("avx512f,avx512bw"))) inline int32_t RowSumAvx512(const int8_t* a, int n) {
+  const __m512i flip = _mm512_set1_epi8(-128), zero = _mm512_setzero_si512();
+  __m512i sums = zero;
+  int i = 0;
+  for (; i + 64 <= n; i += 64) {
+    sums = _mm512_add_epi64(
+        sums, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(a + i), flip), zero));
+  }
+  if (i < n) {  // masked: bytes past n read as 0 once flipped back
+    const __mmask64 lanes = (~__mmask64(0)) >> (64 - (n - i));
+    const __m512i tail = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lanes, a + i), flip);
+    sums = _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_maskz_mov_epi8(lanes, tail), zero));
+  }
+  return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - int64_t{128} * n);
+}
+
+// The register tile: acc[r][k] += rows[r] . (weights of 16-channel group k)
+// over all n taps, kRows rows x kGroups groups of 16 channels. The weights
+// are the unsigned operand (w + 128) and the input bytes the signed one,
+// broadcast as they lie, so the inner loop is loads and vpdpbusd only (each
+// weight load serves kRows of them, each broadcast kGroups); the caller
+// takes each row's 128 * sum(row) back.
 template <int kRows, int kGroups>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
-    const int8_t* const rows[], const int32_t row_corrections[], const int8_t* weights,
-    int quads, int n, const int32_t* offsets, const ChannelRequantization& rescale, int first,
-    int output_depth, int8_t* out, int out_stride) {
-  __m512i acc[kRows][kGroups];
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void AccumulatePacked(
+    const int8_t* const rows[], const int8_t* weights, size_t group_bytes, int quads, int n,
+    __m512i acc[kRows][kGroups]) {
   for (int r = 0; r < kRows; ++r) {
     for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
   }
-  const size_t group_bytes = static_cast<size_t>(quads) * 64;
   const int full_quads = n / 4;
   for (int q = 0; q < full_quads; ++q) {
     __m512i w[kGroups];
@@ -160,10 +177,25 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
       for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], w[k], x);
     }
   }
+}
+
+// kRows rows x 32 output channels (two packed groups) per pass, rescaled to
+// int8 while the sums are in registers; `blocks` (MakeChannelBlocks), when
+// given, holds each group's epilogue constants. `kGroups` is 1 for the last
+// odd group.
+template <int kRows, int kGroups>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
+    const int8_t* const rows[], const int32_t row_corrections[], const int8_t* weights,
+    int quads, int n, const int32_t* offsets, const ChannelRequantization& rescale,
+    const ChannelBlockConstants* blocks, int first, int output_depth, int8_t* out,
+    int out_stride) {
+  __m512i acc[kRows][kGroups];
+  AccumulatePacked<kRows, kGroups>(rows, weights, static_cast<size_t>(quads) * 64, quads, n, acc);
   for (int k = 0; k < kGroups; ++k) {
     const int channel = first + 16 * k;
-    const ChannelBlockX16 block = LoadChannelBlockX16(rescale, offsets, channel,
-                                                      output_depth - channel);
+    const ChannelBlockX16 block =
+        blocks != nullptr ? LoadChannelBlockX16(blocks[channel / 16])
+                          : LoadChannelBlockX16(rescale, offsets, channel, output_depth - channel);
     for (int r = 0; r < kRows; ++r) {
       StoreRescaledX16(block, _mm512_add_epi32(acc[r][k], _mm512_set1_epi32(row_corrections[r])),
                        out + static_cast<int64_t>(r) * out_stride + channel);
@@ -174,43 +206,102 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
 template <int kRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotRowsVnni(
     const int8_t* const rows[], const std::vector<int8_t>& packed, const int32_t* offsets,
-    const ChannelRequantization& requantization, int output_depth, int n, int8_t* out,
-    int out_stride) {
+    const ChannelRequantization& requantization, const ChannelBlockConstants* blocks,
+    int output_depth, int n, int8_t* out, int out_stride) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
   int32_t row_corrections[kRows];  // the unsigned weights added 128 * sum(row)
-  for (int r = 0; r < kRows; ++r) row_corrections[r] = -128 * SumInt8(rows[r], n);
+  for (int r = 0; r < kRows; ++r) row_corrections[r] = -128 * RowSumAvx512(rows[r], n);
   int g = 0;
   for (; g + 2 <= groups; g += 2) {
     PackedDotPass<kRows, 2>(rows, row_corrections,
                             packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
-                            offsets, requantization, 16 * g, output_depth, out, out_stride);
+                            offsets, requantization, blocks, 16 * g, output_depth, out,
+                            out_stride);
   }
   if (g < groups) {
     PackedDotPass<kRows, 1>(rows, row_corrections,
                             packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
-                            offsets, requantization, 16 * g, output_depth, out, out_stride);
+                            offsets, requantization, blocks, 16 * g, output_depth, out,
+                            out_stride);
   }
 }
 
 using PackedDotRowsFn = void (*)(const int8_t* const[], const std::vector<int8_t>&,
-                                 const int32_t*, const ChannelRequantization&, int, int, int8_t*,
-                                 int);
+                                 const int32_t*, const ChannelRequantization&,
+                                 const ChannelBlockConstants*, int, int, int8_t*, int);
 constexpr PackedDotRowsFn kPackedDotByRows[kPackedDotMaxRows] = {
     &PackedDotRowsVnni<1>, &PackedDotRowsVnni<2>, &PackedDotRowsVnni<3>, &PackedDotRowsVnni<4>,
     &PackedDotRowsVnni<5>, &PackedDotRowsVnni<6>, &PackedDotRowsVnni<7>, &PackedDotRowsVnni<8>};
+
+// Group g's 16 sums into row[16 g ..], the channels up to output_depth.
+__attribute__((target("avx512f"))) inline void StoreSums(int g, int output_depth, __m512i value,
+                                                         int32_t* row) {
+  const int channel = 16 * g;
+  const __mmask16 lanes = output_depth - channel >= 16
+                              ? __mmask16(0xFFFF)
+                              : __mmask16((1u << (output_depth - channel)) - 1);
+  _mm512_mask_storeu_epi32(row + channel, lanes, value);
+}
+
+// The int32 sums of groups [group_begin, group_end), kGroups at a time (a
+// few rows, as a FULLY_CONNECTED's batch: more groups keep enough
+// independent vpdpbusd chains in flight for one row).
+template <int kRows, int kGroups>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedSumsVnni(
+    const int8_t* const rows[], const std::vector<int8_t>& packed, int output_depth, int n,
+    int group_begin, int group_end, int32_t* sums, int sums_stride) {
+  const int quads = (n + 3) / 4;
+  const size_t group_bytes = static_cast<size_t>(quads) * 64;
+  __m512i corrections[kRows];
+  for (int r = 0; r < kRows; ++r) corrections[r] = _mm512_set1_epi32(-128 * RowSumAvx512(rows[r], n));
+  int g = group_begin;
+  for (; g + kGroups <= group_end; g += kGroups) {
+    __m512i acc[kRows][kGroups];
+    AccumulatePacked<kRows, kGroups>(rows, packed.data() + g * group_bytes, group_bytes, quads,
+                                     n, acc);
+    for (int r = 0; r < kRows; ++r) {
+      for (int k = 0; k < kGroups; ++k) {
+        StoreSums(g + k, output_depth, _mm512_add_epi32(acc[r][k], corrections[r]),
+                  sums + static_cast<int64_t>(r) * sums_stride);
+      }
+    }
+  }
+  for (; g < group_end; ++g) {
+    __m512i acc[kRows][1];
+    AccumulatePacked<kRows, 1>(rows, packed.data() + g * group_bytes, group_bytes, quads, n, acc);
+    for (int r = 0; r < kRows; ++r) {
+      StoreSums(g, output_depth, _mm512_add_epi32(acc[r][0], corrections[r]),
+                sums + static_cast<int64_t>(r) * sums_stride);
+    }
+  }
+}
 
 }  // namespace
 
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,
-                         int8_t* out, int out_stride) {
-  kPackedDotByRows[num_rows - 1](rows, packed, offsets, requantization, output_depth, n, out,
-                                 out_stride);
+                         int8_t* out, int out_stride, const ChannelBlockConstants* blocks) {
+  kPackedDotByRows[num_rows - 1](rows, packed, offsets, requantization, blocks, output_depth, n,
+                                 out, out_stride);
+}
+
+void PackedDotRowsToInt32(const int8_t* const rows[kPackedSumsMaxRows], int num_rows,
+                          const std::vector<int8_t>& packed, int output_depth, int n,
+                          int group_begin, int group_end, int32_t* sums, int sums_stride) {
+  switch (num_rows) {
+    case 1: PackedSumsVnni<1, 8>(rows, packed, output_depth, n, group_begin, group_end, sums, sums_stride); break;
+    case 2: PackedSumsVnni<2, 4>(rows, packed, output_depth, n, group_begin, group_end, sums, sums_stride); break;
+    case 3: PackedSumsVnni<3, 4>(rows, packed, output_depth, n, group_begin, group_end, sums, sums_stride); break;
+    default: PackedSumsVnni<4, 4>(rows, packed, output_depth, n, group_begin, group_end, sums, sums_stride); break;
+  }
 }
 #else
 void PackedDotRowsToInt8(const int8_t* const[kPackedDotMaxRows], int, const std::vector<int8_t>&,
-                         const int32_t*, const ChannelRequantization&, int, int, int8_t*, int) {}
+                         const int32_t*, const ChannelRequantization&, int, int, int8_t*, int,
+                         const ChannelBlockConstants*) {}
+void PackedDotRowsToInt32(const int8_t* const[kPackedSumsMaxRows], int, const std::vector<int8_t>&,
+                          int, int, int, int, int32_t*, int) {}
 #endif
 #endif  // !__aarch64__
 

@@ -41,11 +41,26 @@ std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
 // once per row), exactly RowRequantizer::Run's result. Only when
 // PackedDotAvailable(). (Offsets fold in what the caller adds per channel:
 // bias - input_zero_point * sum(filter) for a convolution.)
+// `blocks` (optional): MakeChannelBlocks(requantization, offsets), the
+// epilogue's constants computed once instead of in every tile (x86).
 constexpr int kPackedDotMaxRows = 8;
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,
-                         int8_t* out, int out_stride);
+                         int8_t* out, int out_stride,
+                         const ChannelBlockConstants* blocks = nullptr);
+
+// The raw int32 sums sum_i rows[r][i] * filter_c[i] instead, for the
+// channels of 16-channel groups [group_begin, group_end) (channels past
+// output_depth are not written), rows r < num_rows (1 to
+// kPackedSumsMaxRows) at sums + r * sums_stride: for epilogues other than
+// the fixed-point rescale (FULLY_CONNECTED's float64 one). Only when
+// PackedSumsAvailable() (x86 AVX-512 VNNI; PackFilters' layout).
+constexpr int kPackedSumsMaxRows = 4;
+bool PackedSumsAvailable();
+void PackedDotRowsToInt32(const int8_t* const rows[kPackedSumsMaxRows], int num_rows,
+                          const std::vector<int8_t>& packed, int output_depth, int n,
+                          int group_begin, int group_end, int32_t* sums, int sums_stride);
 
 // sums[c] = sum of filter c, for `count` filters of `filter_size` bytes:
 // what folding the input zero point out of a dot product takes back.

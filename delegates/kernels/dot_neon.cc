@@ -270,7 +270,7 @@ std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) 
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,
-                         int8_t* out, int out_stride) {
+                         int8_t* out, int out_stride, const ChannelBlockConstants*) {
   // Up to 4 rows at a time, so the sums of a group stay in registers.
   for (int first = 0; first < num_rows; first += kRowBlock) {
     const int count = std::min(kRowBlock, num_rows - first);
@@ -278,6 +278,12 @@ void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_ro
                            out + static_cast<int64_t>(first) * out_stride, out_stride);
   }
 }
+
+// FULLY_CONNECTED's packed sums are x86-only for now: its NEON path is the
+// dot products of kernels/dot.h.
+bool PackedSumsAvailable() { return false; }
+void PackedDotRowsToInt32(const int8_t* const[kPackedSumsMaxRows], int, const std::vector<int8_t>&,
+                          int, int, int, int, int32_t*, int) {}
 
 }  // namespace kernels
 }  // namespace tfq

@@ -119,6 +119,56 @@ __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBl
   return block;
 }
 
+// The same block from constants MakeChannelBlocks computed (aligned loads).
+__attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBlockX16(
+    const ChannelBlockConstants& c) {
+  ChannelBlockX16 block;
+  block.lanes = c.lanes;
+  block.single_rounding = c.single_rounding;
+  block.clamp_high = c.clamp_high;
+  block.zero_point = _mm512_set1_epi32(c.zero_point);
+  block.low = _mm512_set1_epi32(c.min);
+  block.high = _mm512_set1_epi32(c.max);
+  block.offset = _mm512_load_si512(c.offset);
+  if (c.single_rounding) {
+    block.significand_even = _mm512_load_si512(c.significand_even), block.significand_odd = _mm512_load_si512(c.significand_odd);
+    block.round_even = _mm512_load_si512(c.round_even), block.round_odd = _mm512_load_si512(c.round_odd);
+    block.negative_below_even = _mm512_load_si512(c.negative_below_even);
+    block.negative_below_odd = _mm512_load_si512(c.negative_below_odd);
+    block.sign_fix_even = _mm512_load_si512(c.sign_fix_even), block.sign_fix_odd = _mm512_load_si512(c.sign_fix_odd);
+    block.shift_even = _mm512_load_si512(c.shift_even), block.shift_odd = _mm512_load_si512(c.shift_odd);
+  } else {
+    block.significand = _mm512_load_si512(c.significand);
+    block.left_shift = _mm512_load_si512(c.left_shift);
+    block.right_shift = _mm512_load_si512(c.right_shift);
+  }
+  return block;
+}
+
+// Stores what LoadChannelBlockX16(constants) reads back.
+__attribute__((target("avx512f,avx512bw"))) inline void StoreChannelBlockX16(
+    const ChannelBlockX16& block, int32_t zero_point, int32_t min, int32_t max,
+    ChannelBlockConstants* c) {
+  *c = ChannelBlockConstants{};
+  c->lanes = block.lanes;
+  c->single_rounding = block.single_rounding;
+  c->clamp_high = block.clamp_high;
+  c->zero_point = zero_point, c->min = min, c->max = max;
+  _mm512_store_si512(c->offset, block.offset);
+  _mm512_store_si512(c->significand, block.significand);
+  _mm512_store_si512(c->left_shift, block.left_shift);
+  _mm512_store_si512(c->right_shift, block.right_shift);
+  if (block.single_rounding) {
+    _mm512_store_si512(c->significand_even, block.significand_even);
+    _mm512_store_si512(c->significand_odd, block.significand_odd);
+    _mm512_store_si512(c->round_even, block.round_even), _mm512_store_si512(c->round_odd, block.round_odd);
+    _mm512_store_si512(c->negative_below_even, block.negative_below_even);
+    _mm512_store_si512(c->negative_below_odd, block.negative_below_odd);
+    _mm512_store_si512(c->sign_fix_even, block.sign_fix_even), _mm512_store_si512(c->sign_fix_odd, block.sign_fix_odd);
+    _mm512_store_si512(c->shift_even, block.shift_even), _mm512_store_si512(c->shift_odd, block.shift_odd);
+  }
+}
+
 // One 64-bit lane set of the single rounding: x's low dwords times the
 // significands, rounded, divided and the zero point added (result in the
 // low dwords).

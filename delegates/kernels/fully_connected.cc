@@ -6,6 +6,10 @@
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_int16.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace tfq {
 namespace kernels {
 
@@ -36,7 +40,69 @@ void FullyConnectedReference(const FullyConnectedShape& shape,
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// out[c] = clamp(round((double)(sums[c] + offsets[c]) * multipliers[c]) + zp)
+// for c < n, 8 channels at a time. std::round rounds half away from zero:
+// t = trunc(v), moved one away from zero where |v - t| >= 0.5 (v - t is
+// exact for |v| < 2^52, and the op bounds |v| below 2^31).
+__attribute__((target("avx512f"))) void RescaleFloat64Avx512(
+    const int32_t* sums, const int32_t* offsets, const double* multipliers, int n,
+    const FullyConnectedQuantization& q, int8_t* out) {
+  const __m512d half = _mm512_set1_pd(0.5);
+  const __m512i sign_bit = _mm512_set1_epi64(INT64_MIN), one = _mm512_castpd_si512(
+      _mm512_set1_pd(1.0));
+  const __m256i zero_point = _mm256_set1_epi32(q.output_zero_point);
+  const __m512i low = _mm512_set1_epi32(q.output_min), high = _mm512_set1_epi32(q.output_max);
+  for (int c = 0; c < n; c += 8) {
+    const __mmask8 lanes = n - c >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - c)) - 1);
+    const __m256i acc = _mm256_add_epi32(
+        _mm512_castsi512_si256(_mm512_maskz_loadu_epi32(lanes, sums + c)),
+        _mm512_castsi512_si256(_mm512_maskz_loadu_epi32(lanes, offsets + c)));
+    const __m512d v = _mm512_mul_pd(_mm512_cvtepi32_pd(acc),
+                                    _mm512_maskz_loadu_pd(lanes, multipliers + c));
+    const __m512d t = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask8 away = _mm512_cmp_pd_mask(_mm512_abs_pd(_mm512_sub_pd(v, t)), half, _CMP_GE_OQ);
+    const __m512d step = _mm512_castsi512_pd(
+        _mm512_or_si512(_mm512_and_si512(_mm512_castpd_si512(v), sign_bit), one));
+    const __m256i rounded = _mm512_cvtpd_epi32(_mm512_mask_add_pd(t, away, t, step));
+    __m512i value = _mm512_castsi256_si512(_mm256_add_epi32(rounded, zero_point));
+    value = _mm512_min_epi32(_mm512_max_epi32(value, low), high);
+    _mm512_mask_cvtsepi32_storeu_epi8(out + c, lanes, value);
+  }
+}
+#else
+void RescaleFloat64Avx512(const int32_t*, const int32_t*, const double*, int,
+                          const FullyConnectedQuantization&, int8_t*) {}
+#endif
+
 }  // namespace
+
+void FullyConnectedInt8Packed(const FullyConnectedShape& shape,
+                              const FullyConnectedQuantization& quantization,
+                              const int8_t* input, const std::vector<int8_t>& packed,
+                              const int32_t* offsets, int32_t* sums, int8_t* output,
+                              int channel_begin, int channel_end) {
+  const int end = channel_end < 0 ? shape.output_depth : channel_end;
+  const int width = end - channel_begin;
+  const int group_begin = channel_begin / 16, group_end = (end + 15) / 16;
+  for (int first = 0; first < shape.batches; first += kPackedSumsMaxRows) {
+    const int count = std::min(kPackedSumsMaxRows, shape.batches - first);
+    const int8_t* rows[kPackedSumsMaxRows] = {};
+    for (int r = 0; r < count; ++r) {
+      rows[r] = input + static_cast<int64_t>(first + r) * shape.input_depth;
+    }
+    // sums + r * output_depth holds row r's channels at their own index.
+    PackedDotRowsToInt32(rows, count, packed, end, shape.input_depth, group_begin, group_end,
+                         sums, shape.output_depth);
+    for (int r = 0; r < count; ++r) {
+      RescaleFloat64Avx512(sums + static_cast<int64_t>(r) * shape.output_depth + channel_begin,
+                           offsets + channel_begin, quantization.multipliers + channel_begin,
+                           width, quantization,
+                           output + static_cast<int64_t>(first + r) * shape.output_depth +
+                               channel_begin);
+    }
+  }
+}
 
 void FullyConnectedInt8Reference(const FullyConnectedShape& shape,
                                  const FullyConnectedQuantization& quantization,

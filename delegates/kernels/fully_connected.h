@@ -47,6 +47,19 @@ void FullyConnectedInt8Optimized(const FullyConnectedShape& shape,
                                  const int32_t* weight_sums, const int32_t* bias,
                                  int8_t* output, int channel_begin = 0, int channel_end = -1);
 
+// The same results on the packed AVX-512 VNNI sums (dot.h's
+// PackedDotRowsToInt32, when PackedSumsAvailable()): `packed` =
+// PackFilters(weights), offsets[o] = bias[o] - input_zero_point *
+// sum(weights o); batch rows kPackedSumsMaxRows at a time into `sums`
+// (kPackedSumsMaxRows * output_depth int32s), then the float64 rescale 8
+// channels at a time. Channels [channel_begin, channel_end) (begin a
+// multiple of 16; -1: all).
+void FullyConnectedInt8Packed(const FullyConnectedShape& shape,
+                              const FullyConnectedQuantization& quantization,
+                              const int8_t* input, const std::vector<int8_t>& packed,
+                              const int32_t* offsets, int32_t* sums, int8_t* output,
+                              int channel_begin = 0, int channel_end = -1);
+
 // int16x8: int16 activations (zero point 0), int8 weights, int64 bias (or an
 // int32 one, widened). TFLite's reference accumulates in the bias type and
 // rescales in float64 as for int8; output_min/max are within [-32768, 32767].

@@ -81,7 +81,31 @@ RunFn Choose() {
   return &RunPortable;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw"))) void MakeChannelBlocksAvx512(
+    const ChannelRequantization& requantization, const int32_t* offsets, int output_depth,
+    ChannelBlockConstants* blocks) {
+  for (int first = 0, b = 0; first < output_depth; first += 16, ++b) {
+    StoreChannelBlockX16(
+        LoadChannelBlockX16(requantization, offsets, first, output_depth - first),
+        requantization.zero_point, requantization.min, requantization.max, &blocks[b]);
+  }
+}
+#endif
+
 }  // namespace
+
+std::vector<ChannelBlockConstants> MakeChannelBlocks(const ChannelRequantization& requantization,
+                                                     const int32_t* offsets, int output_depth) {
+  std::vector<ChannelBlockConstants> blocks;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (GetCpuFeatures().avx512) {
+    blocks.resize((output_depth + 15) / 16);
+    MakeChannelBlocksAvx512(requantization, offsets, output_depth, blocks.data());
+  }
+#endif
+  return blocks;
+}
 
 RowRequantizer::RowRequantizer(const std::vector<QuantizedMultiplier>& multipliers,
                                int32_t output_zero_point, int32_t output_min, int32_t output_max)

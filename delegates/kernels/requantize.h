@@ -22,6 +22,28 @@ struct ChannelRequantization {
   int32_t zero_point, min, max;
 };
 
+// fixed_point_avx512.h's ChannelBlockX16 for one block of 16 output
+// channels (offsets folded in), held in memory: the packed kernels'
+// epilogues load these, computed once at prepare, instead of deriving them
+// from the per-channel arrays in every register tile.
+struct alignas(64) ChannelBlockConstants {
+  // single_rounding's per-64-bit-lane constants (even and odd channels).
+  int64_t significand_even[8], significand_odd[8], round_even[8], round_odd[8],
+      negative_below_even[8], negative_below_odd[8], sign_fix_even[8], sign_fix_odd[8],
+      shift_even[8], shift_odd[8];
+  // MBQM's two-step operands, and the offsets, for the other blocks.
+  int32_t offset[16], significand[16], left_shift[16], right_shift[16];
+  int32_t zero_point, min, max;
+  uint16_t lanes;
+  bool single_rounding, clamp_high;
+};
+
+// One ChannelBlockConstants per 16 channels of `requantization` and
+// `offsets` (null: none), for the CPU's AVX-512 epilogues; empty where the
+// CPU has no AVX-512 (or off x86).
+std::vector<ChannelBlockConstants> MakeChannelBlocks(const ChannelRequantization& requantization,
+                                                     const int32_t* offsets, int output_depth);
+
 class RowRequantizer {
  public:
   RowRequantizer() = default;

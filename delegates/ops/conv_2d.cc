@@ -30,6 +30,8 @@ class Conv2DOp : public ConvOpBase {
       packed_ = kernels::PackFilters(
           plan_.filter_data, plan_.output_depth,
           plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+      blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), offsets_.data(),
+                                           plan_.output_depth);
     }
   }
 
@@ -103,7 +105,8 @@ class Conv2DOp : public ConvOpBase {
                                      plan_.filter_data, packed_, offsets_.data(),
                                      patch_.data() + thread * patch_size_,
                                      acc_.data() + thread * acc_size_, output, pixel_begin,
-                                     pixel_end, &packed_amx_, channel_begin, channel_end);
+                                     pixel_end, &packed_amx_, channel_begin, channel_end,
+                                     blocks_.empty() ? nullptr : blocks_.data());
       };
       const int64_t pixels =
           static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
@@ -152,6 +155,7 @@ class Conv2DOp : public ConvOpBase {
   bool grouped_ = false;
   std::vector<int32_t> offsets_;  // bias - input zero point * sum(filter), per channel
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
+  std::vector<kernels::ChannelBlockConstants> blocks_;  // its epilogue's constants (x86)
   std::vector<int8_t> packed_amx_;  // for the AMX kernel, when the CPU has it (first choice)
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of output pixels

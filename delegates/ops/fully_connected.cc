@@ -38,6 +38,13 @@ class FullyConnectedOp : public DelegatedOp {
       packed16_ = kernels::PackFiltersInt16(plan_.weight_data, plan_.output_depth,
                                             plan_.input_depth);
       acc64_.resize(4 * static_cast<size_t>(plan_.output_depth));
+    } else if (kernels::PackedSumsAvailable()) {
+      packed_ = kernels::PackFilters(plan_.weight_data, plan_.output_depth, plan_.input_depth);
+      offsets_.resize(plan_.output_depth);
+      for (int o = 0; o < plan_.output_depth; ++o) {
+        offsets_[o] = (plan_.bias_data() != nullptr ? plan_.bias_data()[o] : 0) -
+                      plan_.input_zero_point * plan_.weight_sums[o];
+      }
     }
   }
 
@@ -63,6 +70,10 @@ class FullyConnectedOp : public DelegatedOp {
     }
     batches_ = static_cast<int>(elements / plan_.input_depth);
     tensors->set_shape(plan_.output, out);
+    if (!packed_.empty()) {
+      sums_stride_ = static_cast<size_t>(kernels::kPackedSumsMaxRows) * plan_.output_depth;
+      sums_.resize(static_cast<size_t>(tensors->pool().num_threads()) * sums_stride_);
+    }
     return true;
   }
 
@@ -81,6 +92,15 @@ class FullyConnectedOp : public DelegatedOp {
     // Output channels split across threads (each reads its share of the weights).
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
+    if (!packed_.empty()) {
+      tensors->pool().ParallelFor(plan_.output_depth, 16,
+                                  [&](int thread, int64_t begin, int64_t end) {
+        kernels::FullyConnectedInt8Packed(shape, quantization, input, packed_, offsets_.data(),
+                                          sums_.data() + thread * sums_stride_, output,
+                                          static_cast<int>(begin), static_cast<int>(end));
+      });
+      return;
+    }
     tensors->pool().ParallelFor(plan_.output_depth, 16, [&](int, int64_t begin, int64_t end) {
       kernels::FullyConnectedInt8Optimized(shape, quantization, input, plan_.weight_data,
                                            plan_.weight_sums.data(), plan_.bias_data(), output,
@@ -92,6 +112,7 @@ class FullyConnectedOp : public DelegatedOp {
   std::vector<int> output_tensors() const override { return {plan_.output}; }
   std::string kernel_path() const override {
     if (plan_.int16) return kernels::PackedDotInt16Path();
+    if (!packed_.empty()) return "avx512_vnni";
     return GetCpuFeatures().avx2 ? "avx2" : "portable";
   }
   int64_t macs() const override {
@@ -103,6 +124,11 @@ class FullyConnectedOp : public DelegatedOp {
   int batches_ = 0;
   std::vector<int16_t> packed16_;  // int16x8: the weights widened and packed
   std::vector<int64_t> acc64_;     // int16x8: 4 rows of sums
+  // int8 on AVX-512 VNNI: the packed weights, bias - zp * sum(w), and each
+  // thread's kPackedSumsMaxRows rows of int32 sums.
+  std::vector<int8_t> packed_;
+  std::vector<int32_t> offsets_, sums_;
+  size_t sums_stride_ = 0;
 };
 
 }  // namespace
