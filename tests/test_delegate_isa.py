@@ -20,7 +20,7 @@ FEATURE_OF_PATH = {"amx": "amx", "avx512_vnni": "avx512_vnni", "avx512": "avx512
 CONV_PATH = {"amx": "amx", "avx512_vnni": "avx512_vnni", "avx512": "avx2", "avx2": "avx2",
              "scalar": "portable"}
 DEPTHWISE_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx512",
-                  "avx2": "portable", "scalar": "portable"}
+                  "avx2": "avx2", "scalar": "portable"}
 FC_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx2", "avx2": "avx2",
            "scalar": "portable"}
 

@@ -427,7 +427,8 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                          const int32_t* offsets, int8_t* patch, int32_t* acc, int8_t* output,
                          int64_t pixel_begin, int64_t pixel_end,
                          const std::vector<int8_t>* amx_packed, int channel_begin,
-                         int channel_end, const ChannelBlockConstants* blocks) {
+                         int channel_end, const ChannelBlockConstants* blocks,
+                         const PackedFiltersAvx2* avx2, int16_t* wide_rows) {
   const int patch_size = g.filter_height * g.filter_width * g.input_depth;
   if (amx_packed != nullptr && !amx_packed->empty()) {
     AmxConv2DInt8(g, quantization, requantizer.channels(), input, *amx_packed, offsets, patch,
@@ -446,7 +447,15 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
                               g.output_depth, blocks);
           return;
         }
-        for (int r = 0; r < count; ++r) {  // AVX2 / portable dot products
+        if (avx2 != nullptr && !avx2->empty()) {  // 4 rows at a time, int16 pairs
+          for (int r = 0; r < count; r += kPackedAvx2MaxRows) {
+            PackedDotRowsAvx2ToInt8(rows + r, std::min(kPackedAvx2MaxRows, count - r), *avx2,
+                                    offsets, requantizer, g.output_depth, patch_size, wide_rows,
+                                    acc, output + (first + r) * g.output_depth, g.output_depth);
+          }
+          return;
+        }
+        for (int r = 0; r < count; ++r) {  // portable dot products
           int32_t* pixel_acc = acc + r * g.output_depth;
           int oc = 0;
           for (; oc + 4 <= g.output_depth; oc += 4) {  // the row read once per 4 filters
@@ -470,8 +479,26 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
-                                  int64_t row_begin, int64_t row_end, bool vnni_rows) {
+                                  int64_t row_begin, int64_t row_end, bool vnni_rows,
+                                  const std::vector<ChannelBlockAvx2>* avx2_blocks) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  if (filter16 != nullptr && avx2_blocks != nullptr &&
+      g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
+    const int8_t* inputs[kMaxDepthwiseTaps];
+    const int16_t* filters[kMaxDepthwiseTaps];
+    int taps = 0;
+    ForEachDepthwisePixel(
+        g, row_begin, row_end, [&] { taps = 0; },
+        [&](int64_t input_offset, int64_t filter_offset) {
+          inputs[taps] = input + input_offset;
+          filters[taps++] = filter16 + filter_offset;
+        },
+        [&](int64_t output_offset) {
+          DepthwisePixelAvx2(inputs, filters, taps, quantization.input_zero_point, bias,
+                             *avx2_blocks, requantizer, depth, acc, output + output_offset);
+        });
+    return;
+  }
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
     DepthwiseInt8Avx512(g, quantization, requantizer, input, filter, filter16, bias, acc, output,
                         row_begin, row_end, vnni_rows);

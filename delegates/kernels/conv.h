@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/dot_avx2.h"
 #include "delegates/kernels/fixed_point.h"
 #include "delegates/kernels/requantize.h"
 
@@ -90,6 +91,9 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
 // only channels [channel_begin, channel_end) (-1: all; multiples of 32), so
 // threads can split a small image's channels instead. `blocks` (optional,
 // with `packed`): MakeChannelBlocks(requantizer.channels(), offsets).
+// `avx2` (non-empty, when `packed` is empty): PackFiltersAvx2 of the filter,
+// for CPUs without VNNI; `wide_rows` then holds kPackedAvx2MaxRows *
+// Avx2RowStride(filter size) int16s, and `acc` is used as above.
 void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& quantization,
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const std::vector<int8_t>& packed,
@@ -97,7 +101,8 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
                          int64_t pixel_begin = 0, int64_t pixel_end = -1,
                          const std::vector<int8_t>* amx_packed = nullptr,
                          int channel_begin = 0, int channel_end = -1,
-                         const ChannelBlockConstants* blocks = nullptr);
+                         const ChannelBlockConstants* blocks = nullptr,
+                         const PackedFiltersAvx2* avx2 = nullptr, int16_t* wide_rows = nullptr);
 
 // Depth multiplier 1: each tap is one multiply-accumulate across the row of
 // channels into `acc` (input_depth int32s); with `filter16` (the filter
@@ -105,8 +110,11 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // kMaxDepthwiseTaps taps, a pixel's taps are summed channel block by block
 // in registers (dot.h's DepthwiseTapsInt8), and row interiors go to
 // depthwise_avx512.h's row kernels: the VNNI one when `vnni_rows`
-// (DepthwiseRowVnniAvailable()), else the AVX-512 BW one. Computes output
-// rows [row_begin, row_end) (flattened over batch and y; row_end -1 = all).
+// (DepthwiseRowVnniAvailable()), else the AVX-512 BW one; with `avx2_blocks`
+// (MakeChannelBlocksAvx2(requantizer.channels(), bias), on CPUs without
+// AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead.
+// Computes output rows [row_begin, row_end) (flattened over batch and y;
+// row_end -1 = all).
 constexpr int kMaxDepthwiseTaps = 64;
 void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const ConvQuantization& quantization,
@@ -114,7 +122,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
                                   int64_t row_begin = 0, int64_t row_end = -1,
-                                  bool vnni_rows = false);
+                                  bool vnni_rows = false,
+                                  const std::vector<ChannelBlockAvx2>* avx2_blocks = nullptr);
 
 // int16x8, the same results as the references above, faster. Groups must
 // be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:

@@ -32,6 +32,11 @@ class Conv2DOp : public ConvOpBase {
           plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
       blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), offsets_.data(),
                                            plan_.output_depth);
+    } else if (kernels::PackedDotAvx2Available()) {
+      packed_avx2_ = kernels::PackFiltersAvx2(
+          plan_.filter_data, plan_.output_depth,
+          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
+          requantizer_.channels(), offsets_.data());
     }
   }
 
@@ -70,6 +75,12 @@ class Conv2DOp : public ConvOpBase {
     } else {
       patch_.resize(threads * patch_size_);
       acc_.resize(threads * acc_size_);
+      wide_size_ = packed_avx2_.empty()
+                       ? 0
+                       : PerThreadStride(static_cast<size_t>(kernels::kPackedAvx2MaxRows) *
+                                             kernels::Avx2RowStride(filter_size),
+                                         sizeof(int16_t));
+      wide_rows_.resize(threads * wide_size_);
     }
     return true;
   }
@@ -79,7 +90,8 @@ class Conv2DOp : public ConvOpBase {
     if (plan_.int16) return kernels::PackedDotInt16Path();
     if (!packed_amx_.empty()) return "amx";
     if (!packed_.empty()) return kernels::PackedDotKernel();
-    return GetCpuFeatures().avx2 ? "avx2" : "portable";
+    if (!packed_avx2_.empty()) return "avx2";
+    return "portable";
   }
   int64_t macs() const override {
     return static_cast<int64_t>(geometry_.batches) * geometry_.output_height *
@@ -106,7 +118,8 @@ class Conv2DOp : public ConvOpBase {
                                      patch_.data() + thread * patch_size_,
                                      acc_.data() + thread * acc_size_, output, pixel_begin,
                                      pixel_end, &packed_amx_, channel_begin, channel_end,
-                                     blocks_.empty() ? nullptr : blocks_.data());
+                                     blocks_.empty() ? nullptr : blocks_.data(), &packed_avx2_,
+                                     wide_rows_.data() + thread * wide_size_);
       };
       const int64_t pixels =
           static_cast<int64_t>(geometry_.batches) * geometry_.output_height * geometry_.output_width;
@@ -156,6 +169,9 @@ class Conv2DOp : public ConvOpBase {
   std::vector<int32_t> offsets_;  // bias - input zero point * sum(filter), per channel
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   std::vector<kernels::ChannelBlockConstants> blocks_;  // its epilogue's constants (x86)
+  kernels::PackedFiltersAvx2 packed_avx2_;  // for the AVX2 kernel, on CPUs without VNNI
+  size_t wide_size_ = 0;  // per-thread stride of:
+  std::vector<int16_t> wide_rows_;  // the AVX2 kernel's rows widened to int16
   std::vector<int8_t> packed_amx_;  // for the AMX kernel, when the CPU has it (first choice)
   size_t patch_size_ = 0, acc_size_ = 0;  // per-thread strides of:
   std::vector<int8_t> patch_;  // im2col rows of a block of output pixels

@@ -13,7 +13,14 @@ class DepthwiseConv2DOp : public ConvOpBase {
  public:
   explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {
     // Widened once: the int16 multiply-accumulate, or the int8 AVX-512 one.
-    if (plan_.int16 || kernels::DepthwiseTapsAvailable()) {
+    const bool avx2 = !plan_.int16 && !kernels::DepthwiseTapsAvailable() &&
+                      kernels::PackedDotAvx2Available();
+    if (avx2) {
+      avx2_blocks_ = kernels::MakeChannelBlocksAvx2(requantizer_.channels(), plan_.bias_data(),
+                                                    plan_.output_depth);
+      use_avx2_ = true;
+    }
+    if (plan_.int16 || kernels::DepthwiseTapsAvailable() || avx2) {
       const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                           plan_.output_depth;
       filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
@@ -48,6 +55,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
     }
     if (depth_multiplier_ != 1) return "reference";
     if (filter16_.empty()) return "portable";
+    if (use_avx2_) return "avx2";
     return vnni_rows_ ? "avx512_vnni" : "avx512";
   }
   int64_t macs() const override {
@@ -88,7 +96,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
         kernels::DepthwiseConv2DInt8Optimized(
             geometry_, quantization(), requantizer_, input, plan_.filter_data,
             filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
-            acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_);
+            acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_,
+            use_avx2_ ? &avx2_blocks_ : nullptr);
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
@@ -103,6 +112,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
   std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
   const bool vnni_rows_ = kernels::DepthwiseRowVnniAvailable();  // row interiors on VNNI
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
+  bool use_avx2_ = false;  // int8 on AVX2 without AVX-512: DepthwisePixelAvx2
+  std::vector<kernels::ChannelBlockAvx2> avx2_blocks_;  // its epilogue's constants
 };
 
 }  // namespace

@@ -153,6 +153,17 @@ TEST(ConvKernels, OptimizedMatchesReference) {
       ASSERT_EQ(expected, AmxConv(c, requantizer, input.data(), filter, offsets, outputs))
           << "amx, trial " << trial;
     }
+    if (PackedDotAvx2Available()) {  // and the AVX2 int16-pair kernel
+      const PackedFiltersAvx2 avx2 = PackFiltersAvx2(filter.data(), g.output_depth, patch,
+                                                     requantizer.channels(), offsets.data());
+      std::vector<int16_t> wide(kPackedAvx2MaxRows * Avx2RowStride(patch));
+      std::fill(actual.begin(), actual.end(), 0);
+      Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
+                          offsets.data(), scratch.data(), acc.data(), actual.data(), 0, -1,
+                          nullptr, 0, -1, nullptr, &avx2, wide.data());
+      ASSERT_EQ(expected, actual) << "avx2, trial " << trial
+                                  << (avx2.epilogue.empty() ? " (RowRequantizer)" : "");
+    }
   }
 }
 
@@ -224,6 +235,17 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
     DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
                                  nullptr, bias, acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    if (PackedDotAvx2Available()) {  // and the AVX2 pixel kernel (its epilogue, or the tail's)
+      const std::vector<int16_t> filter16(filter.begin(), filter.end());
+      const std::vector<ChannelBlockAvx2> blocks =
+          MakeChannelBlocksAvx2(requantizer.channels(), bias, g.output_depth);
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                   filter16.data(), bias, acc.data(), actual.data(), 0, -1,
+                                   false, &blocks);
+      ASSERT_EQ(expected, actual) << "AVX2 pixels, trial " << trial
+                                  << (blocks.empty() ? " (RowRequantizer)" : "");
+    }
     if (DepthwiseTapsAvailable()) {  // and the AVX-512 taps path (filter -128 included)
       const std::vector<int16_t> filter16(filter.begin(), filter.end());
       std::fill(actual.begin(), actual.end(), 0);
