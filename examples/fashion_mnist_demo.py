@@ -31,6 +31,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app, flags  # noqa: E402
 
+# The demo's net is shared with the speed benchmarks (tfq_tools.bench_models).
+from tfq_tools.models import fashion_mnist_net as mobilenet_style  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", "demo_output", "Where the .tflite files and table.json go.")
 flags.DEFINE_integer("max_epochs", 12, "Float training stops here at the latest.")
@@ -50,29 +53,6 @@ flags.DEFINE_string("_tfmot_child", None, "Internal: run the tensorflow-model-op
 PTQ_METHODS = ("minmax", "ema", "percentile", "entropy", "mse", "auto")
 VALIDATION_IMAGES = 5000
 SEED = 0
-
-
-def mobilenet_style(K, input_shape=(28, 28, 1), classes=10):
-    """Stem conv, then depthwise-separable blocks (depthwise 3x3 + BN + ReLU6,
-    pointwise 1x1 + BN) with a residual add where the shape allows; 382k
-    parameters, 3.4M multiply-adds per image. `K`: keras (Keras 3) or
-    tf_keras, the same layers in both."""
-    inputs = K.Input(input_shape)
-    x = K.layers.Conv2D(24, 3, strides=2, padding="same", use_bias=False)(inputs)
-    x = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(x))
-    for filters, strides in [(48, 1), (48, 1), (96, 2), (96, 1), (192, 2), (192, 1), (192, 1)]:
-        y = K.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
-        y = K.layers.ReLU(6.0)(K.layers.BatchNormalization()(y))
-        y = K.layers.Conv2D(filters, 1, use_bias=False)(y)
-        y = K.layers.BatchNormalization()(y)
-        x = K.layers.Add()([x, y]) if x.shape[-1] == filters and strides == 1 else y
-    # MobileNetV3's head: pool, then a wide fully-connected layer. Nearly free
-    # in compute, and it puts most weights where the int8 file stores one
-    # scale per tensor, not 16 bytes of scale and zero point per channel.
-    x = K.layers.GlobalAveragePooling2D()(x)
-    # (ReLU6 as a layer: tensorflow-model-optimization refuses activation="relu6".)
-    x = K.layers.Dropout(0.2)(K.layers.ReLU(6.0)(K.layers.Dense(1280)(x)))
-    return K.Model(inputs, K.layers.Dense(classes)(x), name="fashion_mobilenet")
 
 
 def splits():

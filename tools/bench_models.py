@@ -5,6 +5,8 @@ tfq from random-weight Keras models (no pretrained weights are reachable):
   audio_conv1d_16x8.tflite     tools/models.audio_conv1d_style, 400x40, int16x8
   mobilenet_v2_int8.tflite     keras.applications.MobileNetV2 224x224, int8, logits out
   resnet50_int8.tflite         keras.applications.ResNet50 224x224, int8, logits out
+  fashion_demo_int8.tflite     the Fashion-MNIST demo's net (tools/models.fashion_mnist_net),
+                               28x28x1, int8
 
     .venv/bin/python -m tfq_tools.bench_models --out_dir=/tmp/bench [--models=a,b]
 
@@ -32,11 +34,12 @@ def _builders(keras):
             weights=None, classifier_activation=None), "int8"),
         "resnet50_int8": (lambda: keras.applications.ResNet50(
             weights=None, classifier_activation=None), "int8"),
+        "fashion_demo_int8": (lambda: models.fashion_mnist_net(keras), "int8"),
     }
 
 
 MODEL_NAMES = ["mobilenet_style_16x8", "audio_conv1d_16x8", "mobilenet_v2_int8",
-               "resnet50_int8"]
+               "resnet50_int8", "fashion_demo_int8"]
 
 
 def define_flags():

@@ -162,8 +162,13 @@ const T* Im2colRow(const ConvGeometry& g, const T* input, const PixelCursor& at,
     const int y = y0 + fy * g.dilation_height;
     if (whole_rows && y >= 0 && y < g.input_height) {
       const T* source = input + ((b * g.input_height + y) * g.input_width + x0) * depth;
-      if (run <= 32) {
-        for (int i = 0; i < run; ++i) slot[i] = source[i];  // shorter than a call to memcpy
+      if (run <= 32) {  // shorter than a call to memcpy: 8 bytes at a time, then the rest
+        const int bytes = run * static_cast<int>(sizeof(T));
+        auto* to = reinterpret_cast<unsigned char*>(slot);
+        const auto* from = reinterpret_cast<const unsigned char*>(source);
+        int i = 0;
+        for (; i + 8 <= bytes; i += 8) std::memcpy(to + i, from + i, 8);
+        for (; i < bytes; ++i) to[i] = from[i];
       } else {
         std::memcpy(slot, source, static_cast<size_t>(run) * sizeof(T));
       }
@@ -279,7 +284,7 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const int16_t* filter16, const int32_t* bias,
                          int32_t* acc, int8_t* output, int64_t row_begin, int64_t row_end,
-                         bool vnni_rows) {
+                         bool vnni_rows, const ChannelBlockConstants* blocks) {
   const int depth = g.input_depth;
   const ChannelRequantization channels = requantizer.channels();
   const int8_t* inputs[kMaxDepthwiseTaps];
@@ -293,6 +298,12 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
                               inputs[taps] = input + input_offset;
                               filters[taps++] = filter16 + filter_offset;
                             });
+        if (blocks != nullptr) {  // the bias is the blocks' offset
+          DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, nullptr, depth,
+                            acc);
+          RescaleRowAvx512(acc, blocks, depth, output + OutputOffset(g, b, oy, ox));
+          return;
+        }
         DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, bias, depth,
                           acc);
         requantizer.Run(acc, 0, depth, output + OutputOffset(g, b, oy, ox));
@@ -300,7 +311,7 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
       [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
         if (vnni_rows) {
           DepthwiseRowInt8Vnni(g, quantization.input_zero_point, channels, input, filter, bias, b,
-                               oy, fy_begin, fy_end, ox_begin, ox_end, output);
+                               oy, fy_begin, fy_end, ox_begin, ox_end, output, blocks);
         } else {
           DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16,
                                  bias, b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
@@ -480,7 +491,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
                                   int64_t row_begin, int64_t row_end, bool vnni_rows,
-                                  const std::vector<ChannelBlockAvx2>* avx2_blocks) {
+                                  const std::vector<ChannelBlockAvx2>* avx2_blocks,
+                                  const ChannelBlockConstants* blocks) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
   if (filter16 != nullptr && avx2_blocks != nullptr &&
       g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
@@ -501,7 +513,7 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
   }
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
     DepthwiseInt8Avx512(g, quantization, requantizer, input, filter, filter16, bias, acc, output,
-                        row_begin, row_end, vnni_rows);
+                        row_begin, row_end, vnni_rows, blocks);
     return;
   }
   ForEachDepthwisePixel(

@@ -113,6 +113,8 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // (DepthwiseRowVnniAvailable()), else the AVX-512 BW one; with `avx2_blocks`
 // (MakeChannelBlocksAvx2(requantizer.channels(), bias), on CPUs without
 // AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead.
+// `blocks` (optional, AVX-512): MakeChannelBlocks(requantizer.channels(),
+// bias), the epilogue's constants computed once.
 // Computes output rows [row_begin, row_end) (flattened over batch and y;
 // row_end -1 = all).
 constexpr int kMaxDepthwiseTaps = 64;
@@ -123,7 +125,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
                                   int64_t row_begin = 0, int64_t row_end = -1,
                                   bool vnni_rows = false,
-                                  const std::vector<ChannelBlockAvx2>* avx2_blocks = nullptr);
+                                  const std::vector<ChannelBlockAvx2>* avx2_blocks = nullptr,
+                                  const ChannelBlockConstants* blocks = nullptr);
 
 // int16x8, the same results as the references above, faster. Groups must
 // be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:

@@ -135,7 +135,7 @@ __attribute__((target("avx512f"))) inline void ChannelOrder(const __m512i sums[4
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void DepthwiseRowInt8Vnni(
     const ConvGeometry& g, int32_t input_zero_point, const ChannelRequantization& q,
     const int8_t* input, const int8_t* filter, const int32_t* bias, int b, int oy, int fy_begin,
-    int fy_end, int ox_begin, int ox_end, int8_t* output) {
+    int fy_end, int ox_begin, int ox_end, int8_t* output, const ChannelBlockConstants* pre) {
   constexpr int kMaxQuads = (kMaxDepthwiseRowTaps + 3) / 4;
   const int depth = g.input_depth;
   int64_t tap_offsets[kMaxDepthwiseRowTaps];
@@ -169,7 +169,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void DepthwiseRowInt8Vnni
     for (int k = 0; k < 4; ++k) start[k] = _mm512_mullo_epi32(start[k], excess);
     // The bias goes in as the epilogue's offset.
     ChannelBlockX16 blocks[4];
-    for (int h = 0; h < 4; ++h) blocks[h] = LoadChannelBlockX16(q, bias, c + 16 * h, depth - c - 16 * h);
+    for (int h = 0; h < 4; ++h) {
+      blocks[h] = pre != nullptr && c + 16 * h < depth
+                      ? LoadChannelBlockX16(pre[(c + 16 * h) / 16])
+                      : LoadChannelBlockX16(q, bias, c + 16 * h, depth - c - 16 * h);
+    }
     for (int ox = ox_begin; ox < ox_end; ++ox) {
       const int64_t x_offset =
           static_cast<int64_t>(ox * g.stride_width - g.pad_left) * depth + c;
@@ -196,6 +200,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void DepthwiseRowInt8Vnni
         StoreRescaledX16(blocks[h], ordered[h], out + 16 * h);
       }
     }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw"))) void RescaleRowAvx512(
+    const int32_t* acc, const ChannelBlockConstants* blocks, int depth, int8_t* out) {
+  for (int c = 0; c < depth; c += 16) {
+    const ChannelBlockX16 block = LoadChannelBlockX16(blocks[c / 16]);
+    StoreRescaledX16(block, _mm512_maskz_loadu_epi32(block.lanes, acc + c), out + c);
   }
 }
 

@@ -25,6 +25,10 @@ class DepthwiseConv2DOp : public ConvOpBase {
                           plan_.output_depth;
       filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
     }
+    if (!plan_.int16 && kernels::DepthwiseTapsAvailable()) {
+      blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), plan_.bias_data(),
+                                           plan_.output_depth);
+    }
     if (plan_.int16 && kernels::DepthwiseRowInt16Available()) {
       rescale16_ = kernels::MakeInt64Rescale(plan_.multipliers.data(), plan_.output_depth);
     }
@@ -97,7 +101,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
             geometry_, quantization(), requantizer_, input, plan_.filter_data,
             filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
             acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_,
-            use_avx2_ ? &avx2_blocks_ : nullptr);
+            use_avx2_ ? &avx2_blocks_ : nullptr, blocks_.empty() ? nullptr : blocks_.data());
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
@@ -114,6 +118,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
   bool use_avx2_ = false;  // int8 on AVX2 without AVX-512: DepthwisePixelAvx2
   std::vector<kernels::ChannelBlockAvx2> avx2_blocks_;  // its epilogue's constants
+  std::vector<kernels::ChannelBlockConstants> blocks_;  // AVX-512: the epilogue's constants
 };
 
 }  // namespace

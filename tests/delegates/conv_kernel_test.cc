@@ -260,6 +260,18 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                      actual.data(), 0, -1, /*vnni_rows=*/true);
         ASSERT_EQ(expected, actual) << "VNNI rows, trial " << trial;
       }
+      // Both again with the epilogue's constants precomputed (the op's way).
+      const std::vector<ChannelBlockConstants> blocks =
+          MakeChannelBlocks(requantizer.channels(), bias, g.output_depth);
+      for (bool vnni_rows : {false, true}) {
+        if (vnni_rows && !DepthwiseRowVnniAvailable()) continue;
+        std::fill(actual.begin(), actual.end(), 0);
+        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
+                                     filter.data(), filter16.data(), bias, acc.data(),
+                                     actual.data(), 0, -1, vnni_rows, nullptr, blocks.data());
+        ASSERT_EQ(expected, actual) << "precomputed blocks, vnni rows " << vnni_rows
+                                    << ", trial " << trial;
+      }
     }
   }
 }
@@ -301,6 +313,14 @@ TEST(ConvKernels, DepthwiseVnniRowsMatchReference) {
                                      0, -1, /*vnni_rows=*/true);
         ASSERT_EQ(expected, actual) << "depth " << depth << ", window " << window
                                     << ", stride " << stride;
+        const std::vector<ChannelBlockConstants> blocks =
+            MakeChannelBlocks(requantizer.channels(), c.bias.data(), depth);
+        std::fill(actual.begin(), actual.end(), 0);
+        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                     filter16.data(), c.bias.data(), acc.data(), actual.data(),
+                                     0, -1, /*vnni_rows=*/true, nullptr, blocks.data());
+        ASSERT_EQ(expected, actual) << "precomputed blocks, depth " << depth << ", window "
+                                    << window << ", stride " << stride;
       }
     }
   }
