@@ -273,7 +273,8 @@ void DepthwiseRowInt8Avx512(const ConvGeometry&, int32_t, const ChannelRequantiz
                             int, int8_t*) {}
 void DepthwiseRowInt8Vnni(const ConvGeometry&, int32_t, const ChannelRequantization&,
                           const int8_t*, const int8_t*, const int32_t*, int, int, int, int, int,
-                          int, int8_t*) {}
+                          int, int8_t*, const ChannelBlockConstants*) {}
+void RescaleRowAvx512(const int32_t*, const ChannelBlockConstants*, int, int8_t*) {}
 #endif
 
 }  // namespace kernels
