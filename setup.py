@@ -34,7 +34,10 @@ PINNED_REQUIREMENTS = [
 ]
 # playwright drives Debian's chromium (bootstrap installs it) to render
 # tfq.analyze's HTML page in a test; it downloads no browser of its own.
-TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.45"]
+# scikit-learn: its bundled 8x8 digits (no download) are the small real data
+# set of the calibration tests and benchmark.
+TEST_REQUIREMENTS = ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.45",
+                     "scikit-learn>=1.3"]
 
 
 class BuildPlainSharedLibrary(build_ext):

@@ -60,15 +60,17 @@ def test_npz_calibration_and_report(saved_model, tmp_path):
     assert json.loads(report.read_text())["size_bytes"] == output.stat().st_size
 
 
-def test_auto_calibration_with_a_smaller_batch_size(saved_model, tmp_path):
-    # 40 samples: 2 batches of the default 32, too few for auto; 10 of 4.
+def test_auto_calibration_on_a_small_set_with_the_default_batch_size(saved_model, tmp_path):
+    # 40 samples: 2 batches of the default 32. auto holds back samples, not
+    # batches: it chooses on 8 of them and says its choice is not validated.
     data = np.random.default_rng(3).uniform(size=(40,) + INPUT_SHAPE).astype(np.float32)
     np.save(tmp_path / "calibration.npy", data)
     output = tmp_path / "model.tflite"
     code, _, stderr = _run(f"--input={saved_model}", f"--output={output}",
                            f"--calibration_data={tmp_path / 'calibration.npy'}",
-                           "--calibration_method=auto", "--batch_size=4")
+                           "--calibration_method=auto")
     assert code == 0, stderr
+    assert "auto chose its methods on 8 held-back samples of 40" in stderr
     _assert_int8_model(output)
 
 
@@ -128,15 +130,15 @@ def _bad_cases(saved_model, tmp_path):
         "missing calibration file": ([f"--input={saved_model}",
                                       f"--calibration_data={tmp_path / 'none.npz'}"],
                                      "no file or directory"),
-        "too few batches for auto": ([f"--input={saved_model}", f"--calibration_data={good}",
-                                      "--calibration_method=auto", "--batch_size=1"],
-                                     "'auto' needs at least 10 calibration batches"),
+        "too few samples for auto": ([f"--input={saved_model}", f"--calibration_data={good}",
+                                      "--calibration_method=auto"],
+                                     "'auto' needs at least 10 calibration samples, got 8"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing path", "corrupt SavedModel", "wrong shape",
                                   "unknown method", "no calibration data",
-                                  "missing calibration file", "too few batches for auto"])
+                                  "missing calibration file", "too few samples for auto"])
 def test_bad_input_fails_in_one_line_and_writes_nothing(saved_model, tmp_path, case):
     flags, reason = _bad_cases(saved_model, tmp_path)[case]
     output = tmp_path / "out" / "model.tflite"

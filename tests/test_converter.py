@@ -16,6 +16,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tfq
+from tests.auto_holdout import auto_split
 
 INPUT_SHAPE = (12, 12, 3)
 INTEGER_TYPES = {"int8": {"int8", "int32"}, "int16x8": {"int16", "int8", "int32", "int64"}}
@@ -144,7 +145,7 @@ def test_integer_modes_from_every_source(sources, source, mode):
 
 def test_generic_saved_model_auto_calibration_lands_where_the_keras_paths_does(sources):
     # auto on the generic path (TFLite's tensors) follows tfq.calibrate: the
-    # same per-tensor choice, then the held-back batches join the statistics.
+    # same per-tensor choice, then the held-back samples join the statistics.
     # (Ranges agree to ~0.1 %, not exactly: TFLite's float kernels are not TF's.)
     tflite_model = tfq.convert(sources["exported SavedModel"], representative_data=CALIBRATION,
                                calibration="auto", batch_size=4, progress=False)
@@ -165,9 +166,10 @@ def test_generic_auto_keeps_the_configuration_closest_to_float_at_the_int8_outpu
     assert chosen and "per-tensor" in errors
     # Independently, each single method: ranges from the batches kept for
     # statistics, its int8 model (ai_edge_litert, float in and out) against
-    # the float model on the held-back batches (every 5th).
-    kept = [b for i, b in enumerate(batches) if i % 5 != 4]
-    held = np.concatenate([b[0] for i, b in enumerate(batches) if i % 5 == 4])
+    # the float model on the held-back samples (every 5th).
+    statistics, halves, _ = auto_split(CALIBRATION, 4)
+    kept = [[batch] for batch in statistics]
+    held = np.concatenate(halves)
     float_interpreter = Interpreter(model_content=calibrated)
     float_interpreter.allocate_tensors()
     reference = np.concatenate([_run(float_interpreter, row[np.newaxis]) for row in held])

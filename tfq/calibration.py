@@ -4,17 +4,19 @@ The same ranges serve post-training quantization (convert right away) and the
 start of QAT (fit from there). Activations stream through per-tensor
 observers (observers.py): O(bins) state per tensor, never the activations.
 
-`auto` chooses per tensor: every 5th batch is held back from the statistics;
-on those batches, each candidate method's range fake-quantizes the tensor and
+`auto` chooses per tensor: every 5th sample is held back from the statistics;
+on those samples, each candidate method's range fake-quantizes the tensor and
 the method with the smallest squared error against float wins. That
 per-tensor choice then meets each method applied to every tensor at the
-model output, on the same batches: the configuration whose outputs are
+model output, on the same samples: the configuration whose outputs are
 closest to float is kept (tensor errors do not simply add up downstream).
 The per-tensor mix is cross-fitted there: on each half of the held-back
-batches (alternate ones) it is the mix chosen on the other half, so it is not
-judged on the batches it was chosen on. The held-back batches join the
+samples (alternate ones) it is the mix chosen on the other half, so it is not
+judged on the samples it was chosen on. The held-back samples join the
 statistics (last), and each tensor's range is its chosen method's on all the
-data, as a single method's would be.
+data, as a single method's would be. Holding back samples rather than whole
+batches lets auto run on what the other methods take: 100 samples in 4
+batches leave it 20 to choose on.
 
 Under a tf.distribute strategy with several replicas on this worker (e.g.
 MirroredStrategy), each batch is split across the replicas and their
@@ -48,29 +50,79 @@ METHOD_OPTIONS = {
     "mse": (),
     "auto": ("methods", "ema_decay", "percentile"),
 }
-AUTO_HOLDOUT_EVERY = 5  # auto holds back every 5th batch to compare methods
-# auto's two halves of the held-back batches (alternate ones), for cross-fitting.
-HELD_BACK_HALVES = (slice(0, None, 2), slice(1, None, 2))
-AUTO_MIN_BATCHES = AUTO_HOLDOUT_EVERY * len(HELD_BACK_HALVES)
+AUTO_HOLDOUT_EVERY = 5  # auto holds back every 5th sample to compare methods
+AUTO_HALVES = 2  # the held-back samples are dealt into two halves, for cross-fitting
+AUTO_MIN_SAMPLES = AUTO_HOLDOUT_EVERY * AUTO_HALVES  # one held-back sample per half
+# Below this, auto chooses on fewer than 20 held-back samples: it still runs,
+# with a warning that its choice is not validated.
+AUTO_VALIDATED_SAMPLES = 100
 
 
-def auto_needs_more_batches(batches: str) -> str:
-    """The error for data too short for auto (`batches` says what they were)."""
-    return (f"calibration method 'auto' needs at least {AUTO_MIN_BATCHES} {batches}: it holds "
-            f"back every {AUTO_HOLDOUT_EVERY}th batch, and compares the methods on two halves "
-            "of those; pass more data or a smaller batch_size")
+class HeldBack:
+    """auto's held-back samples: every AUTO_HOLDOUT_EVERY-th sample of the
+    calibration stream (by sample, not by batch, so 100 samples in 4 batches
+    serve as well as in 100), dealt alternately into two halves and batched
+    again at the stream's own batch size."""
+
+    def __init__(self):
+        self.seen = 0  # samples in the stream so far, held back or not
+        self.batch_size = 1
+        self._chunks = tuple([] for _ in range(AUTO_HALVES))
+
+    def split(self, batch: list) -> list:
+        """Keeps this batch's held-back rows; returns the rest (maybe empty)."""
+        rows = batch[0].shape[0]
+        self.batch_size = max(self.batch_size, rows)
+        index = np.arange(self.seen, self.seen + rows)
+        self.seen += rows
+        held = index % AUTO_HOLDOUT_EVERY == AUTO_HOLDOUT_EVERY - 1
+        for half, chunks in enumerate(self._chunks):
+            mine = held & ((index // AUTO_HOLDOUT_EVERY) % AUTO_HALVES == half)
+            if mine.any():
+                chunks.append([array[mine] for array in batch])
+        return [array[~held] for array in batch]
+
+    @property
+    def samples(self) -> int:
+        return sum(chunk[0].shape[0] for chunks in self._chunks for chunk in chunks)
+
+    def halves(self) -> Tuple[list, ...]:
+        """Each half's samples, as batches of (at most) the stream's batch size."""
+        batched = []
+        for chunks in self._chunks:
+            arrays = [np.concatenate(parts) for parts in zip(*chunks)] if chunks else []
+            total = arrays[0].shape[0] if arrays else 0
+            batched.append([[a[i:i + self.batch_size] for a in arrays]
+                            for i in range(0, total, self.batch_size)])
+        return tuple(batched)
+
+    def check(self) -> None:
+        """Fails when a half is empty; warns when the choice rests on few samples."""
+        if any(not chunks for chunks in self._chunks):
+            raise ValueError(
+                f"calibration method 'auto' needs at least {AUTO_MIN_SAMPLES} calibration "
+                f"samples, got {self.seen}: it holds back every {AUTO_HOLDOUT_EVERY}th sample "
+                f"and compares the methods on two halves of those. Pass more data (100 or "
+                "more for a validated choice), or name a method (e.g. method='percentile')")
+        if self.seen < AUTO_VALIDATED_SAMPLES:
+            warnings.warn(
+                f"calibration method 'auto' chose its methods on {self.samples} held-back samples "
+                f"of {self.seen}; with fewer than {AUTO_VALIDATED_SAMPLES} calibration samples "
+                "that choice is not validated. Pass more data, or name a method.",
+                stacklevel=3)
 
 
-def statistics_batches_of(batches, method: str, progress: bool, held_back: list):
+def statistics_batches_of(batches, method: str, progress: bool, held_back: HeldBack):
     """The batches a calibration pass takes statistics from, behind a progress
-    bar (on a console only); for `auto`, every AUTO_HOLDOUT_EVERY-th batch goes
+    bar (on a console only); for `auto`, every AUTO_HOLDOUT_EVERY-th sample goes
     to `held_back` instead, to compare the methods on."""
-    for index, batch in enumerate(tqdm(batches, desc=f"calibrating ({method})", unit="batch",
-                                       disable=None if progress else True)):
-        if method == "auto" and index % AUTO_HOLDOUT_EVERY == AUTO_HOLDOUT_EVERY - 1:
-            held_back.append(batch)
-        else:
-            yield batch
+    for batch in tqdm(batches, desc=f"calibrating ({method})", unit="batch",
+                      disable=None if progress else True):
+        if method == "auto":
+            batch = held_back.split(batch)
+            if batch[0].shape[0] == 0:
+                continue
+        yield batch
 
 
 @dataclasses.dataclass
@@ -83,7 +135,7 @@ class CalibrationResult:
     # auto: each tensor's own choice, before the check at the model output.
     per_tensor: Dict[str, str] = dataclasses.field(default_factory=dict)
     # auto: the per-tensor choices made on each half of the held-back batches
-    # (HELD_BACK_HALVES); the check at the model output measures each on the other half.
+    # (HeldBack.halves); the check at the model output measures each on the other half.
     cross_fitted: Tuple[Dict[str, str], ...] = ()
     # auto: the model's output error on the held-back samples, of the
     # per-tensor choice ("per-tensor") and of each method applied everywhere.
@@ -100,7 +152,8 @@ class CalibrationResult:
         width = max([len(name) for name in self.ranges] + [6])
         header = f"calibration: {self.method}, {self.samples} samples"
         if self.held_out:
-            header += f" ({self.held_out} of them first held out to choose methods)"
+            header += (f" ({self.held_out} of them, every {AUTO_HOLDOUT_EVERY}th, first held out "
+                       "to choose methods)")
         if self.replicas > 1:
             header += f", merged over {self.replicas} replicas"
         lines = [header]
@@ -353,18 +406,22 @@ def relative_output_errors(squared_errors, squares) -> np.ndarray:
     return np.sum(squared_errors / np.maximum(squares, np.finfo(np.float32).tiny), axis=1)
 
 
-def per_tensor_choices(batch_errors: dict, candidates) -> Tuple[dict, Tuple[dict, ...]]:
+def per_tensor_choices(batch_errors: dict, candidates,
+                       half_sizes) -> Tuple[dict, Tuple[dict, ...]]:
     """auto's per-tensor choice, from each tensor's errors on every held-back
-    batch ({key: [batches, candidates]}; ties go to the first candidate); and
-    the choices made on each half of those batches (HELD_BACK_HALVES)."""
+    batch ({key: [batches, candidates]}, the halves' batches in turn, `half_sizes`
+    of them each; ties go to the first candidate); and the choices made on each
+    half of those batches."""
     def choose(rows):
         return {key: candidates[int(np.argmin(np.sum(errors[rows], axis=0)))]
                 for key, errors in batch_errors.items()}
-    return choose(slice(None)), tuple(choose(half) for half in HELD_BACK_HALVES)
+    ends = np.cumsum(half_sizes)
+    return choose(slice(None)), tuple(choose(slice(end - size, end))
+                                      for end, size in zip(ends, half_sizes))
 
 
-def check_at_model_output(output_error_sums, held_back, proposals, per_tensor, cross_fitted,
-                          candidates) -> Tuple[dict, Dict[str, float]]:
+def check_at_model_output(output_error_sums, held_back_halves, proposals, per_tensor,
+                          cross_fitted, candidates) -> Tuple[dict, Dict[str, float]]:
     """auto's last step: the per-tensor choice against each candidate method
     applied to every tensor, compared by the model's output error on the
     held-back batches (ranges from the other batches). Per-tensor errors do
@@ -388,9 +445,9 @@ def check_at_model_output(output_error_sums, held_back, proposals, per_tensor, c
             seen.add(signature)
             configurations[method] = dict.fromkeys(per_tensor, method)
     squared_errors, squares = 0.0, 0.0
-    for half, measured_mix in zip(HELD_BACK_HALVES, reversed(cross_fitted)):
+    for half, measured_mix in zip(held_back_halves, reversed(cross_fitted)):
         mixes = [measured_mix] + list(configurations.values())[1:]
-        errors, energy = output_error_sums(held_back[half], [
+        errors, energy = output_error_sums(half, [
             {key: proposals[key][methods[key]][0] for key in per_tensor} for methods in mixes])
         squared_errors, squares = squared_errors + errors, squares + energy
     errors = relative_output_errors(squared_errors, squares)
@@ -411,7 +468,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
         raise ValueError(f"model {getattr(model, 'name', model)!r} has no tfq quantization "
                          "wrappers; call tfq.quantize_model(model) first and calibrate its result")
     passes = _Calibration(model, wrappers, _strategy_of(model))
-    held_back = []
+    held_back = HeldBack()
     tensor_observers: Dict[str, observers.TensorObserver] = {}
     with_histogram = any(m in observers.HISTOGRAM_METHODS for m in candidates)
     ema_decay = method_options.get("ema_decay", 0.9)
@@ -422,16 +479,18 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
 
     chosen, held_out, per_tensor, cross_fitted, output_errors = {}, 0, {}, (), {}
     if method == "auto":
-        if len(held_back) < len(HELD_BACK_HALVES):
-            raise ValueError(auto_needs_more_batches(f"batches of {batch_size}"))
+        held_back.check()
+        halves = held_back.halves()
         candidate_ranges = candidate_ranges_of(proposals, candidates)
         # The held-back batches join the statistics in the same pass (after
         # `proposals`, which they must not inform).
-        held_out, errors = passes.statistics(held_back, tensor_observers, with_histogram,
-                                             ema_decay, candidate_ranges=candidate_ranges)
+        held_out, errors = passes.statistics([b for half in halves for b in half],
+                                             tensor_observers, with_histogram, ema_decay,
+                                             candidate_ranges=candidate_ranges)
         samples += held_out
-        per_tensor, cross_fitted = per_tensor_choices(errors, candidates)
-        chosen, output_errors = check_at_model_output(passes.output_error_sums, held_back,
+        per_tensor, cross_fitted = per_tensor_choices(errors, candidates,
+                                                      [len(half) for half in halves])
+        chosen, output_errors = check_at_model_output(passes.output_error_sums, halves,
                                                       proposals, per_tensor, cross_fitted,
                                                       candidates)
         proposals = propose_ranges({key: tensor_observers[key] for key in chosen},

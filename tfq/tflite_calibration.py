@@ -7,7 +7,7 @@ as Keras): TFLite's calibrate-then-quantize path, with tfq's ranges.
 2. That float model runs in TFLite's interpreter over the calibration data,
    every tensor kept; each of those tensors streams into a tfq observer
    (observers.py) and the calibration method turns it into a range (`auto`
-   holds back every 5th batch and picks, per tensor, the method whose
+   holds back every 5th sample and picks, per tensor, the method whose
    fake-quant of it is closest to float; then, as tfq.calibrate does, that
    choice meets each method applied everywhere at the model output, here
    the quantized model's, and the one closest to float is kept).
@@ -97,9 +97,9 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                                         input_names=[spec.name for spec in inputs])
     tensor_observers = {i: observers.TensorObserver(ema_decay=method_options.get("ema_decay", 0.9))
                         for i in names}
-    held_back = []
+    held_back = calibration.HeldBack()
 
-    def checked_batches():  # held-back batches are checked too
+    def checked_batches():  # held-back samples are checked too
         for batch in batches:
             check_finite(inputs, batch)
             yield batch
@@ -118,18 +118,21 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
         candidates, method_options)
     chosen, by_name = {}, {}
     if method == "auto":
-        if len(held_back) < len(calibration.HELD_BACK_HALVES):
-            raise ValueError(calibration.auto_needs_more_batches("calibration batches"))
-        batch_errors = {index: np.zeros((len(held_back), len(candidates))) for index in proposals}
+        held_back.check()
+        halves = held_back.halves()
+        held_batches = [batch for half in halves for batch in half]
+        batch_errors = {index: np.zeros((len(held_batches), len(candidates)))
+                        for index in proposals}
         candidate_ranges = calibration.candidate_ranges_of(proposals, candidates)
-        for position, batch in enumerate(held_back):
+        for position, batch in enumerate(held_batches):
             for activations, _ in runner.run(batch, names):
                 for index in proposals:
                     batch_errors[index][position] += calibration.candidate_errors(
                         scheme, activations[index], candidate_ranges[index]).numpy()
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
-        per_tensor, cross_fitted = calibration.per_tensor_choices(batch_errors, candidates)
+        per_tensor, cross_fitted = calibration.per_tensor_choices(
+            batch_errors, candidates, [len(half) for half in halves])
 
         quantized_runners = {}  # the halves share all but the per-tensor mix: quantize once
 
@@ -137,8 +140,8 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
             return quantized_output_error_sums(calibrated_model, inputs, batches, configurations,
                                                scheme=scheme, quantized_runners=quantized_runners)
         chosen, by_name = calibration.check_at_model_output(
-            output_error_sums, held_back, proposals, per_tensor, cross_fitted, candidates)
-        logging.info("calibration auto: model output error on the held-back batches: %s",
+            output_error_sums, halves, proposals, per_tensor, cross_fitted, candidates)
+        logging.info("calibration auto: model output error on the held-back samples: %s",
                      ", ".join(f"{name} {error:.3g}" for name, error in by_name.items()))
         proposals = calibration.propose_ranges(
             {index: tensor_observers[index] for index in chosen},
