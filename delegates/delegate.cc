@@ -172,15 +172,17 @@ bool OpEnabled(const DelegateOptions& options, const char* name) {
 // A node whose op parses may still be unrunnable at the model's shapes (an
 // input depth that does not fit the filter, a window larger than the
 // input): prepare it once on those shapes, so it is declined, not claimed
-// only to fail in the partition's prepare.
-bool RunsWithCurrentShapes(TfLiteContext* context, DelegatedOp* op, std::string* why) {
-  PartitionTensors shapes(context);
-  ThreadPool one_thread(1);  // sizes scratch only; no worker starts
-  shapes.set_pool(&one_thread);
+// only to fail in the partition's prepare. `claimed` carries what the nodes
+// claimed before it computed (in execution order, as the partition will):
+// shapes, and the values of shape arithmetic a RESHAPE may take its shape from.
+bool RunsWithCurrentShapes(TfLiteContext* context, DelegatedOp* op, PartitionTensors* claimed,
+                           std::string* why) {
   for (int t : op->input_tensors()) {
-    if (t >= 0) shapes.set_shape(t, ShapeOf(context->tensors[t].dims));
+    if (t >= 0 && !claimed->has_shape(t)) claimed->set_shape(t, ShapeOf(context->tensors[t].dims));
   }
-  return op->Prepare(&shapes, why);
+  if (op->Prepare(claimed, why)) return true;
+  for (int t : op->output_tensors()) claimed->Forget(t);
+  return false;
 }
 
 }  // namespace
@@ -217,6 +219,9 @@ TfLiteStatus Delegate::Prepare(TfLiteContext* context) {
     return kTfLiteOk;
   }
   std::vector<int> claimed;
+  PartitionTensors claimed_tensors(context);
+  ThreadPool one_thread(1);  // sizes scratch only; no worker starts
+  claimed_tensors.set_pool(&one_thread);
   for (int i = 0; i < plan->size; ++i) {
     const int node_index = plan->data[i];
     TfLiteNode* node = nullptr;
@@ -238,7 +243,7 @@ TfLiteStatus Delegate::Prepare(TfLiteContext* context) {
           support->parse(NodeView(context, node, registration), &reason);
       if (op == nullptr) {
         reason = std::string(support->name) + " " + reason;
-      } else if (RunsWithCurrentShapes(context, op.get(), &reason)) {
+      } else if (RunsWithCurrentShapes(context, op.get(), &claimed_tensors, &reason)) {
         claimed.push_back(node_index);
         continue;
       }

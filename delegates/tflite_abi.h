@@ -302,6 +302,24 @@ typedef struct TfLiteReducerParams {
   bool keep_dims;
 } TfLiteReducerParams;
 
+typedef struct TfLiteShapeParams {
+  TfLiteType out_type;
+} TfLiteShapeParams;
+
+typedef struct TfLiteStridedSliceParams {
+  int begin_mask;
+  int end_mask;
+  int ellipsis_mask;
+  int new_axis_mask;
+  int shrink_axis_mask;
+  bool offset;  // version 8: `end` is an offset from `begin`
+} TfLiteStridedSliceParams;
+
+typedef struct TfLitePackParams {
+  int values_count;
+  int axis;
+} TfLitePackParams;
+
 typedef enum TfLitePadding {
   kTfLitePaddingUnknown = 0,
   kTfLitePaddingSame = 1,
@@ -354,10 +372,13 @@ enum BuiltinOperator : int32_t {
   kBuiltinMean = 40,
   kBuiltinSub = 41,
   kBuiltinSqueeze = 43,
+  kBuiltinStridedSlice = 45,
   kBuiltinExpandDims = 70,
   kBuiltinDelegate = 51,
   kBuiltinPadV2 = 60,
   kBuiltinTransposeConv = 67,
+  kBuiltinShape = 77,
+  kBuiltinPack = 83,
   kBuiltinResizeNearestNeighbor = 97,
   kBuiltinLeakyRelu = 98,
   kBuiltinQuantize = 114,
@@ -420,6 +441,8 @@ static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
 static_assert(sizeof(TfLiteConvParams) == 28, "TfLiteConvParams size");
 static_assert(sizeof(TfLiteReducerParams) == 1, "TfLiteReducerParams size");
 static_assert(sizeof(TfLiteReshapeParams) == 36, "TfLiteReshapeParams size");
+static_assert(sizeof(TfLiteStridedSliceParams) == 24, "TfLiteStridedSliceParams size");
+static_assert(sizeof(TfLitePackParams) == 8, "TfLitePackParams size");
 static_assert(sizeof(TfLiteConcatenationParams) == 8, "TfLiteConcatenationParams size");
 static_assert(sizeof(TfLiteLeakyReluParams) == 4, "TfLiteLeakyReluParams size");
 static_assert(sizeof(TfLiteResizeParams) == 2, "TfLiteResize*Params size");

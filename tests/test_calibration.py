@@ -503,3 +503,48 @@ def test_mirrored_strategy_merges_replica_statistics(flavour, method):
     assert report["merged"] == report["single"]
     assert len(report["spread"]) == 2 * len(report["merged"])
     assert all(spread == 0.0 for spread in report["spread"].values()), report["spread"]
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    """scikit-learn's 8x8 digits (real data, bundled) and the benchmarks'
+    MobileNet-style depthwise CNN trained on them with a fixed seed."""
+    from tfq.datasets import digits
+    from tfq_tools.models import mobilenet_style
+    train, test = digits("train"), digits("test")
+    keras.utils.set_random_seed(0)
+    model = mobilenet_style(keras, input_shape=(8, 8, 1))
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(*train, batch_size=64, epochs=30, verbose=0)
+    return model, train[0], test
+
+
+@pytest.mark.parametrize("draw", range(5))
+@pytest.mark.parametrize("method", ["entropy", "auto"])
+def test_small_calibration_sets_of_real_digits_quantize_well(digits_cnn, method, draw):
+    """200 calibration images, the size TFLite's docs suggest: auto runs with
+    default arguments (it needed 10 batches before), and entropy's int8 model
+    stays within a point of float on every draw (draw 3 fell from 96 % to
+    15 %: KL clipped the input to 1/16 of its range)."""
+    from ai_edge_litert.interpreter import Interpreter
+    model, train_images, (test_images, test_labels) = digits_cnn
+    calibration_images = train_images[np.random.default_rng(draw).permutation(
+        len(train_images))[:200]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tflite_model = tfq.convert(model, representative_data=calibration_images,
+                                   calibration=method, progress=False)
+    interpreter = Interpreter(model_content=tflite_model)
+    interpreter.allocate_tensors()
+    (source,), (sink,) = interpreter.get_input_details(), interpreter.get_output_details()
+    scale, zero_point = source["quantization"]
+    codes = np.clip(np.round(test_images / scale) + zero_point, -128, 127).astype(np.int8)
+    predictions = []
+    for image in codes:
+        interpreter.set_tensor(source["index"], image[np.newaxis])
+        interpreter.invoke()
+        predictions.append(np.argmax(interpreter.get_tensor(sink["index"])[0]))
+    float_accuracy = np.mean(np.argmax(model.predict(test_images, verbose=0), -1) == test_labels)
+    accuracy = np.mean(np.array(predictions) == test_labels)
+    assert accuracy >= float_accuracy - 0.01, (accuracy, float_accuracy)

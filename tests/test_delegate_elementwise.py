@@ -43,6 +43,20 @@ def test_activation_on_every_int8_value(op, quantization):
     assert_delegate_matches_reference(model, [ALL_INT8])
 
 
+@pytest.mark.parametrize("quantization", [((8.296403564145294e-09, 0), (8.069769741325672e-09, 0)),
+                                          ((7.8437603079351e-09, -1), (7.843448557309785e-09, -1)),
+                                          ((3e-6, 5), (1.5e-6, 5))])
+def test_hard_swish_at_tiny_scales(quantization):
+    """Scales of a randomly initialised MobileNetV3Small's late blocks: the
+    relu6(x + 3) / 6 branch then divides by 2^16 or more, where TFLite's
+    int16 rounding division (gemmlowp's, its mask an int16) gives -1 / 1, not
+    0: the negative inputs came out 1 LSB off before tfq reproduced it."""
+    input_q, output_q = quantization
+    model = unary_model("HARD_SWISH", options=schema.HardSwishOptionsT(),
+                        input_quantization=input_q, output_quantization=output_q)
+    assert_delegate_matches_reference(model, [ALL_INT8])
+
+
 @pytest.mark.parametrize("input_quantization", [(0.05, 0), (0.1, -20), (0.02, 127), (0.5, 3)])
 def test_logistic_on_every_int8_value(input_quantization):
     model = unary_model("LOGISTIC", input_quantization=input_quantization,

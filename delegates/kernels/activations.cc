@@ -32,8 +32,12 @@ int16_t SaturatingLeftShift16(int16_t value, int shift) {
   return static_cast<int16_t>(std::min<int64_t>(std::max<int64_t>(shifted, -32768), 32767));
 }
 
+// gemmlowp's int16 RoundingDivideByPOT, which TFLite's HardSwish calls: its
+// mask is an int16, so from exponent 16 on it is -1 (all ones) and the result
+// is 1 for x >= 0 and -1 for x < 0, not 0. Reproduced (exponent <= 31: the
+// op declines beyond).
 int16_t RoundingDivideByPowerOfTwo16(int16_t x, int exponent) {
-  const int32_t mask = (1 << exponent) - 1;
+  const int16_t mask = static_cast<int16_t>((int64_t{1} << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return static_cast<int16_t>((x >> exponent) + (remainder > threshold ? 1 : 0));

@@ -29,6 +29,17 @@ class PartitionTensors {
   const Shape& shape(int tensor) const;
   size_t element_size(int tensor) const { return TypeSize(context_->tensors[tensor].type); }
   void set_shape(int tensor, Shape shape) { shapes_[tensor] = std::move(shape); }
+  bool has_shape(int tensor) const { return shapes_.count(tensor) != 0; }
+  // Forgets what a declined op's Prepare may have set (the claim pass).
+  void Forget(int tensor) { shapes_.erase(tensor); values_.erase(tensor); }
+  // int32 values known at Prepare: the shape arithmetic of a Keras 3 dynamic
+  // batch (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) is computed from the
+  // shapes, so RESHAPE can take a shape the graph computes. `values` also
+  // reads a constant int32 tensor of the model; nullptr when not known.
+  void set_values(int tensor, std::vector<int32_t> values) {
+    values_[tensor] = std::move(values);
+  }
+  const std::vector<int32_t>* values(int tensor);
   void MarkOwned(int tensor) { owned_[tensor]; }
   bool owned(int tensor) const { return owned_.count(tensor) != 0; }
   // Sizes the partition's own buffers from their shapes (call after shapes).
@@ -41,6 +52,7 @@ class PartitionTensors {
   TfLiteContext* context_;
   ThreadPool* pool_ = nullptr;
   std::map<int, Shape> shapes_;
+  std::map<int, std::vector<int32_t>> values_;
   std::map<int, std::vector<int64_t>> owned_;  // int64 storage: aligned to 8
 };
 

@@ -54,6 +54,10 @@ std::unique_ptr<DelegatedOp> ParsePadV2(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseSqueeze(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseExpandDims(const NodeView& node, std::string* why);
+// Shape arithmetic (shape_arithmetic.cc).
+std::unique_ptr<DelegatedOp> ParseShape(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParseStridedSlice(const NodeView& node, std::string* why);
+std::unique_ptr<DelegatedOp> ParsePack(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseSub(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseAveragePool2D(const NodeView& node, std::string* why);
 std::unique_ptr<DelegatedOp> ParseConv2D(const NodeView& node, std::string* why);

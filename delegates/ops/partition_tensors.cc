@@ -16,6 +16,15 @@ void PartitionTensors::AllocateOwned() {
   }
 }
 
+const std::vector<int32_t>* PartitionTensors::values(int tensor) {
+  auto it = values_.find(tensor);
+  if (it != values_.end()) return &it->second;
+  const TfLiteTensor& constant = context_->tensors[tensor];
+  std::string why;
+  if (constant.type != kTfLiteInt32 || !CheckConstant(constant, "values", &why)) return nullptr;
+  return &(values_[tensor] = ConstantValues<int32_t>(constant));
+}
+
 void* PartitionTensors::data(int tensor) {
   auto it = owned_.find(tensor);
   if (it != owned_.end()) return it->second.data();

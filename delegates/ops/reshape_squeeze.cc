@@ -13,11 +13,22 @@ using ShapeRule = bool (*)(const std::vector<int>& rule, const Shape& input, Sha
 
 class CopyOp : public DelegatedOp {
  public:
-  CopyOp(const char* op_name, int input, int output, std::vector<int> rule, ShapeRule shape_rule)
+  // `rule_tensor` >= 0: the rule is that tensor's values, known at Prepare
+  // (RESHAPE's shape computed from shapes by SHAPE / STRIDED_SLICE / PACK).
+  CopyOp(const char* op_name, int input, int output, std::vector<int> rule, ShapeRule shape_rule,
+         int rule_tensor = -1)
       : op_name_(op_name), input_(input), output_(output), rule_(std::move(rule)),
-        shape_rule_(shape_rule) {}
+        shape_rule_(shape_rule), rule_tensor_(rule_tensor) {}
 
   bool Prepare(PartitionTensors* tensors, std::string* why) override {
+    if (rule_tensor_ >= 0) {
+      const std::vector<int32_t>* values = tensors->values(rule_tensor_);
+      if (values == nullptr) {
+        *why = std::string(op_name_) + " shape tensor is computed outside the delegate";
+        return false;
+      }
+      rule_.assign(values->begin(), values->end());
+    }
     const Shape& input = tensors->shape(input_);
     Shape output;
     if (!shape_rule_(rule_, input, &output, why)) {
@@ -35,7 +46,9 @@ class CopyOp : public DelegatedOp {
     if (output != input) std::memmove(output, input, static_cast<size_t>(bytes_));
   }
 
-  std::vector<int> input_tensors() const override { return {input_}; }
+  std::vector<int> input_tensors() const override {
+    return rule_tensor_ >= 0 ? std::vector<int>{input_, rule_tensor_} : std::vector<int>{input_};
+  }
   std::vector<int> output_tensors() const override { return {output_}; }
 
  private:
@@ -43,6 +56,7 @@ class CopyOp : public DelegatedOp {
   int input_, output_;
   std::vector<int> rule_;
   ShapeRule shape_rule_;
+  int rule_tensor_;
   int64_t bytes_ = 0;
 };
 
@@ -133,10 +147,15 @@ std::unique_ptr<DelegatedOp> ParseReshape(const NodeView& node, std::string* why
   std::vector<int> requested;
   const TfLiteTensor* shape = node.num_inputs() == 2 ? node.input(1) : nullptr;
   if (shape != nullptr) {
-    // A shape computed at run time (Keras 3's dynamic batch) stays on TFLite.
-    if (!CheckType(*shape, "shape", kTfLiteInt32, why) || !CheckConstant(*shape, "shape", why) ||
-        !CheckRank(*shape, "shape", 1, why)) {
+    if (!CheckType(*shape, "shape", kTfLiteInt32, why) || !CheckRank(*shape, "shape", 1, why)) {
       return nullptr;
+    }
+    std::string not_constant;
+    if (!CheckConstant(*shape, "shape", &not_constant)) {
+      // Computed in the graph (Keras 3's dynamic batch): its values must be
+      // known at Prepare, from shape arithmetic the delegate also runs.
+      return std::make_unique<CopyOp>("RESHAPE", node.input_index(0), node.output_index(0),
+                                      std::vector<int>{}, &ReshapedShape, node.input_index(1));
     }
     const std::vector<int32_t> values = ConstantValues<int32_t>(*shape);
     requested.assign(values.begin(), values.end());

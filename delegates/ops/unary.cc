@@ -193,6 +193,10 @@ std::unique_ptr<DelegatedOp> ParseHardSwish(const NodeView& node, std::string* w
     *why = "input scale is too large";
     return nullptr;
   }
+  if (relu.shift < -31) {  // TFLite's shift by 32 or more is undefined behaviour
+    *why = "input scale " + std::to_string(in_q.scales[0]) + " is too small";
+    return nullptr;
+  }
   kernels::HardSwishParams params{};
   params.input_zero_point = in_q.zero_points[0];
   params.output_zero_point = out_q.zero_points[0];
