@@ -407,14 +407,14 @@ def relative_output_errors(squared_errors, squares) -> np.ndarray:
 
 
 def per_tensor_choices(batch_errors: dict, candidates,
-                       half_sizes) -> Tuple[dict, Tuple[dict, ...]]:
+                       held_back_halves) -> Tuple[dict, Tuple[dict, ...]]:
     """auto's per-tensor choice, from each tensor's errors on every held-back
-    batch ({key: [batches, candidates]}, the halves' batches in turn, `half_sizes`
-    of them each; ties go to the first candidate); and the choices made on each
-    half of those batches."""
+    batch ({key: [batches, candidates]}, the batches of HeldBack.halves() in
+    turn; ties go to the first candidate); and the choices made on each half."""
     def choose(rows):
         return {key: candidates[int(np.argmin(np.sum(errors[rows], axis=0)))]
                 for key, errors in batch_errors.items()}
+    half_sizes = [len(half) for half in held_back_halves]
     ends = np.cumsum(half_sizes)
     return choose(slice(None)), tuple(choose(slice(end - size, end))
                                       for end, size in zip(ends, half_sizes))
@@ -424,7 +424,7 @@ def check_at_model_output(output_error_sums, held_back_halves, proposals, per_te
                           cross_fitted, candidates) -> Tuple[dict, Dict[str, float]]:
     """auto's last step: the per-tensor choice against each candidate method
     applied to every tensor, compared by the model's output error on the
-    held-back batches (ranges from the other batches). Per-tensor errors do
+    held-back samples (ranges from the others). Per-tensor errors do
     not add up at the output: on a MobileNet-style Fashion-MNIST model the
     per-tensor mix had a larger output error, and lower test accuracy, than
     percentile or mse everywhere.
@@ -488,8 +488,7 @@ def calibrate(model, data, *, method: str = "minmax", num_samples=None, batch_si
                                              tensor_observers, with_histogram, ema_decay,
                                              candidate_ranges=candidate_ranges)
         samples += held_out
-        per_tensor, cross_fitted = per_tensor_choices(errors, candidates,
-                                                      [len(half) for half in halves])
+        per_tensor, cross_fitted = per_tensor_choices(errors, candidates, halves)
         chosen, output_errors = check_at_model_output(passes.output_error_sums, halves,
                                                       proposals, per_tensor, cross_fitted,
                                                       candidates)

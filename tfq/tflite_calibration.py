@@ -131,8 +131,8 @@ def observe_ranges(calibrated_model: bytes, inputs, batches, *, scheme: schemes.
                         scheme, activations[index], candidate_ranges[index]).numpy()
                     # Then the batch joins the statistics, as in tfq.calibrate.
                     tensor_observers[index].update(activations[index])
-        per_tensor, cross_fitted = calibration.per_tensor_choices(
-            batch_errors, candidates, [len(half) for half in halves])
+        per_tensor, cross_fitted = calibration.per_tensor_choices(batch_errors, candidates,
+                                                                  halves)
 
         quantized_runners = {}  # the halves share all but the per-tensor mix: quantize once
 
