@@ -70,7 +70,7 @@ def test_auto_calibration_on_a_small_set_with_the_default_batch_size(saved_model
                            f"--calibration_data={tmp_path / 'calibration.npy'}",
                            "--calibration_method=auto")
     assert code == 0, stderr
-    assert "auto chose its methods on 8 held-back samples of 40" in stderr
+    assert "'auto' chose its methods on 8 held-back samples of 40" in stderr
     _assert_int8_model(output)
 
 
