@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.test_delegate_conv import conv_model
 
@@ -44,6 +45,7 @@ def test_bench_times_all_three_and_checks_exactness(tmp_path):
     assert "per-node fixed cost:" in result.stdout
 
 
+@pytest.mark.heavy
 def test_bench_isa_caps_tfq_and_times_each_runtime_in_its_own_process(tmp_path):
     model = tmp_path / "conv.tflite"
     model.write_bytes(conv_model(np.random.default_rng(4), input_shape=(1, 12, 12, 8),

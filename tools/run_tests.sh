@@ -4,15 +4,17 @@
 # and Bazel (the same delegate built from the same sources, C++ tests), the
 # C++ tests under qemu (x86 fallbacks; aarch64 cross-compiled, three CPUs),
 # and the delegate under sanitizers (tools/sanitize.sh).
+# Tests marked heavy (minutes each: whole keras.applications sweeps, the demo's
+# quick run) are left to tools/run_heavy_tests.sh, which CI runs too.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash tools/bootstrap.sh
 
-echo "[tests] pytest"
+echo "[tests] pytest (heavy tests: tools/run_heavy_tests.sh)"
 # pytest exits 5 when it collects no test: treat that as a failure too.
-.venv/bin/python -m pytest tests "$@" || { rc=$?; echo "[tests] pytest failed (exit $rc)"; exit "$rc"; }
+.venv/bin/python -m pytest tests -m "not heavy" "$@" || { rc=$?; echo "[tests] pytest failed (exit $rc)"; exit "$rc"; }
 
 echo "[tests] bazel build + test"
 bazel build //delegates:all

@@ -50,7 +50,7 @@ echo "[sanitize] C++ tests: passed"
 ASAN_RUNTIME="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so.6)"
 echo "[sanitize] the delegate's pytest suites on the sanitized library"
 LD_PRELOAD="$ASAN_RUNTIME" TFQ_DELEGATE_LIBRARY="$OUT/libtfq_delegate.so" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_delegate_*.py
+  .venv/bin/python -m pytest -q -p no:cacheprovider -m "not heavy" tests/test_delegate_*.py
 echo "[sanitize] fuzzing the sanitized library ($MUTANTS mutants)"
 LD_PRELOAD="$ASAN_RUNTIME" .venv/bin/python -m tfq_tools.fuzz_delegate \
   --library="$OUT/libtfq_delegate.so" --mutants="$MUTANTS" --memory_gb=0 --noprogress \
