@@ -43,6 +43,20 @@ def test_bench_times_all_three_and_checks_exactness(tmp_path):
     assert conv["macs"] == 16 * 16 * 16 * 9 * 8  # output pixels x channels x taps x depth
     assert conv["gmacs"] > 0 and 0 < conv["peak_share"] < 1
     assert "per-node fixed cost:" in result.stdout
+    has_amx = "amx" in tfq.delegate.cpu_features().split()
+    assert ("XNNPACK AMX n/a (no AMX on this CPU)" in result.stdout) is not has_amx
+
+
+def test_roofline_peak_follows_the_cpu_generation():
+    from tfq_tools import roofline
+    sapphire_rapids, zen4, zen5 = ("GenuineIntel", 6), ("AuthenticAMD", 25), ("AuthenticAMD", 26)
+    assert roofline.peak_macs_per_cycle("avx512_vnni", sapphire_rapids) == 128
+    assert roofline.peak_macs_per_cycle("avx512_vnni", zen5) == 128
+    # Zen 4 runs a 512-bit VPDPBUSD as two 256-bit halves.
+    assert roofline.peak_macs_per_cycle("avx512_vnni", zen4) == 64
+    assert roofline.peak_macs_per_cycle("avx512", zen4) == 32
+    assert roofline.peak_macs_per_cycle("avx2", zen4) == 32
+    assert roofline.peak_macs_per_cycle("amx", sapphire_rapids) == 1024
 
 
 @pytest.mark.heavy

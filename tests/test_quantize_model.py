@@ -407,6 +407,20 @@ def test_skip_layers_keeps_a_layer_float():
     assert isinstance(quantized.get_layer("quant_d"), tfq.QuantizeWrapper)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_residual_add_of_the_model_input_converts_and_matches(K, seed):
+    """A merge layer fed by the model input and a layer (a residual block on
+    the input, as in denoisers): only the model input takes the input range;
+    fit used to fail with 'A merge layer should be called on a list'."""
+    K.utils.set_random_seed(40 + seed)
+    inputs = K.Input((8, 8, 4))
+    x = K.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = K.layers.Conv2D(4, 1)(x)
+    model = K.Model(inputs, K.layers.Flatten()(K.layers.Add()([inputs, x])))
+    names = assert_converts_and_matches(model, (8, 8, 4), 8 * 8 * 4)
+    assert names.count("ADD") == 1 and "QUANTIZE" not in names, names
+
+
 def test_several_inputs_and_outputs_convert_and_match():
     keras.utils.set_random_seed(10)
     a, b = keras.Input((8,), name="a"), keras.Input((6,), name="b")

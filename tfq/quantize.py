@@ -69,13 +69,18 @@ def _producer(tensor):
     return getattr(history, "operation", None) or history.layer
 
 
-def _layers_fed_by_model_inputs(model) -> set:
+def _layers_fed_by_model_inputs(model) -> dict:
+    """{layer name: True when its one input is a model input; for a layer of
+    several inputs (a residual Add of the model input), the positions of the
+    model inputs among them: only those get the input range}."""
     input_ids = {id(tensor) for tensor in model.inputs}
-    fed = set()
+    fed = {}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            if any(id(tensor) in input_ids for tensor in _node_inputs(node)):
-                fed.add(layer.name)
+            tensors = _node_inputs(node)
+            positions = [i for i, tensor in enumerate(tensors) if id(tensor) in input_ids]
+            if positions:
+                fed[layer.name] = True if len(tensors) == 1 else positions
     return fed
 
 
@@ -187,7 +192,7 @@ def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_c
     range (False for a nested model fed by a layer that already has one)."""
     wrapper_class, folded_class = (wrappers.tf_keras_layer_classes() if flavour is not keras else
                                    (wrappers.QuantizeWrapper, wrappers.FoldedBatchNormalization))
-    fed_by_inputs = _layers_fed_by_model_inputs(model) if quantize_model_inputs else set()
+    fed_by_inputs = _layers_fed_by_model_inputs(model) if quantize_model_inputs else {}
     consumers = _consumers(model)
     folds = _batch_norms_to_fold(model, consumers, skip)  # BN name -> producer name
     range_from_consumer = _layers_without_own_output_range(model, consumers, folds, skip)
@@ -209,7 +214,7 @@ def _quantize_graph(model, flavour, *, quantize_model_inputs, skip, decay, per_c
                                    skip=skip, decay=decay, per_channel=per_channel,
                                    scheme=scheme)
         bn_name = folded_into.get(layer.name)
-        return wrapper_class(fresh_copy(layer), quantize_inputs=layer.name in fed_by_inputs,
+        return wrapper_class(fresh_copy(layer), quantize_inputs=fed_by_inputs.get(layer.name, False),
                              quantize_outputs=layer.name not in range_from_consumer,
                              decay=decay, per_channel=per_channel, scheme=scheme,
                              batch_norm=fresh_copy(originals[bn_name]) if bn_name else None)

@@ -27,6 +27,8 @@ class _QuantizeWrapperLogic:
     _keras = None  # the Keras flavour module, set on each concrete class
     _tfq_wrapper = True
 
+    # quantize_inputs: True (every input is a model input), False, or for a
+    # merge layer the positions of its inputs that are model inputs.
     def __init__(self, layer, *, quantize_inputs=False, quantize_outputs=True, decay=0.999,
                  batch_norm=None, per_channel=True, scheme="int8", **kwargs):
         kwargs.setdefault("name", f"quant_{layer.name}")
@@ -36,7 +38,8 @@ class _QuantizeWrapperLogic:
         self.layer = layer
         # A BatchNormalization folded into this layer's weights (QAT folding).
         self.batch_norm = batch_norm
-        self.quantize_inputs = quantize_inputs
+        self.quantize_inputs = (list(quantize_inputs) if isinstance(quantize_inputs, (list, tuple))
+                                else bool(quantize_inputs))
         self.quantize_outputs = quantize_outputs
         # Per-channel weights for convolutions (Dense is always per-tensor).
         self.per_channel = per_channel
@@ -117,7 +120,7 @@ class _QuantizeWrapperLogic:
                      self.output_range is not None and self.calibration_observer is None and
                      not self.scheme.symmetric_activations)
         if self.input_range is not None:
-            inputs = self._quantize(inputs, "input", training)
+            inputs = self._quantize_model_inputs(inputs, training)
         if self.handling is registry.Handling.WEIGHTED:
             kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
             if self.batch_norm is not None:
@@ -142,6 +145,19 @@ class _QuantizeWrapperLogic:
         if self.output_range is not None:
             outputs = self._quantize(outputs, "output", training)
         return outputs
+
+    def _quantize_model_inputs(self, inputs, training):
+        """The input range on the inputs that are model inputs: all of a
+        single-input layer's, only the listed positions of a merge layer's (its
+        other inputs carry their producers' ranges already)."""
+        if not isinstance(inputs, (list, tuple)):
+            return self._quantize(inputs, "input", training)
+        positions = (range(len(inputs)) if self.quantize_inputs is True else
+                     self.quantize_inputs)
+        inputs = list(inputs)
+        for position in positions:
+            inputs[position] = self._quantize(inputs[position], "input", training)
+        return inputs
 
     def _weight_options(self, training, unfold=lambda kernel: kernel):
         intermediate = (lambda values: values)

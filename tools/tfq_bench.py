@@ -196,6 +196,7 @@ def time_alone():
 
 def bench():
     import numpy as np  # pylint: disable=import-outside-toplevel
+    import tfq  # pylint: disable=import-outside-toplevel
     from tfq_tools import bench_reference  # pylint: disable=import-outside-toplevel
     from tfq_tools import roofline as peaks  # pylint: disable=import-outside-toplevel
     if not FLAGS.model or not os.path.isfile(FLAGS.model):
@@ -222,6 +223,7 @@ def bench():
     inputs = bench_reference.random_inputs(probe.get_input_details(), FLAGS.seed)
     results = {"model": FLAGS.model, "runs": FLAGS.runs, "cpu": cpu_name(),
                "clock_ghz": ghz, "tfq_path": tfq_path, "xnnpack_amx": xnnpack_amx,
+               "cpu_has_amx": "amx" in tfq.delegate.cpu_features().split(),
                "by_threads": {}}
     identical = expected is not None
     for threads in threads_list:
@@ -278,7 +280,8 @@ def print_report(results, ghz):
     from tfq_tools import roofline as peaks  # pylint: disable=import-outside-toplevel
     clock = f"{ghz:.2f} GHz" if ghz else "clock unknown"
     print(f"{os.path.basename(FLAGS.model)} on {results['cpu']} ({clock}); tfq kernel path "
-          f"{results['tfq_path']}; XNNPACK AMX {results['xnnpack_amx']}")
+          f"{results['tfq_path']}; XNNPACK AMX "
+          f"{results['xnnpack_amx'] if results['cpu_has_amx'] else 'n/a (no AMX on this CPU)'}")
     print(f"median of {FLAGS.runs} interleaved invokes (ms)")
     print(f"{'threads':>7s} {'builtin':>9s} {'xnnpack':>9s} {'tfq':>9s} "
           f"{'xnnpack/tfq':>12s} {'builtin/tfq':>12s}  tfq nodes")
@@ -308,7 +311,7 @@ def print_report(results, ghz):
         for r in ops:
             gmacs = f"{r['gmacs']:8.1f}" if "gmacs" in r else f"{'':8s}"
             share = (f"{100 * r['peak_share']:7.1f}%" if "peak_share" in r else f"{'':8s}")
-            peak = (f"  {peaks.PEAK_MACS_PER_CYCLE.get(r['path'], 1)}/cycle" if "gmacs" in r
+            peak = (f"  {peaks.peak_macs_per_cycle(r['path'])}/cycle" if "gmacs" in r
                     else "")
             print(f"  {r['op']:20s} {r['path']:12s} {r['ms']:7.3f} {gmacs} {share}{peak}")
         for r in profile:
