@@ -52,7 +52,9 @@ def _convert(model, scheme="int8"):
 def _assert_all_integer(interpreter, scheme="int8"):
     ops = interpreter._get_ops_details()  # pylint: disable=protected-access
     names = [op["op_name"] for op in ops]
-    assert "QUANTIZE" not in names and "DEQUANTIZE" not in names, names
+    # QUANTIZE may stay as an int8 -> int8 requantization (a skip connection
+    # into a Concatenate); the type check below refuses any float one.
+    assert "DEQUANTIZE" not in names, names
     for op in ops:
         for index in list(op["inputs"]) + list(op["outputs"]):
             if index < 0:
@@ -419,6 +421,81 @@ def test_residual_add_of_the_model_input_converts_and_matches(K, seed):
     model = K.Model(inputs, K.layers.Flatten()(K.layers.Add()([inputs, x])))
     names = assert_converts_and_matches(model, (8, 8, 4), 8 * 8 * 4)
     assert names.count("ADD") == 1 and "QUANTIZE" not in names, names
+
+
+def _unet_block(K):
+    """Encoder, pooled bottleneck, two decoder paths (transpose conv and
+    upsampled 1x1 conv) concatenated with the skip connection."""
+    inputs = K.Input((16, 16, 3))
+    skip = K.layers.SeparableConv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = K.layers.MaxPooling2D(2)(skip)
+    x = K.layers.SeparableConv2D(16, 3, padding="same", activation="relu")(x)
+    up_transposed = K.layers.Conv2DTranspose(8, 3, strides=2, padding="same")(x)
+    up_sampled = K.layers.UpSampling2D()(K.layers.Conv2D(8, 1)(x))
+    x = K.layers.Concatenate()([skip, up_transposed, up_sampled])
+    return K.Model(inputs, K.layers.Flatten()(K.layers.Conv2D(4, 1)(x))), (16, 16, 3)
+
+
+def _conv1d_block(K):
+    inputs = K.Input((32, 4))
+    x = K.layers.Conv1D(8, 3, use_bias=False)(inputs)
+    x = K.layers.BatchNormalization()(x)
+    x = K.layers.ReLU()(x)
+    x = K.layers.Conv1D(8, 3, strides=2)(x)
+    return K.Model(inputs, K.layers.Flatten()(x)), (32, 4)
+
+
+def _hard_swish_block(K):
+    """A mobile block with hard-swish and a residual on the input (Keras 3:
+    tf_keras has no hard-swish); the sweep runs it with per-tensor weights."""
+    inputs = K.Input((12, 12, 8))
+    x = K.layers.Conv2D(16, 1, use_bias=False)(inputs)
+    x = K.layers.BatchNormalization()(x)
+    x = K.layers.Activation("hard_swish")(x)
+    x = K.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = K.layers.BatchNormalization()(x)
+    x = K.layers.Activation("hard_swish")(x)
+    x = K.layers.Conv2D(8, 1, use_bias=False)(x)
+    x = K.layers.BatchNormalization()(x)
+    return K.Model(inputs, K.layers.Flatten()(K.layers.Add()([inputs, x]))), (12, 12, 8)
+
+
+def _assert_block_matches(make_block, K, seed, **quantize_options):
+    K.utils.set_random_seed(seed)
+    model, input_shape = make_block(K)
+    return assert_converts_and_matches(model, input_shape, int(np.prod(model.output_shape[1:])),
+                                       **quantize_options)
+
+
+def test_upsampled_decoder_path_takes_the_concatenate_range(K):
+    """UpSampling2D between a conv and a Concatenate: the conv's output takes
+    the Concatenate's range, so the converter needs no requantization there.
+    Seed 1 had one at s_in / s_out = 0.46, where TFLite's QUANTIZE rounds a
+    quarter of the values away from what the float fake-quant gives: 98.3 %
+    of outputs within 1 LSB, max 3."""
+    names = _assert_block_matches(_unet_block, K, seed=1)
+    assert names.count("QUANTIZE") == 1, names  # the skip connection's alone
+
+
+# (The U-Net block is not swept yet: 2 of 20 seeds still reach 3 LSB, from
+# TFLite's requantization rounding inside its separable convs.)
+BLOCK_SWEEPS = {"Conv1D-BN-ReLU-Conv1D": (_conv1d_block, {}),
+                "hard-swish block per-tensor": (_hard_swish_block, {"per_channel": False})}
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("block,flavour", [(block, flavour) for block in BLOCK_SWEEPS
+                                           for flavour in ("keras", "tf_keras")
+                                           if not (block.startswith("hard-swish") and
+                                                   flavour == "tf_keras")])
+def test_blocks_match_over_twenty_seeds(block, flavour):
+    """Users' weights are not our seed: 20 initialisations of each block, in
+    both Keras flavours (hard-swish: Keras 3 only, tf_keras has none)."""
+    import tf_keras
+    K = tf_keras if flavour == "tf_keras" else keras
+    make_block, options = BLOCK_SWEEPS[block]
+    for seed in range(20):
+        _assert_block_matches(make_block, K, seed, **options)
 
 
 def test_several_inputs_and_outputs_convert_and_match():

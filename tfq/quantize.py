@@ -97,24 +97,51 @@ def _consumers(model) -> dict:
 def _layers_without_own_output_range(model, consumers, folds, skip) -> set:
     """Layers whose output tensor does not exist in the .tflite as they
     produce it, so it gets no fake-quant (the converter would put none there):
-    - all consumers are Concatenate: TFLite gives its inputs the output's scale;
+    - all consumers are Concatenate, directly or through same-scale layers
+      (UpSampling2D, MaxPooling2D, Reshape, ...): TFLite gives its inputs the
+      output's scale. An own range there would make the converter requantize
+      into the Concatenate's scale, and TFLite's requantization rounds away
+      from zero by up to 2^-(r+1) LSB (r: the right shift of s_in / s_out,
+      1 for ratios in [0.25, 0.5)), which no float fake-quant reproduces: a
+      U-Net's decoder landed 1 LSB off on a quarter of its values;
     - the one consumer is a ReLU/ReLU6 the converter fuses into this op.
     A folded BatchNormalization is looked through: its consumers count."""
     folded_into = {producer: bn for bn, producer in folds.items()}
     output_producers = {_producer(t).name for t in model.outputs}
+
+    def feeds_only_shared_ranges(name):
+        following = consumers.get(name, [])
+        if not following or name in output_producers:
+            return False
+        return all(type(c).__name__ in registry.SHARES_INPUT_RANGES or
+                   (c.name not in skip and _is_same_scale(c) and
+                    feeds_only_shared_ranges(c.name))
+                   for c in following)
+
     without = set()
     for layer in model.layers:
         name = folded_into.get(layer.name, layer.name)
         following = consumers.get(name, [])
         if not following or name in output_producers:
             continue
-        if all(type(c).__name__ in registry.SHARES_INPUT_RANGES for c in following):
+        if feeds_only_shared_ranges(name):
             without.add(layer.name)
         elif (len(following) == 1 and type(layer).__name__ in registry.TAKES_FUSED_ACTIVATION
               and registry.has_fusable_activation(layer) and following[0].name not in skip
               and registry.is_fusable_activation_layer(following[0])):
             without.add(layer.name)
     return without
+
+
+def _is_same_scale(layer) -> bool:
+    """A layer TFLite runs at its input's scale (not InputLayer, a nested
+    model or an unregistered layer)."""
+    if type(layer).__name__ == "InputLayer" or _is_graph_model(layer):
+        return False
+    try:
+        return registry.lookup(layer)[0] is registry.Handling.SAME_SCALE
+    except ValueError:
+        return False
 
 
 def _batch_norms_to_fold(model, consumers, skip) -> dict:
