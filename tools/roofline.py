@@ -20,6 +20,8 @@ Memory-bound kernels (depthwise, batch-1 FULLY_CONNECTED) cannot reach the
 compute peak; the share still says how far they are from it.
 """
 
+import functools
+
 PEAK_MACS_PER_CYCLE = {
     "amx": 1024, "avx512_vnni": 128, "avx512": 64, "avx2": 32, "scalar": 1,
     "portable": 1, "reference": 1, "neon_i8mm": 64, "neon_dotprod": 32, "neon": 16,
@@ -42,6 +44,7 @@ def _cpuinfo_field(name):
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_identity():
     """(vendor, family) of this machine's CPU, or (None, None) off x86 Linux."""
     vendor, family = _cpuinfo_field("vendor_id"), _cpuinfo_field("cpu family")

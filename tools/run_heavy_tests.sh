@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The tests marked heavy (about 12 minutes on 2 cores): keras.applications
-# models swept over seeds and at 224x224 through the delegate, the demo's
-# quick run, the examples under tf.distribute. CI runs them after
+# The tests marked heavy (about 15 minutes on 2 cores): keras.applications
+# models swept over seeds and at 224x224 through the delegate, QAT blocks
+# over 20 seeds, the demo's quick run, the examples under tf.distribute. CI runs them after
 # tools/run_tests.sh; set-up is the same (idempotent).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -154,15 +154,20 @@ def isolated_median_ms(variant, threads, xnnpack_amx):
     return medians
 
 
+def cpu_has_amx() -> bool:
+    """Whether the CPU has AMX (detected, whatever the ISA cap)."""
+    import tfq  # pylint: disable=import-outside-toplevel
+    return "amx" in tfq.delegate.cpu_features().split()
+
+
 def keep_xnnpack_off_amx_if_asked(tfq_path):
     """Resolves --xnnpack_amx to on/off and applies off before any XNNPACK
     interpreter exists; returns the resolved value."""
-    import tfq  # pylint: disable=import-outside-toplevel
-    cpu_has_amx = "amx" in tfq.delegate.cpu_features().split()
+    has_amx = cpu_has_amx()
     setting = FLAGS.xnnpack_amx
     if setting == "auto":
-        setting = "on" if tfq_path == "amx" or not cpu_has_amx else "off"
-    if setting == "off" and cpu_has_amx:
+        setting = "on" if tfq_path == "amx" or not has_amx else "off"
+    if setting == "off" and has_amx:
         from tfq_tools import no_amx  # pylint: disable=import-outside-toplevel
         no_amx.deny_amx_tile_state()
     return setting
@@ -196,7 +201,6 @@ def time_alone():
 
 def bench():
     import numpy as np  # pylint: disable=import-outside-toplevel
-    import tfq  # pylint: disable=import-outside-toplevel
     from tfq_tools import bench_reference  # pylint: disable=import-outside-toplevel
     from tfq_tools import roofline as peaks  # pylint: disable=import-outside-toplevel
     if not FLAGS.model or not os.path.isfile(FLAGS.model):
@@ -223,7 +227,7 @@ def bench():
     inputs = bench_reference.random_inputs(probe.get_input_details(), FLAGS.seed)
     results = {"model": FLAGS.model, "runs": FLAGS.runs, "cpu": cpu_name(),
                "clock_ghz": ghz, "tfq_path": tfq_path, "xnnpack_amx": xnnpack_amx,
-               "cpu_has_amx": "amx" in tfq.delegate.cpu_features().split(),
+               "cpu_has_amx": cpu_has_amx(),
                "by_threads": {}}
     identical = expected is not None
     for threads in threads_list:
