@@ -141,16 +141,54 @@ struct PixelCursor {
   int oy, ox;
 };
 
+// `bytes` bytes from `from` to `to`, each XOR `flip` (0, or 0x80: an int8
+// made the unsigned x + 128 the packed kernel reads). Short runs (a 3x3
+// first conv's window rows are 9 bytes) go in 8- or 4-byte pieces, the last
+// overlapping the one before, not through a call to memcpy.
+inline void CopyRun(const void* from, int64_t bytes, uint8_t flip, void* to) {
+  auto* dst = static_cast<unsigned char*>(to);
+  const auto* src = static_cast<const unsigned char*>(from);
+  if (flip == 0 && bytes > 32) {
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+    return;
+  }
+  const uint64_t flip8 = flip * uint64_t{0x0101010101010101};
+  auto copy8 = [&](int64_t at) {
+    uint64_t value;
+    std::memcpy(&value, src + at, 8);
+    value ^= flip8;
+    std::memcpy(dst + at, &value, 8);
+  };
+  auto copy4 = [&](int64_t at) {
+    uint32_t value;
+    std::memcpy(&value, src + at, 4);
+    value ^= static_cast<uint32_t>(flip8);
+    std::memcpy(dst + at, &value, 4);
+  };
+  if (bytes >= 8) {
+    for (int64_t i = 0; i + 8 < bytes; i += 8) copy8(i);
+    copy8(bytes - 8);
+  } else if (bytes >= 4) {
+    copy4(0);
+    copy4(bytes - 4);
+  } else {
+    for (int64_t i = 0; i < bytes; ++i) dst[i] = src[i] ^ flip;
+  }
+}
+
 // The im2col row of the output pixel at `at`: the window copied into
 // `slot`, taps in the padding set to `fill` (the input zero point, so they
-// add nothing); or, `in_place`, the input pixel itself.
+// add nothing), every byte XOR `flip` (fill included; 0 for int16); or,
+// `in_place`, the input pixel itself (not flipped).
 template <typename T>
 const T* Im2colRow(const ConvGeometry& g, const T* input, const PixelCursor& at, T fill,
-                   bool in_place, T* slot) {
+                   uint8_t flip, bool in_place, T* slot) {
   const int depth = g.input_depth;
   const int64_t b = at.b;
   const int y0 = at.oy * g.stride_height - g.pad_top, x0 = at.ox * g.stride_width - g.pad_left;
   if (in_place) return input + ((b * g.input_height + y0) * g.input_width + x0) * depth;
+  const T flipped_fill = static_cast<T>(fill ^ flip);
+  const int64_t tap_bytes = static_cast<int64_t>(depth) * sizeof(T);
   T* start = slot;
   // A window row wholly inside the input (dilation 1 in x) is one run of
   // filter_width * depth values: one copy, not one per tap (a first conv
@@ -161,27 +199,18 @@ const T* Im2colRow(const ConvGeometry& g, const T* input, const PixelCursor& at,
   for (int fy = 0; fy < g.filter_height; ++fy) {
     const int y = y0 + fy * g.dilation_height;
     if (whole_rows && y >= 0 && y < g.input_height) {
-      const T* source = input + ((b * g.input_height + y) * g.input_width + x0) * depth;
-      if (run <= 32) {  // shorter than a call to memcpy: 8 bytes at a time, then the rest
-        const int bytes = run * static_cast<int>(sizeof(T));
-        auto* to = reinterpret_cast<unsigned char*>(slot);
-        const auto* from = reinterpret_cast<const unsigned char*>(source);
-        int i = 0;
-        for (; i + 8 <= bytes; i += 8) std::memcpy(to + i, from + i, 8);
-        for (; i < bytes; ++i) to[i] = from[i];
-      } else {
-        std::memcpy(slot, source, static_cast<size_t>(run) * sizeof(T));
-      }
+      CopyRun(input + ((b * g.input_height + y) * g.input_width + x0) * depth,
+              static_cast<int64_t>(run) * sizeof(T), flip, slot);
       slot += run;
       continue;
     }
     for (int fx = 0; fx < g.filter_width; ++fx, slot += depth) {
       const int x = x0 + fx * g.dilation_width;
       if (y < 0 || y >= g.input_height || x < 0 || x >= g.input_width) {
-        std::fill(slot, slot + depth, fill);
+        std::fill(slot, slot + depth, flipped_fill);
       } else {
-        std::memcpy(slot, input + ((b * g.input_height + y) * g.input_width + x) * depth,
-                    static_cast<size_t>(depth) * sizeof(T));
+        CopyRun(input + ((b * g.input_height + y) * g.input_width + x) * depth, tap_bytes, flip,
+                slot);
       }
     }
   }
@@ -367,11 +396,12 @@ namespace {
 
 // Output pixels [pixel_begin, pixel_end) (-1: all) in blocks of kRows: each
 // block's im2col rows go to `patch` (rows `row_stride` elements apart,
-// padding taps `fill`; in place for pointwise convs, where the input pixel
-// is the row), then body(rows, count, first pixel).
+// padding taps `fill`, every byte XOR `flip`; in place and as they are for
+// pointwise convs, where the input pixel is the row), then body(rows,
+// count, first pixel).
 template <int kRows, typename T, typename Body>
-void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, T* patch, int row_stride,
-                        int64_t pixel_begin, int64_t pixel_end, Body body) {
+void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, uint8_t flip, T* patch,
+                        int row_stride, int64_t pixel_begin, int64_t pixel_end, Body body) {
   const bool pointwise = ReadsInputInPlace(g);
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
@@ -381,7 +411,7 @@ void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, T* patch,
     const T* rows[kRows] = {};
     PixelCursor at(g, first);
     for (int r = 0; r < count; ++r, at.Next()) {
-      rows[r] = Im2colRow(g, input, at, fill, pointwise,
+      rows[r] = Im2colRow(g, input, at, fill, flip, pointwise,
                           patch + static_cast<int64_t>(r) * row_stride);
     }
     body(rows, count, first);
@@ -406,7 +436,7 @@ void AmxConv2DInt8(const ConvGeometry& g, const ConvQuantization& quantization,
                                         g.input_width * g.input_depth;
   AmxTiles tiles;  // configured on first use, released on return
   ForEachIm2colBlock<kAmxMaxRows>(
-      g, input, static_cast<int8_t>(quantization.input_zero_point), patch, row_stride,
+      g, input, static_cast<int8_t>(quantization.input_zero_point), 0, patch, row_stride,
       pixel_begin, pixel_end,
       [&](const int8_t* const* rows, int count, int64_t first) {
         const int8_t* a = patch;
@@ -448,12 +478,18 @@ void Conv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization& quantiza
   }
   // Blocks of output pixels: with packed filters each weight load serves
   // kConvPixelBlock of them.
+  // The packed kernel's rows carry its offset (x + 128 is x ^ 0x80):
+  // im2col writes them so, pointwise rows are offset per block.
+  const uint8_t flip = packed.empty() ? 0 : static_cast<uint8_t>(PackedDotRowOffset());
   ForEachIm2colBlock<kConvPixelBlock>(
-      g, input, static_cast<int8_t>(quantization.input_zero_point), patch, patch_size,
+      g, input, static_cast<int8_t>(quantization.input_zero_point), flip, patch, patch_size,
       pixel_begin, pixel_end,
       [&](const int8_t* const* rows, int count, int64_t first) {
         if (!packed.empty()) {  // offsets added and the sums rescaled inside
-          PackedDotRowsToInt8(rows, count, packed, offsets, requantizer.channels(),
+          const int8_t* offset_rows[kConvPixelBlock];
+          std::copy(rows, rows + count, offset_rows);
+          if (rows[0] != patch) OffsetRowsForPackedDot(offset_rows, count, patch_size, patch);
+          PackedDotRowsToInt8(offset_rows, count, packed, offsets, requantizer.channels(),
                               g.output_depth, patch_size, output + first * g.output_depth,
                               g.output_depth, blocks);
           return;
@@ -534,7 +570,7 @@ void Conv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization& quantiz
   // Blocks of 4 output pixels: each packed weight load serves all 4. int16
   // zero points are 0: padding is 0.
   ForEachIm2colBlock<4>(
-      g, input, int16_t{0}, patch, patch_size, pixel_begin, pixel_end,
+      g, input, int16_t{0}, 0, patch, patch_size, pixel_begin, pixel_end,
       [&](const int16_t* const* rows, int count, int64_t first) {
         PackedDotInt16Rows(rows, count, packed, g.output_depth, patch_size, acc, g.output_depth);
         for (int r = 0; r < count; ++r) {

@@ -82,7 +82,10 @@ constexpr int kConvPixelBlock = kPackedDotMaxRows;
 // filters [output_depth][filter_size].
 std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int filter_size,
                                  int32_t input_zero_point, const int32_t* bias);
-// `packed`: PackFilters of the filter when PackedDotAvailable(), else empty.
+// `packed`: PackFiltersForOffsetRows of the filter when PackedDotAvailable(),
+// else empty; with it, `offsets` take the rows' offset back too:
+// ConvOffsets(..., input_zero_point + PackedDotRowOffset(), bias), and
+// `patch` also holds the offset rows of pointwise convs, and 3 bytes more.
 // `amx_packed` (non-empty): PackFiltersAmx of the filter, when AmxAvailable();
 // it takes precedence, and then `patch` holds kAmxMaxRows rows of
 // AmxRowStride(filter size) bytes (`acc` is not used).

@@ -91,18 +91,68 @@ const char* PackedDotKernel() { return PackedDotAvailable() ? "avx512_vnni" : ""
 
 bool PackedSumsAvailable() { return PackedDotAvailable(); }
 
-std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
+namespace {
+
+// PackFilters' layout; each weight stored as w ^ flip (0x80: the unsigned w + 128).
+std::vector<int8_t> PackQuads(const int8_t* filters, int output_depth, int n, uint8_t flip) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
   std::vector<int8_t> packed(static_cast<size_t>(groups) * quads * 64, 0);  // padding: 0
   for (int c = 0; c < output_depth; ++c) {
     for (int i = 0; i < n; ++i) {
-      // w + 128 as an unsigned byte: the flipped sign bit.
+      // group c / 16, quad i / 4, lane c % 16, byte i % 4
       packed[((static_cast<size_t>(c / 16) * quads + i / 4) * 16 + c % 16) * 4 + i % 4] =
-          static_cast<int8_t>(filters[static_cast<int64_t>(c) * n + i] ^ 0x80);
+          static_cast<int8_t>(filters[static_cast<int64_t>(c) * n + i] ^ flip);
     }
   }
   return packed;
 }
+
+}  // namespace
+
+std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) {
+  return PackQuads(filters, output_depth, n, 0x80);
+}
+
+std::vector<int8_t> PackFiltersForOffsetRows(const int8_t* filters, int output_depth, int n) {
+  return PackQuads(filters, output_depth, n, 0);
+}
+
+int PackedDotRowOffset() { return 128; }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+// dst[i] = src[i] ^ 0x80 for i < bytes (src == dst allowed).
+__attribute__((target("avx512f,avx512bw"))) void FlipSigns(const int8_t* src, int64_t bytes,
+                                                           int8_t* dst) {
+  const __m512i flip = _mm512_set1_epi8(-128);
+  int64_t i = 0;
+  for (; i + 64 <= bytes; i += 64) {
+    _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
+  }
+  if (i < bytes) {
+    const __mmask64 lanes = (~__mmask64(0)) >> (64 - (bytes - i));
+    _mm512_mask_storeu_epi8(dst + i, lanes,
+                            _mm512_xor_si512(_mm512_maskz_loadu_epi8(lanes, src + i), flip));
+  }
+}
+
+}  // namespace
+
+void OffsetRowsForPackedDot(const int8_t* rows[], int count, int n, int8_t* scratch) {
+  // Evenly spaced rows (a pointwise conv's pixels, im2col's rows) are one run.
+  bool contiguous = true;
+  for (int r = 1; r < count && contiguous; ++r) contiguous = rows[r] == rows[0] + int64_t{r} * n;
+  if (contiguous) {
+    FlipSigns(rows[0], int64_t{count} * n, scratch);
+  } else {
+    for (int r = 0; r < count; ++r) FlipSigns(rows[r], n, scratch + int64_t{r} * n);
+  }
+  for (int r = 0; r < count; ++r) rows[r] = scratch + int64_t{r} * n;
+}
+#else
+void OffsetRowsForPackedDot(const int8_t*[], int, int, int8_t*) {}
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
@@ -141,20 +191,33 @@ __attribute__((target("avx512f,avx512bw"))) inline int32_t RowSumAvx512(const in
   return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - int64_t{128} * n);
 }
 
+// One vpdpbusd of a weight vector and a broadcast row quad: the row is the
+// unsigned side when it carries the +128 (kOffsetRows), else the weights.
+template <bool kOffsetRows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline __m512i Dpbusd(__m512i acc,
+                                                                              __m512i weights,
+                                                                              __m512i row) {
+  return kOffsetRows ? _mm512_dpbusd_epi32(acc, row, weights)
+                     : _mm512_dpbusd_epi32(acc, weights, row);
+}
+
 // The register tile: acc[r][k] += rows[r] . (weights of 16-channel group k)
 // over all n taps, kRows rows x kGroups groups of 16 channels. The weights
 // are the unsigned operand (w + 128) and the input bytes the signed one,
 // broadcast as they lie, so the inner loop is loads and vpdpbusd only (each
-// weight load serves kRows of them, each broadcast kGroups); the caller
-// takes each row's 128 * sum(row) back.
-template <int kRows, int kGroups>
+// weight load serves kRows of them, each broadcast kGroups). The +128 of
+// the unsigned side is the caller's to take back: 128 * sum(row) per row,
+// or with kOffsetRows 128 * sum(filter) per channel.
+template <int kRows, int kGroups, bool kOffsetRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void AccumulatePacked(
     const int8_t* const rows[], const int8_t* weights, size_t group_bytes, int quads, int n,
     __m512i acc[kRows][kGroups]) {
   for (int r = 0; r < kRows; ++r) {
     for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
   }
-  const int full_quads = n / 4;
+  // Offset rows are read in whole quads: bytes past n meet zero weights, and
+  // OffsetRowsForPackedDot's scratch has room for the last row's.
+  const int full_quads = kOffsetRows ? quads : n / 4;
   for (int q = 0; q < full_quads; ++q) {
     __m512i w[kGroups];
     for (int k = 0; k < kGroups; ++k) {
@@ -164,17 +227,17 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void AccumulatePac
       int32_t bytes;
       std::memcpy(&bytes, rows[r] + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(bytes);
-      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], w[k], x);
+      for (int k = 0; k < kGroups; ++k) acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x);
     }
   }
-  if (full_quads < quads) {  // the last 1-3 taps; bytes past n read as 0
+  if (!kOffsetRows && full_quads < quads) {  // the last 1-3 taps; bytes past n read as 0
     __m512i w[kGroups];
     for (int k = 0; k < kGroups; ++k) {
       w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(full_quads) * 64);
     }
     for (int r = 0; r < kRows; ++r) {
       const __m512i x = _mm512_set1_epi32(static_cast<int32_t>(Quad(rows[r], full_quads, n)));
-      for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_dpbusd_epi32(acc[r][k], w[k], x);
+      for (int k = 0; k < kGroups; ++k) acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x);
     }
   }
 }
@@ -185,20 +248,19 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void AccumulatePac
 // odd group.
 template <int kRows, int kGroups>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass(
-    const int8_t* const rows[], const int32_t row_corrections[], const int8_t* weights,
-    int quads, int n, const int32_t* offsets, const ChannelRequantization& rescale,
-    const ChannelBlockConstants* blocks, int first, int output_depth, int8_t* out,
-    int out_stride) {
+    const int8_t* const rows[], const int8_t* weights, int quads, int n, const int32_t* offsets,
+    const ChannelRequantization& rescale, const ChannelBlockConstants* blocks, int first,
+    int output_depth, int8_t* out, int out_stride) {
   __m512i acc[kRows][kGroups];
-  AccumulatePacked<kRows, kGroups>(rows, weights, static_cast<size_t>(quads) * 64, quads, n, acc);
+  AccumulatePacked<kRows, kGroups, true>(rows, weights, static_cast<size_t>(quads) * 64, quads, n,
+                                         acc);
   for (int k = 0; k < kGroups; ++k) {
     const int channel = first + 16 * k;
     const ChannelBlockX16 block =
         blocks != nullptr ? LoadChannelBlockX16(blocks[channel / 16])
                           : LoadChannelBlockX16(rescale, offsets, channel, output_depth - channel);
     for (int r = 0; r < kRows; ++r) {
-      StoreRescaledX16(block, _mm512_add_epi32(acc[r][k], _mm512_set1_epi32(row_corrections[r])),
-                       out + static_cast<int64_t>(r) * out_stride + channel);
+      StoreRescaledX16(block, acc[r][k], out + static_cast<int64_t>(r) * out_stride + channel);
     }
   }
 }
@@ -209,17 +271,15 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedDotRowsVnni(
     const ChannelRequantization& requantization, const ChannelBlockConstants* blocks,
     int output_depth, int n, int8_t* out, int out_stride) {
   const int groups = (output_depth + 15) / 16, quads = (n + 3) / 4;
-  int32_t row_corrections[kRows];  // the unsigned weights added 128 * sum(row)
-  for (int r = 0; r < kRows; ++r) row_corrections[r] = -128 * RowSumAvx512(rows[r], n);
   int g = 0;
   for (; g + 2 <= groups; g += 2) {
-    PackedDotPass<kRows, 2>(rows, row_corrections,
+    PackedDotPass<kRows, 2>(rows,
                             packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
                             offsets, requantization, blocks, 16 * g, output_depth, out,
                             out_stride);
   }
   if (g < groups) {
-    PackedDotPass<kRows, 1>(rows, row_corrections,
+    PackedDotPass<kRows, 1>(rows,
                             packed.data() + static_cast<size_t>(g) * quads * 64, quads, n,
                             offsets, requantization, blocks, 16 * g, output_depth, out,
                             out_stride);
@@ -257,8 +317,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedSumsVnni(
   int g = group_begin;
   for (; g + kGroups <= group_end; g += kGroups) {
     __m512i acc[kRows][kGroups];
-    AccumulatePacked<kRows, kGroups>(rows, packed.data() + g * group_bytes, group_bytes, quads,
-                                     n, acc);
+    AccumulatePacked<kRows, kGroups, false>(rows, packed.data() + g * group_bytes, group_bytes,
+                                            quads, n, acc);
     for (int r = 0; r < kRows; ++r) {
       for (int k = 0; k < kGroups; ++k) {
         StoreSums(g + k, output_depth, _mm512_add_epi32(acc[r][k], corrections[r]),
@@ -268,7 +328,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedSumsVnni(
   }
   for (; g < group_end; ++g) {
     __m512i acc[kRows][1];
-    AccumulatePacked<kRows, 1>(rows, packed.data() + g * group_bytes, group_bytes, quads, n, acc);
+    AccumulatePacked<kRows, 1, false>(rows, packed.data() + g * group_bytes, group_bytes, quads,
+                                      n, acc);
     for (int r = 0; r < kRows; ++r) {
       StoreSums(g, output_depth, _mm512_add_epi32(acc[r][0], corrections[r]),
                 sums + static_cast<int64_t>(r) * sums_stride);

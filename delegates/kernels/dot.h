@@ -23,24 +23,44 @@ void DotInt8x4(const int8_t* row, const int8_t* const filters[4], int n, int32_t
 
 // Filters packed once, for the CPU's packed kernel:
 //   x86 AVX-512 VNNI: output channels in the 16 int32 lanes, 4 consecutive
-//     taps per lane, each weight stored as the unsigned byte w + 128, so one
-//     vpdpbusd with 4 input bytes broadcast as they lie advances 16 dot
-//     products and no horizontal sum is needed;
+//     taps per lane, so one vpdpbusd with 4 input bytes broadcast as they
+//     lie advances 16 dot products and no horizontal sum is needed.
+//     vpdpbusd multiplies unsigned by signed bytes, so one side carries
+//     +128: PackFilters stores each weight as the unsigned w + 128 (for
+//     PackedDotRowsToInt32, which takes back 128 * sum(row) per row);
+//     PackFiltersForOffsetRows stores the weights as they are and the rows
+//     carry the +128 instead (OffsetRowsForPackedDot), so the excess,
+//     128 * sum(filter), is a per-channel constant folded into the offsets
+//     and no row needs its own sum (for PackedDotRowsToInt8);
 //   aarch64 (dot_neon.cc): i8mm (smmla), dotprod (sdot) or plain NEON, each
-//     with its own layout.
+//     with its own layout, signed on both sides (both packings are one).
 bool PackedDotAvailable();  // x86: AVX-512 VNNI (+BW); aarch64: always
 // "avx512_vnni", "neon_i8mm", "neon_dotprod", "neon", or "" (none).
 const char* PackedDotKernel();
 // filters [output_depth][n] -> the chosen kernel's layout.
 std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n);
+std::vector<int8_t> PackFiltersForOffsetRows(const int8_t* filters, int output_depth, int n);
+// What PackedDotRowsToInt8's rows carry on top of each input byte: 128 on
+// x86, 0 on aarch64. Its offsets fold it in: bias - (input_zero_point +
+// PackedDotRowOffset()) * sum(filter) for a convolution.
+int PackedDotRowOffset();
+// The rows PackedDotRowsToInt8 reads: on x86 rows[r] + 128 (as unsigned
+// bytes) written to scratch + r * n, rows[r] then pointing there (a row
+// already there is offset in place); nothing on aarch64. count <=
+// kPackedDotMaxRows; scratch holds count * n + 3 bytes (the kernel reads
+// offset rows in whole 4-byte quads).
+void OffsetRowsForPackedDot(const int8_t* rows[], int count, int n, int8_t* scratch);
 // out[r * out_stride + c] = clamp(MBQM(offsets[c] + sum_i rows[r][i] *
 // filter_c[i]) + zero point) for rows r < num_rows (1 to kPackedDotMaxRows)
 // and every channel c < output_depth: 32 channels x num_rows rows per
 // register tile, rescaled to int8 in the tile's epilogue while the sums are
 // still in registers (each channel's multiplier loaded once per tile, not
 // once per row), exactly RowRequantizer::Run's result. Only when
-// PackedDotAvailable(). (Offsets fold in what the caller adds per channel:
-// bias - input_zero_point * sum(filter) for a convolution.)
+// PackedDotAvailable(). `packed`: PackFiltersForOffsetRows; `rows`: from
+// OffsetRowsForPackedDot, so the sums include PackedDotRowOffset() *
+// sum(filter c), which the offsets take back (they fold in what the caller
+// adds per channel: bias - (input_zero_point + PackedDotRowOffset()) *
+// sum(filter) for a convolution).
 // `blocks` (optional): MakeChannelBlocks(requantization, offsets), the
 // epilogue's constants computed once instead of in every tile (x86).
 constexpr int kPackedDotMaxRows = 8;

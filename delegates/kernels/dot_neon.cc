@@ -267,6 +267,13 @@ std::vector<int8_t> PackFilters(const int8_t* filters, int output_depth, int n) 
                                              : PackQuads(filters, output_depth, n);
 }
 
+// Signed on both sides: the rows need no offset.
+std::vector<int8_t> PackFiltersForOffsetRows(const int8_t* filters, int output_depth, int n) {
+  return PackFilters(filters, output_depth, n);
+}
+int PackedDotRowOffset() { return 0; }
+void OffsetRowsForPackedDot(const int8_t*[], int, int, int8_t*) {}
+
 void PackedDotRowsToInt8(const int8_t* const rows[kPackedDotMaxRows], int num_rows,
                          const std::vector<int8_t>& packed, const int32_t* offsets,
                          const ChannelRequantization& requantization, int output_depth, int n,

@@ -14,29 +14,27 @@ namespace {
 class Conv2DOp : public ConvOpBase {
  public:
   explicit Conv2DOp(ConvPlan plan) : ConvOpBase("CONV_2D", std::move(plan)) {
+    const int filter_size = plan_.filter_height * plan_.filter_width * plan_.filter_input_depth;
+    const bool vnni_packed =
+        !plan_.int16 && !kernels::AmxAvailable() && kernels::PackedDotAvailable();
+    // The packed kernel's rows carry an offset its offsets take back.
     offsets_ = kernels::ConvOffsets(
-        plan_.filter_data, plan_.output_depth,
-        plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
-        plan_.input_zero_point, plan_.bias_data());
+        plan_.filter_data, plan_.output_depth, filter_size,
+        plan_.input_zero_point + (vnni_packed ? kernels::PackedDotRowOffset() : 0),
+        plan_.bias_data());
     if (plan_.int16) {
-      packed16_ = kernels::PackFiltersInt16(
-          plan_.filter_data, plan_.output_depth,
-          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+      packed16_ = kernels::PackFiltersInt16(plan_.filter_data, plan_.output_depth, filter_size);
     } else if (kernels::AmxAvailable()) {
-      packed_amx_ = kernels::PackFiltersAmx(
-          plan_.filter_data, plan_.output_depth,
-          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
-    } else if (kernels::PackedDotAvailable()) {
-      packed_ = kernels::PackFilters(
-          plan_.filter_data, plan_.output_depth,
-          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth);
+      packed_amx_ = kernels::PackFiltersAmx(plan_.filter_data, plan_.output_depth, filter_size);
+    } else if (vnni_packed) {
+      packed_ = kernels::PackFiltersForOffsetRows(plan_.filter_data, plan_.output_depth,
+                                                  filter_size);
       blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), offsets_.data(),
                                            plan_.output_depth);
     } else if (kernels::PackedDotAvx2Available()) {
-      packed_avx2_ = kernels::PackFiltersAvx2(
-          plan_.filter_data, plan_.output_depth,
-          plan_.filter_height * plan_.filter_width * plan_.filter_input_depth,
-          requantizer_.channels(), offsets_.data());
+      packed_avx2_ = kernels::PackFiltersAvx2(plan_.filter_data, plan_.output_depth,
+                                              filter_size, requantizer_.channels(),
+                                              offsets_.data());
     }
   }
 
@@ -166,7 +164,8 @@ class Conv2DOp : public ConvOpBase {
   }
 
   bool grouped_ = false;
-  std::vector<int32_t> offsets_;  // bias - input zero point * sum(filter), per channel
+  // bias - (input zero point + the packed rows' offset) * sum(filter), per channel
+  std::vector<int32_t> offsets_;
   std::vector<int8_t> packed_;  // for the VNNI kernel, when the CPU has it
   std::vector<kernels::ChannelBlockConstants> blocks_;  // its epilogue's constants (x86)
   kernels::PackedFiltersAvx2 packed_avx2_;  // for the AVX2 kernel, on CPUs without VNNI

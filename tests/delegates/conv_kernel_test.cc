@@ -133,7 +133,8 @@ TEST(ConvKernels, OptimizedMatchesReference) {
         filter.data(), g.output_depth, patch, c.quantization.input_zero_point, bias);
     const size_t outputs =
         static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
-    std::vector<int8_t> expected(outputs), actual(outputs), scratch(kConvPixelBlock * patch);
+    std::vector<int8_t> expected(outputs), actual(outputs),
+        scratch(kConvPixelBlock * patch + 3);  // + 3: the packed kernel reads whole quads
     std::vector<int32_t> acc(kConvPixelBlock * g.output_depth);
     const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                      c.quantization.output_min, c.quantization.output_max);
@@ -142,11 +143,14 @@ TEST(ConvKernels, OptimizedMatchesReference) {
     Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
                         offsets.data(), scratch.data(), acc.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
-    if (PackedDotAvailable()) {  // and the packed-filter path
+    if (PackedDotAvailable()) {  // and the packed-filter path, whose rows carry an offset
+      const std::vector<int32_t> packed_offsets =
+          ConvOffsets(filter.data(), g.output_depth, patch,
+                      c.quantization.input_zero_point + PackedDotRowOffset(), bias);
       std::fill(actual.begin(), actual.end(), 0);
       Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                          PackFilters(filter.data(), g.output_depth, patch), offsets.data(),
-                          scratch.data(), acc.data(), actual.data());
+                          PackFiltersForOffsetRows(filter.data(), g.output_depth, patch),
+                          packed_offsets.data(), scratch.data(), acc.data(), actual.data());
       ASSERT_EQ(expected, actual) << "packed, trial " << trial;
     }
     if (AmxAvailable()) {  // and the AMX tiles
