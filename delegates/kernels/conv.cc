@@ -528,8 +528,40 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const int32_t* bias, int32_t* acc, int8_t* output,
                                   int64_t row_begin, int64_t row_end, bool vnni_rows,
                                   const std::vector<ChannelBlockAvx2>* avx2_blocks,
-                                  const ChannelBlockConstants* blocks) {
+                                  const ChannelBlockConstants* blocks,
+                                  const PackedDepthwiseAvx2* avx2_pairs) {
   const int depth = g.input_depth;  // == output_depth (multiplier 1)
+  if (avx2_pairs != nullptr && !avx2_pairs->empty()) {
+    // Every tap has a row: the input's, or the zero points' outside it.
+    const int8_t* inputs[kMaxDepthwiseTaps + 1];
+    int64_t steps[kMaxDepthwiseTaps + 1];
+    const int slots = 2 * avx2_pairs->pairs;
+    const int8_t* zero_points = avx2_pairs->zero_point_row.data();
+    auto gather = [&](int b, int oy, int ox, int fy_begin, int fy_end) {
+      std::fill(inputs, inputs + slots, zero_points);
+      std::fill(steps, steps + slots, 0);
+      ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end,
+                          [&](int64_t input_offset, int64_t filter_offset) {
+                            inputs[filter_offset / depth] = input + input_offset;
+                            steps[filter_offset / depth] =
+                                static_cast<int64_t>(g.stride_width) * depth;
+                          });
+    };
+    ForEachDepthwiseRow(
+        g, row_begin, row_end,
+        [&](int b, int oy, int ox, int fy_begin, int fy_end) {
+          gather(b, oy, ox, fy_begin, fy_end);
+          DepthwisePixelPairsAvx2(inputs, *avx2_pairs, requantizer, acc,
+                                  output + OutputOffset(g, b, oy, ox));
+        },
+        [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
+          // Interior columns: the same taps inside the input at every pixel.
+          gather(b, oy, ox_begin, fy_begin, fy_end);
+          DepthwiseRowPairsAvx2(inputs, steps, ox_end - ox_begin, *avx2_pairs, requantizer, acc,
+                                output + OutputOffset(g, b, oy, ox_begin));
+        });
+    return;
+  }
   if (filter16 != nullptr && avx2_blocks != nullptr &&
       g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
     const int8_t* inputs[kMaxDepthwiseTaps];

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/depthwise_avx2.h"
 #include "delegates/kernels/dot_avx2.h"
 #include "delegates/kernels/fixed_point.h"
 #include "delegates/kernels/requantize.h"
@@ -115,8 +116,10 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // depthwise_avx512.h's row kernels: the VNNI one when `vnni_rows`
 // (DepthwiseRowVnniAvailable()), else the AVX-512 BW one; with `avx2_blocks`
 // (MakeChannelBlocksAvx2(requantizer.channels(), bias), on CPUs without
-// AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead.
-// `blocks` (optional, AVX-512): MakeChannelBlocks(requantizer.channels(),
+// AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead, and
+// with a non-empty `avx2_pairs` (PackDepthwiseAvx2, the same CPUs) to
+// depthwise_avx2.h's DepthwisePixelPairsAvx2 (the filter arguments then
+// unused). `blocks` (optional, AVX-512): MakeChannelBlocks(requantizer.channels(),
 // bias), the epilogue's constants computed once.
 // Computes output rows [row_begin, row_end) (flattened over batch and y;
 // row_end -1 = all).
@@ -129,7 +132,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   int64_t row_begin = 0, int64_t row_end = -1,
                                   bool vnni_rows = false,
                                   const std::vector<ChannelBlockAvx2>* avx2_blocks = nullptr,
-                                  const ChannelBlockConstants* blocks = nullptr);
+                                  const ChannelBlockConstants* blocks = nullptr,
+                                  const PackedDepthwiseAvx2* avx2_pairs = nullptr);
 
 // int16x8, the same results as the references above, faster. Groups must
 // be 1. Output pixels in blocks of 4 through PackedDotInt16Rows (dot_int16.h:

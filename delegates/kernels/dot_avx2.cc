@@ -94,11 +94,22 @@ __attribute__((target("avx2"))) void WidenRows(const int8_t* const rows[], int n
 
 // kRows rows x one group of 16 channels: vpmaddwd of each broadcast pair
 // of taps with the group's two halves (each weight load serves kRows rows).
+// The sums start at `start` (16 int32s; null: zero).
 template <int kRows>
 __attribute__((target("avx2"))) inline void AccumulateGroup(const int16_t* rows16, int stride,
                                                             const int16_t* weights, int pairs,
+                                                            const int32_t* start,
                                                             __m256i acc[kRows][2]) {
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  const __m256i start_low =
+      start != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(start))
+                       : _mm256_setzero_si256();
+  const __m256i start_high =
+      start != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(start + 8))
+                       : _mm256_setzero_si256();
+  for (int r = 0; r < kRows; ++r) {
+    acc[r][0] = start_low;
+    acc[r][1] = start_high;
+  }
   for (int p = 0; p < pairs; ++p) {
     const __m256i* w = reinterpret_cast<const __m256i*>(weights + static_cast<size_t>(p) * 32);
     const __m256i w0 = _mm256_loadu_si256(w), w1 = _mm256_loadu_si256(w + 1);
@@ -122,11 +133,29 @@ __attribute__((target("avx2"))) void RowsAvx2(const int16_t* rows16, int stride,
   const int pairs = (n + 1) / 2, groups = (output_depth + kGroup - 1) / kGroup;
   const ChannelRequantization q = requantizer.channels();
   const __m256i low = _mm256_set1_epi32(q.min), high = _mm256_set1_epi32(q.max);
+  const __m128i low8 = _mm_set1_epi8(static_cast<int8_t>(q.min));
+  const __m128i high8 = _mm_set1_epi8(static_cast<int8_t>(q.max));
+  const bool rescale = !packed.rescale.empty();
   for (int g = 0; g < groups; ++g) {
     __m256i acc[kRows][2];
-    AccumulateGroup<kRows>(rows16, stride, packed.weights.data() +
-                                               static_cast<size_t>(g) * pairs * 2 * kGroup,
-                           pairs, acc);
+    AccumulateGroup<kRows>(rows16, stride,
+                           packed.weights.data() + static_cast<size_t>(g) * pairs * 2 * kGroup,
+                           pairs, rescale ? packed.start.data() + g * kGroup : nullptr, acc);
+    if (rescale) {  // the offsets are in the sums
+      const int channel = g * kGroup, width = std::min(kGroup, output_depth - channel);
+      for (int r = 0; r < kRows; ++r) {
+        const __m128i bytes = RescaleX16(packed.rescale[g], acc[r][0], acc[r][1], low8, high8);
+        int8_t* row_out = out + static_cast<int64_t>(r) * out_stride + channel;
+        if (width == kGroup) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(row_out), bytes);
+        } else {
+          alignas(16) int8_t lanes[kGroup];
+          _mm_store_si128(reinterpret_cast<__m128i*>(lanes), bytes);
+          std::memcpy(row_out, lanes, width);
+        }
+      }
+      continue;
+    }
     for (int h = 0; h < 2; ++h) {
       const int channel = g * kGroup + 8 * h;
       if (channel >= output_depth) break;
@@ -146,7 +175,7 @@ __attribute__((target("avx2"))) void RowsAvx2(const int16_t* rows16, int stride,
       }
     }
   }
-  if (packed.epilogue.empty()) {
+  if (!rescale && packed.epilogue.empty()) {
     for (int r = 0; r < kRows; ++r) {
       requantizer.Run(acc_out + static_cast<int64_t>(r) * output_depth, 0, output_depth,
                       out + static_cast<int64_t>(r) * out_stride);
@@ -192,6 +221,12 @@ PackedFiltersAvx2 PackFiltersAvx2(const int8_t* filters, int output_depth, int n
                                   const ChannelRequantization& q, const int32_t* offsets) {
   PackedFiltersAvx2 packed;
   packed.weights = PackFiltersInt16(filters, output_depth, n);
+  packed.rescale = MakeRescaleBlocksAvx2(q, output_depth);
+  if (!packed.rescale.empty()) {
+    packed.start.assign(packed.rescale.size() * kGroup, 0);
+    if (offsets != nullptr) std::copy(offsets, offsets + output_depth, packed.start.begin());
+    return packed;
+  }
   packed.epilogue = MakeChannelBlocksAvx2(q, offsets, output_depth);
   return packed;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "delegates/kernels/requantize.h"
+#include "delegates/kernels/rescale_avx2.h"
 
 namespace tfq {
 namespace kernels {
@@ -30,9 +31,14 @@ struct alignas(32) ChannelBlockAvx2 {
 // `epilogue` stays empty when a channel's rescale is outside the single
 // rounding's range (a multiplier >= 1, a right shift > 23, |zero point| >
 // 256): the sums then go through RowRequantizer::Run.
+// `rescale` (rescale_avx2.h's constants, with `start`: the offsets padded
+// to whole groups, the accumulators' first value) replaces `epilogue` where
+// every channel is in its range.
 struct PackedFiltersAvx2 {
   std::vector<int16_t> weights;
   std::vector<ChannelBlockAvx2> epilogue;
+  std::vector<RescaleBlockAvx2> rescale;
+  std::vector<int32_t> start;
   bool empty() const { return weights.empty(); }
 };
 

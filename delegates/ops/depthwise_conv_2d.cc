@@ -16,8 +16,16 @@ class DepthwiseConv2DOp : public ConvOpBase {
     const bool avx2 = !plan_.int16 && !kernels::DepthwiseTapsAvailable() &&
                       kernels::PackedDotAvx2Available();
     if (avx2) {
-      avx2_blocks_ = kernels::MakeChannelBlocksAvx2(requantizer_.channels(), plan_.bias_data(),
-                                                    plan_.output_depth);
+      const int taps = plan_.filter_height * plan_.filter_width;
+      if (taps <= kernels::kMaxDepthwiseTaps) {  // the zero point folded out, taps in pairs
+        avx2_pairs_ = kernels::PackDepthwiseAvx2(plan_.filter_data, taps, plan_.output_depth,
+                                                 plan_.bias_data(), plan_.input_zero_point,
+                                                 requantizer_.channels());
+      }
+      if (avx2_pairs_.empty()) {  // a rescale outside its epilogue's range
+        avx2_blocks_ = kernels::MakeChannelBlocksAvx2(requantizer_.channels(),
+                                                      plan_.bias_data(), plan_.output_depth);
+      }
       use_avx2_ = true;
     }
     if (plan_.int16 || kernels::DepthwiseTapsAvailable() || avx2) {
@@ -101,7 +109,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
             geometry_, quantization(), requantizer_, input, plan_.filter_data,
             filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
             acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_,
-            use_avx2_ ? &avx2_blocks_ : nullptr, blocks_.empty() ? nullptr : blocks_.data());
+            use_avx2_ ? &avx2_blocks_ : nullptr, blocks_.empty() ? nullptr : blocks_.data(),
+            &avx2_pairs_);
       });
     } else {
       kernels::DepthwiseConv2DInt8Reference(geometry_, depth_multiplier_, quantization(), input,
@@ -117,7 +126,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
   const bool vnni_rows_ = kernels::DepthwiseRowVnniAvailable();  // row interiors on VNNI
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
   bool use_avx2_ = false;  // int8 on AVX2 without AVX-512: DepthwisePixelAvx2
-  std::vector<kernels::ChannelBlockAvx2> avx2_blocks_;  // its epilogue's constants
+  kernels::PackedDepthwiseAvx2 avx2_pairs_;  // its tap-pair kernel, when the rescale allows
+  std::vector<kernels::ChannelBlockAvx2> avx2_blocks_;  // else its epilogue's constants
   std::vector<kernels::ChannelBlockConstants> blocks_;  // AVX-512: the epilogue's constants
 };
 

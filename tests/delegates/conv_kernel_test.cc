@@ -165,8 +165,18 @@ TEST(ConvKernels, OptimizedMatchesReference) {
       Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
                           offsets.data(), scratch.data(), acc.data(), actual.data(), 0, -1,
                           nullptr, 0, -1, nullptr, &avx2, wide.data());
-      ASSERT_EQ(expected, actual) << "avx2, trial " << trial
-                                  << (avx2.epilogue.empty() ? " (RowRequantizer)" : "");
+      ASSERT_FALSE(avx2.rescale.empty());  // these multipliers are in its range
+      ASSERT_EQ(expected, actual) << "avx2, trial " << trial;
+      // The epilogue a rescale outside that range takes (r = 0).
+      PackedFiltersAvx2 other = avx2;
+      other.rescale.clear();
+      other.epilogue = MakeChannelBlocksAvx2(requantizer.channels(), offsets.data(),
+                                             g.output_depth);
+      std::fill(actual.begin(), actual.end(), 0);
+      Conv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(), {},
+                          offsets.data(), scratch.data(), acc.data(), actual.data(), 0, -1,
+                          nullptr, 0, -1, nullptr, &other, wide.data());
+      ASSERT_EQ(expected, actual) << "avx2 (8-channel epilogue), trial " << trial;
     }
   }
 }
@@ -249,6 +259,17 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                    false, &blocks);
       ASSERT_EQ(expected, actual) << "AVX2 pixels, trial " << trial
                                   << (blocks.empty() ? " (RowRequantizer)" : "");
+      // The tap-pair kernel with the zero point folded out (empty when the
+      // rescale is outside its range: none of these multipliers are).
+      const PackedDepthwiseAvx2 pairs =
+          PackDepthwiseAvx2(filter.data(), g.filter_height * g.filter_width, g.output_depth,
+                            bias, c.quantization.input_zero_point, requantizer.channels());
+      ASSERT_FALSE(pairs.empty());
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                   nullptr, bias, acc.data(), actual.data(), 0, -1, false,
+                                   nullptr, nullptr, &pairs);
+      ASSERT_EQ(expected, actual) << "AVX2 tap pairs, trial " << trial;
     }
     if (DepthwiseTapsAvailable()) {  // and the AVX-512 taps path (filter -128 included)
       const std::vector<int16_t> filter16(filter.begin(), filter.end());

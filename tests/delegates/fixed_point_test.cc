@@ -10,11 +10,13 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "delegates/kernels/fixed_point_avx512.h"
+#include "delegates/kernels/rescale_avx2.h"
 #endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <tuple>
@@ -193,17 +195,13 @@ TEST(ChannelBlockX16, MatchesTheScalarRescale) {
 }
 
 // Products x * significand placed on and beside every rounding boundary of
-// right shifts 0, 1, 2 and 5: x * significand = k * 2^30 + d + j * 2^(31 + r)
+// the given right shifts: x * significand = k * 2^30 + d + j * 2^(31 + r)
 // (k = -3 .. 3, d = -1, 0, 1) for small x and j, the significand solved for
-// (so the output is small, not clamped), reached as sum + offset. A rounding
-// constant off by one fails here.
-TEST(ChannelBlockX16, RoundingBoundaries) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
-    GTEST_SKIP() << "this CPU has no AVX-512 BW";
-  }
-  std::vector<std::pair<int32_t, QuantizedMultiplier>> cases;  // (sum, multiplier)
-  for (int right : {0, 1, 2, 5}) {
+// (so the output is small, not clamped), returned as (sum, multiplier).
+std::vector<std::pair<int32_t, QuantizedMultiplier>> RoundingBoundaryCases(
+    std::initializer_list<int> right_shifts) {
+  std::vector<std::pair<int32_t, QuantizedMultiplier>> cases;
+  for (int right : right_shifts) {
     const int64_t period = int64_t{1} << (31 + right);
     for (int k = -3; k <= 3; ++k) {
       for (int d = -1; d <= 1; ++d) {
@@ -221,6 +219,18 @@ TEST(ChannelBlockX16, RoundingBoundaries) {
       }
     }
   }
+  return cases;
+}
+
+// Products on and beside the rounding boundaries of right shifts 0, 1, 2 and
+// 5, reached as sum + offset. A rounding constant off by one fails here.
+TEST(ChannelBlockX16, RoundingBoundaries) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BW";
+  }
+  const std::vector<std::pair<int32_t, QuantizedMultiplier>> cases =
+      RoundingBoundaryCases({0, 1, 2, 5});
   ASSERT_GT(cases.size(), 5000u);
   // The boundary value x reached as sum + offset, with zero points either side.
   std::mt19937 rng(13);
@@ -238,6 +248,107 @@ TEST(ChannelBlockX16, RoundingBoundaries) {
     ExpectRescaleRowMatches(multipliers, offsets, 16, sums, (first / 16) % 3 ? zero_points(rng) : 0,
                             -128, 127);
     if (HasFailure()) return;
+  }
+}
+
+// RescaleX16 (rescale_avx2.h) on 16 channels vs the scalar rescale + zero
+// point + clamp.
+__attribute__((target("avx2"))) void ExpectAvx2RescaleMatches(const std::vector<QuantizedMultiplier>& multipliers,
+                              const int32_t sums[16], int32_t zero_point, int32_t low,
+                              int32_t high) {
+  std::vector<int32_t> significands(16), left(16), right(16);
+  for (int c = 0; c < 16; ++c) {
+    significands[c] = multipliers[c].significand;
+    left[c] = multipliers[c].shift > 0 ? multipliers[c].shift : 0;
+    right[c] = multipliers[c].shift > 0 ? 0 : -multipliers[c].shift;
+  }
+  const ChannelRequantization q{significands.data(), left.data(), right.data(), zero_point, low,
+                                high};
+  const std::vector<RescaleBlockAvx2> blocks = MakeRescaleBlocksAvx2(q, 16);
+  ASSERT_EQ(blocks.size(), 1u);
+  alignas(32) int32_t lanes[16];
+  std::copy(sums, sums + 16, lanes);
+  alignas(16) int8_t out[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(out),
+                  RescaleX16(blocks[0], _mm256_load_si256(reinterpret_cast<__m256i*>(lanes)),
+                             _mm256_load_si256(reinterpret_cast<__m256i*>(lanes + 8)),
+                             _mm_set1_epi8(static_cast<int8_t>(low)),
+                             _mm_set1_epi8(static_cast<int8_t>(high))));
+  for (int c = 0; c < 16; ++c) {
+    const int32_t expected = std::min(
+        high, std::max(low, MultiplyByQuantizedMultiplier(sums[c], multipliers[c]) + zero_point));
+    ASSERT_EQ(out[c], expected) << "c=" << c << " sum=" << sums[c]
+                                << " significand=" << multipliers[c].significand
+                                << " shift=" << multipliers[c].shift << " zp=" << zero_point;
+  }
+}
+
+// Right shifts 1 to 31 (multipliers in [2^-32, 0.5), powers of two, whose
+// significand 2^30 is the edge of the sign test, included), sums over the
+// whole int32 range, zero points and clamps.
+TEST(RescaleAvx2, MatchesTheScalarRescale) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 rng(14);
+  std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(),
+                                             std::numeric_limits<int32_t>::max());
+  std::uniform_int_distribution<int32_t> zero_points(-128, 127), small(-70000, 70000),
+      tiny(-3, 3), exponents(-31, -2);
+  for (int trial = 0; trial < 20000; ++trial) {
+    SCOPED_TRACE(trial);
+    std::vector<QuantizedMultiplier> multipliers(16);
+    int32_t sums[16];
+    for (int c = 0; c < 16; ++c) {
+      const double multiplier =
+          trial % 5 == 0 ? std::pow(2.0, exponents(rng))
+                         : std::pow(2.0, std::uniform_real_distribution<double>(-31.0, -1.0)(rng));
+      multipliers[c] = QuantizeMultiplier(multiplier);
+      if (multipliers[c].significand == 0 || multipliers[c].shift > -1) {
+        multipliers[c] = QuantizeMultiplier(0.3);
+      }
+      switch (trial % 7) {
+        case 0: sums[c] = c % 2 ? std::numeric_limits<int32_t>::min()
+                                : std::numeric_limits<int32_t>::max(); break;
+        case 1: sums[c] = small(rng); break;
+        case 2: sums[c] = tiny(rng); break;
+        default: sums[c] = any(rng);
+      }
+    }
+    ExpectAvx2RescaleMatches(multipliers, sums, zero_points(rng), trial % 2 ? -128 : -20,
+                             trial % 3 ? 127 : 100);
+    if (HasFailure()) return;
+  }
+}
+
+// Products on and beside the rounding boundaries of right shifts 1, 2, 5
+// and 20 (as ChannelBlockX16's test places them), zero points either side.
+TEST(RescaleAvx2, RoundingBoundaries) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "this CPU has no AVX2";
+  const std::vector<std::pair<int32_t, QuantizedMultiplier>> cases =
+      RoundingBoundaryCases({1, 2, 5, 20});
+  ASSERT_GT(cases.size(), 5000u);
+  std::mt19937 rng(15);
+  std::uniform_int_distribution<int32_t> zero_points(-128, 127);
+  for (size_t first = 0; first + 16 <= cases.size(); first += 16) {
+    SCOPED_TRACE(first);
+    std::vector<QuantizedMultiplier> multipliers(16);
+    int32_t sums[16];
+    for (int c = 0; c < 16; ++c) std::tie(sums[c], multipliers[c]) = cases[first + c];
+    ExpectAvx2RescaleMatches(multipliers, sums, (first / 16) % 3 ? zero_points(rng) : 0, -128,
+                             127);
+    if (HasFailure()) return;
+  }
+}
+
+// Outside its range (r = 0, a left shift, a zero multiplier) it declines.
+TEST(RescaleAvx2, DeclinesWhatItCannotRound) {
+  for (double multiplier : {0.5, 0.75, 3.0, 0.0}) {
+    const QuantizedMultiplier m = QuantizeMultiplier(multiplier);
+    const int32_t significand = m.significand, left = m.shift > 0 ? m.shift : 0,
+                  right = m.shift > 0 ? 0 : -m.shift;
+    const ChannelRequantization q{&significand, &left, &right, 0, -128, 127};
+    EXPECT_TRUE(MakeRescaleBlocksAvx2(q, 1).empty()) << multiplier;
   }
 }
 #endif
