@@ -2,14 +2,32 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace tfq {
 namespace {
 
-// Waits for `done()`: spins a little first (the next loop of an invoke
-// usually follows within microseconds, and a condition-variable wake-up costs
-// tens of them), then blocks.
+// A spin-wait hint: the core backs off without leaving the thread.
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Waits for `done()`: spins first (the next loop of an invoke usually
+// follows within microseconds, and a condition-variable wake-up costs tens
+// of them), with pause hints for the first few tens of microseconds, so a
+// new loop is seen at once, then yielding the core; then blocks.
 template <typename Done>
 void SpinThenWait(std::mutex& mutex, std::condition_variable& condition, const Done& done) {
+  for (int spin = 0; spin < 1000; ++spin) {
+    if (done()) return;
+    for (int i = 0; i < 16; ++i) CpuRelax();
+  }
   for (int spin = 0; spin < 2000; ++spin) {
     if (done()) return;
     std::this_thread::yield();
@@ -21,8 +39,8 @@ void SpinThenWait(std::mutex& mutex, std::condition_variable& condition, const D
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
-  for (int chunk = 0; chunk + 1 < num_threads; ++chunk) {
-    workers_.emplace_back([this, chunk] { WorkerLoop(chunk); });
+  for (int thread = 0; thread + 1 < num_threads; ++thread) {
+    workers_.emplace_back([this, thread] { WorkerLoop(thread); });
   }
 }
 
@@ -36,36 +54,41 @@ ThreadPool::~ThreadPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::RunChunk(int chunk) const {
-  const int64_t begin = std::min(count_, static_cast<int64_t>(chunk) * chunk_size_);
-  const int64_t end = std::min(count_, begin + chunk_size_);
-  if (begin < end) function_(context_, chunk, begin, end);
+void ThreadPool::RunChunks(int thread) {
+  for (;;) {
+    const int64_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (chunk >= chunks_) return;
+    const int64_t begin = chunk * chunk_size_;
+    function_(context_, thread, begin, std::min(count_, begin + chunk_size_));
+  }
 }
 
 void ThreadPool::Run(int64_t count, int64_t grain, ChunkFunction function, const void* context) {
   if (count <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   const int64_t grains = (count + grain - 1) / grain;
-  const int64_t chunks = std::min<int64_t>(num_threads(), grains);
-  if (chunks <= 1) {
+  if (num_threads() == 1 || grains == 1) {
     function(context, 0, 0, count);
     return;
   }
+  const int64_t wanted = std::min<int64_t>(int64_t{kChunksPerThread} * num_threads(), grains);
   count_ = count;
-  chunk_size_ = (grains + chunks - 1) / chunks * grain;
+  chunk_size_ = (grains + wanted - 1) / wanted * grain;
+  chunks_ = (count + chunk_size_ - 1) / chunk_size_;
   function_ = function;
   context_ = context;
+  next_chunk_.store(0, std::memory_order_relaxed);
   pending_.store(static_cast<int>(workers_.size()));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     generation_.fetch_add(1);
   }
   work_ready_.notify_all();
-  RunChunk(num_threads() - 1);  // the caller takes the last chunk
+  RunChunks(num_threads() - 1);  // the caller is the last thread
   SpinThenWait(mutex_, work_done_, [this] { return pending_.load() == 0; });
 }
 
-void ThreadPool::WorkerLoop(int chunk) {
+void ThreadPool::WorkerLoop(int thread) {
   uint64_t seen = 0;
   for (;;) {
     SpinThenWait(mutex_, work_ready_, [&] { return generation_.load() != seen; });
@@ -74,7 +97,7 @@ void ThreadPool::WorkerLoop(int chunk) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
     }
-    RunChunk(chunk);
+    RunChunks(thread);
     if (pending_.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's blocking wait
       work_done_.notify_one();

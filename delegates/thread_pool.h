@@ -2,9 +2,12 @@
 // the delegate's num_threads. Each partition owns one (partitions of one
 // interpreter run one after another; two interpreters never share one).
 //
-// ParallelFor hands out contiguous chunks, one per thread, the caller
-// running the last; the chunks are disjoint, so kernels that write disjoint
-// outputs stay bit-exact at any thread count. No allocation per call.
+// ParallelFor cuts a loop into a few contiguous chunks per thread, which the
+// caller and the workers claim one at a time (an atomic counter): a thread
+// that wakes late or is slowed by a neighbour on a shared machine takes fewer
+// chunks instead of holding up the loop. The chunks are disjoint, so kernels
+// that write disjoint outputs stay bit-exact at any thread count and under
+// any claiming order. No allocation per call.
 #ifndef TFQ_DELEGATES_THREAD_POOL_H_
 #define TFQ_DELEGATES_THREAD_POOL_H_
 
@@ -29,6 +32,8 @@ inline size_t PerThreadStride(size_t count, size_t size) {
 
 class ThreadPool {
  public:
+  static constexpr int kChunksPerThread = 4;
+
   explicit ThreadPool(int num_threads);  // starts num_threads - 1 workers
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -37,8 +42,9 @@ class ThreadPool {
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls body(thread, begin, end) on [0, count) cut into at most
-  // num_threads() chunks whose bounds are multiples of `grain` (the last
-  // may be short); `thread` < num_threads() indexes per-thread scratch.
+  // kChunksPerThread * num_threads() chunks whose bounds are multiples of
+  // `grain` (the last may be short); a thread may run several chunks, one
+  // after another, and `thread` < num_threads() indexes its scratch.
   // Returns when every chunk is done.
   template <typename Body>
   void ParallelFor(int64_t count, int64_t grain, const Body& body) {
@@ -51,17 +57,18 @@ class ThreadPool {
   using ChunkFunction = void (*)(const void* context, int thread, int64_t begin, int64_t end);
 
   void Run(int64_t count, int64_t grain, ChunkFunction function, const void* context);
-  void RunChunk(int chunk) const;
-  void WorkerLoop(int chunk);
+  void RunChunks(int thread);  // claims and runs chunks until none is left
+  void WorkerLoop(int thread);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable work_ready_, work_done_;
   std::atomic<uint64_t> generation_{0};  // bumped once per ParallelFor
-  std::atomic<int> pending_{0};          // workers still running this generation's chunk
+  std::atomic<int> pending_{0};          // workers not yet done with this generation
+  std::atomic<int64_t> next_chunk_{0};   // the next chunk to claim
   bool stopping_ = false;                // under mutex_
   // The current loop (written before generation_ is bumped).
-  int64_t count_ = 0, chunk_size_ = 0;
+  int64_t count_ = 0, chunk_size_ = 0, chunks_ = 0;
   ChunkFunction function_ = nullptr;
   const void* context_ = nullptr;
 };

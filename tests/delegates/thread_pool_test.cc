@@ -1,10 +1,12 @@
 // ThreadPool::ParallelFor: every index exactly once, chunks on grain
-// boundaries, per-thread indices in range, and a pool reused many times.
+// boundaries, per-thread indices in range, a slow thread's chunks taken by
+// the others, and a pool reused many times.
 #include "delegates/thread_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -34,6 +36,27 @@ TEST(ThreadPool, CoversEveryIndexOnceOnGrainBoundaries) {
   }
 }
 
+// The thread that claims the first chunk is held up (as by a late wake-up
+// or a busy neighbour core); the other claims every remaining chunk.
+TEST(ThreadPool, TheOthersTakeASlowThreadsChunks) {
+  ThreadPool pool(2);
+  for (int loop = 0; loop < 3; ++loop) {
+    std::atomic<int> chunks_run[2] = {{0}, {0}};
+    std::atomic<int> slow_thread{-1};
+    pool.ParallelFor(800, 1, [&](int thread, int64_t begin, int64_t) {
+      ++chunks_run[thread];
+      if (begin == 0) {
+        slow_thread = thread;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
+    ASSERT_GE(slow_thread.load(), 0);
+    const int slow = slow_thread.load();
+    EXPECT_EQ(chunks_run[slow].load(), 1) << "loop " << loop;
+    EXPECT_EQ(chunks_run[1 - slow].load(), 2 * ThreadPool::kChunksPerThread - 1) << "loop " << loop;
+  }
+}
+
 TEST(ThreadPool, RunsChunksOnItsThreadsAndSurvivesManyLoops) {
   ThreadPool pool(4);
   std::vector<int64_t> sums(4, 0);  // one slot per thread index: no races
@@ -41,6 +64,8 @@ TEST(ThreadPool, RunsChunksOnItsThreadsAndSurvivesManyLoops) {
   for (int loop = 0; loop < 2000; ++loop) {
     pool.ParallelFor(400, 1, [&](int thread, int64_t begin, int64_t end) {
       ids[static_cast<size_t>(thread)] = std::this_thread::get_id();
+      // Long enough that every thread claims a chunk of some loop.
+      if (loop % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
       for (int64_t i = begin; i < end; ++i) sums[static_cast<size_t>(thread)] += i;
     });
   }
