@@ -23,6 +23,8 @@ DEPTHWISE_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": 
                   "avx2": "avx2", "scalar": "portable"}
 FC_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx2", "avx2": "avx2",
            "scalar": "portable"}
+ADD_PATH = {"amx": "avx512", "avx512_vnni": "avx512", "avx512": "avx512", "avx2": "avx2",
+            "scalar": "portable"}
 
 
 def cpu_paths():
@@ -37,6 +39,7 @@ import json, sys
 import numpy as np
 import tfq
 from tests import interpreters
+from tests.test_delegate_add_sub import add_sub_model
 from tests.test_delegate_conv import conv_model
 from tests.test_delegate_fully_connected import fully_connected_model, random_int8
 
@@ -58,14 +61,18 @@ for seed in range(seeds):
                                       kernel=(5, 5), output_depth=40, strides=(2, 2), **zps),
         "fc": fully_connected_model(rng, batch=1 + seed % 3, input_depth=1280 if seed == 0
                                     else 67, output_depth=45),
+        # A residual ADD's shape, 16-element steps and a ragged tail.
+        "add": add_sub_model("ADD", (1, 5, 7, 29), (1, 5, 7, 29),
+                             scales=tuple(rng.uniform(0.005, 0.2, 3)),
+                             zero_points=tuple(int(z) for z in rng.integers(-128, 128, 3))),
     }
     for name, model in models.items():
         reference = interpreters.reference(model)
         reference.allocate_tensors()
-        x = random_int8(rng, reference.get_input_details()[0]["shape"])
-        expected = interpreters.run(reference, x)[0]
+        xs = [random_int8(rng, d["shape"]) for d in reference.get_input_details()]
+        expected = interpreters.run(reference, *xs)[0]
         delegate = tfq.delegate.load(isa=isa, profile=True, claim_all=True)
-        got = interpreters.run(tfq.Interpreter(model_content=model, delegate=delegate), x)[0]
+        got = interpreters.run(tfq.Interpreter(model_content=model, delegate=delegate), *xs)[0]
         paths = {row.op: row.path for row in delegate.kernel_profile()
                  if row.op != "(partition)"}
         results.append({"model": name, "seed": seed, "paths": paths,
@@ -84,11 +91,11 @@ def test_every_path_matches_builtin_ref_over_seeds(isa):
     assert child.returncode == 0, child.stderr[-3000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["isa"] == isa
-    assert len(report["results"]) == 36
+    assert len(report["results"]) == 42
     for result in report["results"]:
         assert result["mismatches"] == 0, result
         expected = {"conv": CONV_PATH, "pointwise": CONV_PATH, "depthwise": DEPTHWISE_PATH,
-                    "fc": FC_PATH}
+                    "fc": FC_PATH, "add": ADD_PATH}
         kind = next(k for k in expected if result["model"].startswith(k))
         [(op, path)] = result["paths"].items()
         assert path == expected[kind][isa], result

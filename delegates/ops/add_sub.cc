@@ -43,11 +43,13 @@ class AddSubOp : public DelegatedOp {
 
   std::vector<int> input_tensors() const override { return {input1_, input2_}; }
   std::vector<int> output_tensors() const override { return {output_}; }
-  // Contiguous inputs take the AVX-512 kernels (int8: the pair table's
-  // gathers) where the CPU has them; broadcasts run plain C++.
+  // Contiguous inputs take the vector kernels where the CPU has them (int8:
+  // the pair table's gathers, AVX-512 or AVX2; int16: AVX-512); broadcasts
+  // run plain C++.
   std::string kernel_path() const override {
     if (!kernels::IsContiguous(shape_)) return int16_ ? "reference" : "portable";
-    return GetCpuFeatures().avx512 ? "avx512" : "portable";
+    if (GetCpuFeatures().avx512) return "avx512";
+    return !int16_ && GetCpuFeatures().avx2 ? "avx2" : "portable";
   }
 
  private:
