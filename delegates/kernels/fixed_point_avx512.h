@@ -58,6 +58,12 @@ struct ChannelBlockX16 {
   __mmask16 lanes;  // the channels present (the last block may be narrower)
   bool single_rounding;
   bool clamp_high;  // max < 127: the int8 conversion's saturation is not the clamp
+  // min >= zero point (a fused ReLU / ReLU6): every h < 0 gives a result
+  // <= 0 with or without the -2^31 (round half up instead of away from zero
+  // moves only a tie at -1/2, from -1 to 0), and both clamp to min, so the
+  // single rounding skips its sign fix (a compare and a masked subtract per
+  // 8 lanes).
+  bool negatives_clamp_to_min;
   // single_rounding: per 64-bit lane, channels 0, 2, .., 14 (even) and 1, 3, .., 15 (odd):
   // the significand, 2^30 (+ 2^(r+30)) + o * s + zp * 2^(r+31), the threshold
   // -2^30 - o * s below which x * s makes h negative, 2^31 (r >= 1) and r + 31.
@@ -81,6 +87,7 @@ __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBl
   block.low = _mm512_set1_epi32(rescale.min);
   block.high = _mm512_set1_epi32(rescale.max);
   block.clamp_high = rescale.max < 127;
+  block.negatives_clamp_to_min = rescale.min >= rescale.zero_point;
   block.significand = _mm512_maskz_loadu_epi32(block.lanes, rescale.significands + first);
   block.left_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.left_shifts + first);
   block.right_shift = _mm512_maskz_loadu_epi32(block.lanes, rescale.right_shifts + first);
@@ -126,6 +133,7 @@ __attribute__((target("avx512f,avx512bw"))) inline ChannelBlockX16 LoadChannelBl
   block.lanes = c.lanes;
   block.single_rounding = c.single_rounding;
   block.clamp_high = c.clamp_high;
+  block.negatives_clamp_to_min = c.negatives_clamp_to_min;
   block.zero_point = _mm512_set1_epi32(c.zero_point);
   block.low = _mm512_set1_epi32(c.min);
   block.high = _mm512_set1_epi32(c.max);
@@ -153,6 +161,7 @@ __attribute__((target("avx512f,avx512bw"))) inline void StoreChannelBlockX16(
   c->lanes = block.lanes;
   c->single_rounding = block.single_rounding;
   c->clamp_high = block.clamp_high;
+  c->negatives_clamp_to_min = block.negatives_clamp_to_min;
   c->zero_point = zero_point, c->min = min, c->max = max;
   _mm512_store_si512(c->offset, block.offset);
   _mm512_store_si512(c->significand, block.significand);
@@ -171,13 +180,15 @@ __attribute__((target("avx512f,avx512bw"))) inline void StoreChannelBlockX16(
 
 // One 64-bit lane set of the single rounding: x's low dwords times the
 // significands, rounded, divided and the zero point added (result in the
-// low dwords).
+// low dwords). Without `fix_negative` a negative h rounds half up (only
+// for blocks whose clamp takes every such result to min).
 __attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
     __m512i x, __m512i significand, __m512i round, __m512i negative_below, __m512i sign_fix,
-    __m512i shift) {
+    __m512i shift, bool fix_negative) {
   const __m512i product = _mm512_mul_epi32(x, significand);
-  const __mmask8 negative = _mm512_cmplt_epi64_mask(product, negative_below);
   const __m512i sum = _mm512_add_epi64(product, round);
+  if (!fix_negative) return _mm512_srav_epi64(sum, shift);
+  const __mmask8 negative = _mm512_cmplt_epi64_mask(product, negative_below);
   return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, negative, sum, sign_fix), shift);
 }
 
@@ -187,16 +198,16 @@ __attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
     const ChannelBlockX16& block, __m512i sums, int8_t* out) {
   __m512i value;
   if (block.single_rounding) {
-    const __m512i even =
-        SingleRoundingX8(sums, block.significand_even, block.round_even,
-                         block.negative_below_even, block.sign_fix_even, block.shift_even);
-    const __m512i odd =
-        SingleRoundingX8(_mm512_srli_epi64(sums, 32), block.significand_odd, block.round_odd,
-                         block.negative_below_odd, block.sign_fix_odd, block.shift_odd);
-    // Low dwords: even lanes from `even`, odd lanes from `odd`.
-    const __m512i interleave =
-        _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-    value = _mm512_permutex2var_epi32(even, interleave, odd);
+    const bool fix_negative = !block.negatives_clamp_to_min;
+    const __m512i even = SingleRoundingX8(sums, block.significand_even, block.round_even,
+                                          block.negative_below_even, block.sign_fix_even,
+                                          block.shift_even, fix_negative);
+    const __m512i odd = SingleRoundingX8(_mm512_srli_epi64(sums, 32), block.significand_odd,
+                                         block.round_odd, block.negative_below_odd,
+                                         block.sign_fix_odd, block.shift_odd, fix_negative);
+    // Even dwords from `even`'s low dwords, odd dwords from `odd`'s (an
+    // in-lane swap of dword pairs, cheaper than a two-source permute).
+    value = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
   } else {
     value = _mm512_add_epi32(
         MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset), block.significand,

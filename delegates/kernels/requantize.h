@@ -36,6 +36,7 @@ struct alignas(64) ChannelBlockConstants {
   int32_t zero_point, min, max;
   uint16_t lanes;
   bool single_rounding, clamp_high;
+  bool negatives_clamp_to_min;  // min >= zero point: see ChannelBlockX16
 };
 
 // One ChannelBlockConstants per 16 channels of `requantization` and

@@ -28,6 +28,7 @@ std::vector<RescaleBlockAvx2> MakeRescaleBlocksAvx2(const ChannelRequantization&
     (odd ? b.shift_odd : b.shift_even)[h][lane] = odd ? shift - 32 : shift;
     b.excess[h][c % 8] = static_cast<int32_t>((int64_t{1} << (62 - shift)) - q.zero_point);
   }
+  for (RescaleBlockAvx2& b : out) b.negatives_clamp_to_min = q.min >= q.zero_point;
   return out;
 }
 

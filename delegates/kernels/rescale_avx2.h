@@ -35,6 +35,10 @@ struct alignas(32) RescaleBlockAvx2 {
   int64_t round_even[2][4], round_odd[2][4];  // 2^30 + 2^(r+30) + 2^62
   int64_t shift_even[2][4], shift_odd[2][4];  // r + 31 and r + 31 - 32
   int32_t excess[2][8];                       // 2^(62 - r - 31) - zero point
+  // min >= zero point (a fused ReLU / ReLU6): a < 0 gives a result <= 0
+  // with or without the -2^31 (without it a tie at -1/2 rounds to 0, not
+  // -1) and the clamp takes both to min, so RescaleX8 skips the sign term.
+  bool negatives_clamp_to_min;
 };
 
 // One block per 16 channels of `requantization` (channels past `depth` give
@@ -54,14 +58,16 @@ __attribute__((target("avx2"))) inline __m256i RescaleX8(const RescaleBlockAvx2&
                                                          __m256i acc) {
   const __m256i sign_bit = _mm256_set1_epi64x(int64_t{1} << 31);
   const auto load = LoadConstantsX4;
-  __m256i even = _mm256_mul_epi32(acc, load(b.significand_even[h]));
-  even = _mm256_sub_epi64(_mm256_add_epi64(even, load(b.round_even[h])),
-                          _mm256_and_si256(acc, sign_bit));
-  even = _mm256_srlv_epi64(even, load(b.shift_even[h]));
+  __m256i even = _mm256_add_epi64(_mm256_mul_epi32(acc, load(b.significand_even[h])),
+                                  load(b.round_even[h]));
   const __m256i odd_acc = _mm256_srli_epi64(acc, 32);
-  __m256i odd = _mm256_mul_epi32(odd_acc, load(b.significand_odd[h]));
-  odd = _mm256_sub_epi64(_mm256_add_epi64(odd, load(b.round_odd[h])),
-                         _mm256_and_si256(odd_acc, sign_bit));
+  __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(odd_acc, load(b.significand_odd[h])),
+                                 load(b.round_odd[h]));
+  if (!b.negatives_clamp_to_min) {
+    even = _mm256_sub_epi64(even, _mm256_and_si256(acc, sign_bit));
+    odd = _mm256_sub_epi64(odd, _mm256_and_si256(odd_acc, sign_bit));
+  }
+  even = _mm256_srlv_epi64(even, load(b.shift_even[h]));
   odd = _mm256_srlv_epi64(odd, load(b.shift_odd[h]));
   return _mm256_sub_epi32(_mm256_blend_epi32(even, odd, 0xAA), load(b.excess[h]));
 }

@@ -188,8 +188,12 @@ TEST(ChannelBlockX16, MatchesTheScalarRescale) {
         }
       }
     }
-    ExpectRescaleRowMatches(multipliers, offsets, width, sums, zero_points(rng),
-                            trial % 2 ? -128 : -20, trial % 3 ? 127 : 100);
+    // Lower clamps below the zero point and at it (a fused ReLU, where the
+    // single rounding skips its sign fix).
+    const int32_t zero_point = zero_points(rng);
+    ExpectRescaleRowMatches(multipliers, offsets, width, sums, zero_point,
+                            trial % 2 ? -128 : trial % 4 == 0 ? zero_point : -20,
+                            trial % 3 ? 127 : 100);
     if (HasFailure()) return;
   }
 }
@@ -245,8 +249,11 @@ TEST(ChannelBlockX16, RoundingBoundaries) {
       offsets[c] = (first / 16) % 2 ? offsets_drawn(rng) : 0;
       sums[c] = x - offsets[c];
     }
-    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, (first / 16) % 3 ? zero_points(rng) : 0,
-                            -128, 127);
+    // Unclamped, and clamped at the zero point (ReLU: the negative ties
+    // are rounded without the sign fix, then clamped).
+    const int32_t zero_point = (first / 16) % 3 ? zero_points(rng) : 0;
+    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, zero_point, -128, 127);
+    ExpectRescaleRowMatches(multipliers, offsets, 16, sums, zero_point, zero_point, 127);
     if (HasFailure()) return;
   }
 }
@@ -314,7 +321,9 @@ TEST(RescaleAvx2, MatchesTheScalarRescale) {
         default: sums[c] = any(rng);
       }
     }
-    ExpectAvx2RescaleMatches(multipliers, sums, zero_points(rng), trial % 2 ? -128 : -20,
+    const int32_t zero_point = zero_points(rng);
+    ExpectAvx2RescaleMatches(multipliers, sums, zero_point,
+                             trial % 2 ? -128 : trial % 4 == 0 ? zero_point : -20,
                              trial % 3 ? 127 : 100);
     if (HasFailure()) return;
   }
@@ -335,8 +344,9 @@ TEST(RescaleAvx2, RoundingBoundaries) {
     std::vector<QuantizedMultiplier> multipliers(16);
     int32_t sums[16];
     for (int c = 0; c < 16; ++c) std::tie(sums[c], multipliers[c]) = cases[first + c];
-    ExpectAvx2RescaleMatches(multipliers, sums, (first / 16) % 3 ? zero_points(rng) : 0, -128,
-                             127);
+    const int32_t zero_point = (first / 16) % 3 ? zero_points(rng) : 0;
+    ExpectAvx2RescaleMatches(multipliers, sums, zero_point, -128, 127);
+    ExpectAvx2RescaleMatches(multipliers, sums, zero_point, zero_point, 127);
     if (HasFailure()) return;
   }
 }
