@@ -403,12 +403,23 @@ template <int kRows, typename T, typename Body>
 void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, uint8_t flip, T* patch,
                         int row_stride, int64_t pixel_begin, int64_t pixel_end, Body body) {
   const bool pointwise = ReadsInputInPlace(g);
+  // A stride-1 pointwise conv's output pixel p reads input pixel p: the rows
+  // are pointers a pixel apart, with no cursor and no call per row (on a
+  // 16-channel layer these were a third of the conv's time).
+  const bool same_pixels = pointwise && g.stride_height == 1 && g.stride_width == 1 &&
+                           g.output_height == g.input_height &&
+                           g.output_width == g.input_width;
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
                                               g.output_width;
   for (int64_t first = pixel_begin; first < pixels; first += kRows) {
     const int count = static_cast<int>(std::min<int64_t>(kRows, pixels - first));
     const T* rows[kRows] = {};
+    if (same_pixels) {
+      for (int r = 0; r < count; ++r) rows[r] = input + (first + r) * g.input_depth;
+      body(rows, count, first);
+      continue;
+    }
     PixelCursor at(g, first);
     for (int r = 0; r < count; ++r, at.Next()) {
       rows[r] = Im2colRow(g, input, at, fill, flip, pointwise,
