@@ -3,11 +3,14 @@ an all-integer .tflite whose outputs match the Keras fake-quant model.
 
 Why "within 1 LSB for >= 99 %, at most 2": the Keras model computes in float
 between fake-quant points and rounds once per range; TFLite rounds inside
-each op too (requantizing accumulators with integer multipliers, averaging
-with integer division). A value within a hair of a rounding boundary can land
-on the neighbouring step (1 LSB), and such a step in an intermediate tensor can
-move a later output by one more (2 LSB). Anything larger is a wrong range, a
-wrong fusion or a missing fake-quant.
+each op too. In int8, Keras inference reproduces the conv / dense ops' own
+roundings (the int32 bias grid and the double rounding's lean,
+tfq/requantization.py), but not all: float32 sums, the 31-bit multipliers,
+ADD's and averaging's integer arithmetic, and none in int16x8. A value within
+a hair of a rounding boundary can land on the neighbouring step (1 LSB), and
+such a step in an intermediate tensor can move a later output by one more
+(2 LSB). Anything larger is a wrong range, a wrong fusion or a missing
+fake-quant.
 """
 import warnings
 
@@ -18,6 +21,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import tfq
+from tfq import requantization
 
 # Tensor types a full-integer model may carry: int8 data (int16 activations in
 # 16x8), int32 bias and shape arithmetic (Keras 3 Flatten/Reshape with a
@@ -66,7 +70,7 @@ def _assert_all_integer(interpreter, scheme="int8"):
 
 
 def assert_converts_and_matches(model, input_shape, output_units, max_lsb=2, scheme="int8",
-                                **quantize_options):
+                                min_exact=0.0, **quantize_options):
     """wrap -> fit -> convert -> all-integer -> outputs vs Keras within the bound."""
     quantized = tfq.quantize_model(model, scheme=scheme, **quantize_options)
     _fit_two_steps(quantized, input_shape, output_units)
@@ -93,6 +97,7 @@ def assert_converts_and_matches(model, input_shape, output_units, max_lsb=2, sch
     differences = np.concatenate(differences)
     assert differences.max() <= max_lsb, (differences.max(), op_names)
     assert np.mean(differences <= 1) >= 0.99, (np.mean(differences <= 1), op_names)
+    assert np.mean(differences == 0) >= min_exact, (np.mean(differences == 0), op_names)
     return op_names
 
 
@@ -251,7 +256,9 @@ def test_folded_batchnorm_trains_like_float_batchnorm(conv):
 def test_relu_fused_into_the_training_fake_quant_is_exact(K):
     """While training, a ReLU / ReLU6 and the fake-quant after it run as one
     fake-quant over [0, high]; the step's output must equal the inference
-    graph's (ReLU then fake-quant) over the ranges that step stored."""
+    graph's (ReLU then fake-quant) over the ranges that step stored. (The
+    graph a converter sees: Keras inference otherwise also rounds as TFLite's
+    integer ops do.)"""
     K.utils.set_random_seed(20)
     model = _model(IMAGE, K.layers.Conv2D(6, 3, activation="relu6"), K.layers.Conv2D(5, 3),
                    K.layers.ReLU(), K.layers.Flatten(), K.layers.Dense(4, activation="relu"),
@@ -259,7 +266,8 @@ def test_relu_fused_into_the_training_fake_quant_is_exact(K):
     quantized = tfq.quantize_model(model)
     x = np.random.default_rng(4).normal(0.0, 2.0, size=(8,) + IMAGE).astype(np.float32)
     trained = quantized(x, training=True).numpy()
-    inferred = quantized(x, training=False).numpy()
+    with requantization.exporting():
+        inferred = quantized(x, training=False).numpy()
     np.testing.assert_array_equal(trained, inferred)
     assert trained.min() == 0.0 and (trained > 0).any()
     for layer in quantized.layers:
@@ -460,11 +468,11 @@ def _hard_swish_block(K):
     return K.Model(inputs, K.layers.Flatten()(K.layers.Add()([inputs, x]))), (12, 12, 8)
 
 
-def _assert_block_matches(make_block, K, seed, **quantize_options):
+def _assert_block_matches(make_block, K, seed, min_exact=0.0, **quantize_options):
     K.utils.set_random_seed(seed)
     model, input_shape = make_block(K)
     return assert_converts_and_matches(model, input_shape, int(np.prod(model.output_shape[1:])),
-                                       **quantize_options)
+                                       min_exact=min_exact, **quantize_options)
 
 
 def test_upsampled_decoder_path_takes_the_concatenate_range(K):
@@ -477,9 +485,17 @@ def test_upsampled_decoder_path_takes_the_concatenate_range(K):
     assert names.count("QUANTIZE") == 1, names  # the skip connection's alone
 
 
-# (The U-Net block is not swept yet: 2 of 20 seeds still reach 3 LSB, from
-# TFLite's requantization rounding inside its separable convs.)
-BLOCK_SWEEPS = {"Conv1D-BN-ReLU-Conv1D": (_conv1d_block, {}),
+@pytest.mark.parametrize("seed", [8, 15])
+def test_inference_rounds_as_tflite_requantizes(K, seed):
+    """Keras inference rounds where TFLite's integer ops do (the int32 bias
+    grid, the double rounding's lean toward away-from-zero): on these U-Net
+    seeds the float fake-quant alone was 92-95 % exact and 3 LSB off at
+    worst; now all but a few values agree exactly."""
+    _assert_block_matches(_unet_block, K, seed, min_exact=0.995)
+
+
+BLOCK_SWEEPS = {"U-Net block": (_unet_block, {}),
+                "Conv1D-BN-ReLU-Conv1D": (_conv1d_block, {}),
                 "hard-swish block per-tensor": (_hard_swish_block, {"per_channel": False})}
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfq import (calibration, data_adapters, files, flatbuffer_edits, inspection, mixed_precision,
-                 model_sources, schemes, tflite_calibration)
+                 model_sources, requantization, schemes, tflite_calibration)
 from tfq.quantize import quantize_model
 from tfq.wrapper import is_quantized
 
@@ -123,7 +123,7 @@ def _keras_export_to_log():
 
 
 def _run(converter) -> bytes:
-    with warnings.catch_warnings(), _keras_export_to_log():
+    with warnings.catch_warnings(), _keras_export_to_log(), requantization.exporting():
         warnings.simplefilter("ignore")
         try:
             return bytes(converter.convert())

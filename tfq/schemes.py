@@ -40,16 +40,27 @@ class Scheme:
         at least MIN_RANGE_WIDTH wide either way (a range trained onto a dead
         channel would otherwise give TFLite a scale it cannot take). Training
         steps run it on tfq's kernels (training_ops); the result is the same."""
-        range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
-        range_max = tf.maximum(tf.convert_to_tensor(range_max), range_min + MIN_RANGE_WIDTH)
+        range_min, range_max = self._stored_range(range_min, range_max)
         fake_quant = (training_ops.fake_quant if training else
                       tf.quantization.fake_quant_with_min_max_vars)
+        return fake_quant(values, range_min, range_max, num_bits=self.activation_bits,
+                          narrow_range=self.symmetric_activations)
+
+    def activation_scale(self, range_min, range_max):
+        """The scale TFLite gives a tensor whose learned range is [range_min, range_max]."""
+        range_min, range_max = self._stored_range(range_min, range_max)
+        steps = 2 ** self.activation_bits - (2 if self.symmetric_activations else 1)
+        return (range_max - range_min) / steps
+
+    def _stored_range(self, range_min, range_max):
+        """The range a learned one becomes in the .tflite: 0 inside it, at
+        least MIN_RANGE_WIDTH wide, +-max|range| when symmetric."""
+        range_min = tf.minimum(tf.convert_to_tensor(range_min), 0.0)
+        range_max = tf.maximum(tf.convert_to_tensor(range_max), range_min + MIN_RANGE_WIDTH)
         if self.symmetric_activations:
             bound = tf.maximum(tf.maximum(-range_min, range_max), MIN_RANGE_WIDTH / 2)
-            return fake_quant(values, -bound, bound, num_bits=self.activation_bits,
-                              narrow_range=True)
-        return fake_quant(values, range_min, range_max, num_bits=self.activation_bits,
-                          narrow_range=False)
+            return -bound, bound
+        return range_min, range_max
 
     def fixed_output_range(self, activation: str) -> Tuple[float, float]:
         """TFLite's fixed output range of sigmoid / softmax / tanh in this scheme:

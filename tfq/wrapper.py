@@ -8,11 +8,12 @@ registered for serialization in its own flavour.
 from __future__ import annotations
 
 import functools
+import weakref
 
 import keras
 import tensorflow as tf
 
-from tfq import quantizers, registry, schemes, training_ops
+from tfq import quantizers, registry, requantization, schemes, training_ops
 
 
 class _QuantizeWrapperLogic:
@@ -49,6 +50,13 @@ class _QuantizeWrapperLogic:
         fixed = registry.fixed_range_activation(layer)
         self.fixed_range = self.scheme.fixed_output_range(fixed) if fixed else None
         self.relu_upper_bound = registry.relu_upper_bound(layer)
+        # Set when the layer is called on symbolic tensors (building, cloning
+        # or loading the model), so inference can round as TFLite's
+        # requantization does (requantization.py): weak references to the
+        # wrappers whose output ranges this layer's inputs have, and to the
+        # one whose range this layer's output takes when it has none of its own.
+        self._input_producers = []
+        self._range_owner = None
 
     def _range_variables(self, prefix):
         # Under tf.distribute each replica updates its range from its own
@@ -114,6 +122,54 @@ class _QuantizeWrapperLogic:
         return self.scheme.fake_quant_activations(
             values, tf.maximum(low, 0.0), tf.minimum(high, upper_bound), training=True)
 
+    def __call__(self, *args, **kwargs):
+        if args and _is_symbolic(args[0]):
+            self._link_ranges(args[0])
+        return super().__call__(*args, **kwargs)
+
+    def _link_ranges(self, inputs):
+        """Records which wrappers' ranges meet at this layer (see __init__)."""
+        tensors = tf.nest.flatten(inputs)
+        self._input_producers = [_weak(_range_producer(tensor)) for tensor in tensors]
+        if (type(self.layer).__name__ in registry.SHARES_INPUT_RANGES or
+                registry.is_fusable_activation_layer(self.layer)):
+            for tensor in tensors:
+                for source in _sources_sharing_range(tensor):
+                    source._range_owner = weakref.ref(self)  # pylint: disable=protected-access
+
+    def output_scale(self):
+        """The scale of this layer's output in the .tflite (a tensor), or None
+        when no range of tfq's decides it (a float or nested producer)."""
+        if self.fixed_range is not None:
+            return self.scheme.activation_scale(*self.fixed_range)
+        if self.output_range is not None:
+            return self.scheme.activation_scale(*self.output_range[:2])
+        owner = _dereference(self._range_owner)
+        if owner is not None:
+            return owner.output_scale()
+        if self.handling is registry.Handling.SAME_SCALE:
+            return self._input_scale()
+        return None
+
+    def _input_scale(self, position=0):
+        """The scale of input `position` in the .tflite, or None if unknown."""
+        if self.input_range is not None and (self.quantize_inputs is True or
+                                             position in self.quantize_inputs):
+            return self.scheme.activation_scale(*self.input_range[:2])
+        producers = self._input_producers
+        producer = _dereference(producers[position]) if position < len(producers) else None
+        return producer.output_scale() if producer is not None else None
+
+    def _rounds_as_tflite(self, training):
+        """Inference in the int8 scheme, outside calibration and SavedModel export."""
+        return (not training and self.calibration_observer is None and
+                self.scheme is schemes.INT8 and requantization.applies())
+
+    def _requantization_lean(self, values, input_scale, weight_scales, output_scale):
+        if input_scale is None or output_scale is None:
+            return values
+        return requantization.lean(values, input_scale, weight_scales, output_scale)
+
     def call(self, inputs, training=None, mask=None):  # mask: accepted as the wrapped layer's
         training = bool(training)
         fuse_relu = (training and self.relu_upper_bound is not None and
@@ -123,8 +179,10 @@ class _QuantizeWrapperLogic:
             inputs = self._quantize_model_inputs(inputs, training)
         if self.handling is registry.Handling.WEIGHTED:
             kernel, bias = registry.kernel_of(self.layer), registry.bias_of(self.layer)
-            if self.batch_norm is not None:
-                outputs = self._folded_forward(inputs, kernel, bias, training)
+            if not training:
+                outputs = self._inference_forward(inputs, kernel, bias)
+            elif self.batch_norm is not None:
+                outputs = self._folded_training_forward(inputs, kernel, bias)
             else:
                 outputs = self._forward(self.layer, inputs, kernel, self._weight_options(training))
                 if bias is not None:
@@ -139,6 +197,9 @@ class _QuantizeWrapperLogic:
         elif self._forward is not None:
             outputs = self._forward(self.layer, inputs)
         else:
+            if (self._rounds_as_tflite(training) and
+                    type(self.layer).__name__ in registry.SHARES_INPUT_RANGES):
+                inputs = self._lean_into_shared_range(inputs)
             outputs = self.layer(inputs, training=training)
         if self.fixed_range is not None:
             return self.scheme.fake_quant_fixed(outputs, *self.fixed_range)
@@ -159,47 +220,89 @@ class _QuantizeWrapperLogic:
             inputs[position] = self._quantize(inputs[position], "input", training)
         return inputs
 
+    def _inference_forward(self, inputs, kernel, bias):
+        """The op at inference, with its BatchNormalization folded in (the
+        moving statistics, as the converter bakes them into the .tflite).
+
+        Outside a SavedModel trace (int8), computed as TFLite's integer op
+        does: the bias on TFLite's int32 grid (steps of input scale x weight
+        scale; the float bias is up to half a step off, which at the small
+        multipliers of a depthwise conv is a quarter of an output LSB), and
+        the output rounding's lean where it requantizes (into the
+        pre-activation range, its own output range or the one it takes)."""
+        if self.batch_norm is not None:
+            bn = self.batch_norm
+            fold_scale = self._fold_scale()
+            kernel = registry.scale_output_channels(self.layer, kernel, fold_scale)
+            bias = ((0.0 if bias is None else bias) - tf.convert_to_tensor(bn.moving_mean)) * \
+                fold_scale
+            if bn.center:
+                bias = bias + tf.convert_to_tensor(bn.beta)
+        outputs = self._forward(self.layer, inputs, kernel, self._weight_options(training=False))
+        input_scale = (self.scheme.activation_scale(*self.intermediate_range[:2])
+                       if self.intermediate_range is not None else self._input_scale())
+        if not self._rounds_as_tflite(training=False) or input_scale is None:
+            # (input_scale None: fed by a float or nested layer, no integer grid known.)
+            if bias is None:
+                return outputs
+            return outputs + bias if self.batch_norm is not None else tf.nn.bias_add(outputs, bias)
+        weight_scales = registry.weight_scales(self.layer, kernel, self.per_channel)
+        if bias is not None:
+            bias_step = input_scale * weight_scales
+            # An all-zero channel (step 0) keeps its float bias, as TFLite can hold no other.
+            outputs = outputs + tf.where(bias_step > 0, tf.round(
+                tf.math.divide_no_nan(bias, bias_step)) * bias_step, bias)
+        output_scale = (self.scheme.activation_scale(*self.pre_activation_range[:2])
+                        if self.pre_activation_range is not None else self.output_scale())
+        return self._requantization_lean(outputs, input_scale, weight_scales, output_scale)
+
+    def _lean_into_shared_range(self, inputs):
+        """TFLite's rounding lean on each input the converter requantizes
+        (a QUANTIZE op) into this layer's range; none where the scales agree
+        (multiplier 1)."""
+        output_scale = self.output_scale()
+        return [self._requantization_lean(tensor, self._input_scale(position), 1.0, output_scale)
+                for position, tensor in enumerate(inputs)]
+
     def _weight_options(self, training, unfold=lambda kernel: kernel):
         intermediate = (lambda values: values)
         if self.intermediate_range is not None:
-            intermediate = lambda values: self._quantize(values, "intermediate", training)
+            def intermediate(values):
+                if self._rounds_as_tflite(training):
+                    values = self._requantization_lean(
+                        values, self._input_scale(),
+                        registry.separable_depthwise_weight_scales(self.layer),
+                        self.scheme.activation_scale(*self.intermediate_range[:2]))
+                return self._quantize(values, "intermediate", training)
         return registry.WeightOptions(quantize=True, per_channel=self.per_channel,
                                       intermediate=intermediate, unfold=unfold)
 
-    def _folded_forward(self, inputs, kernel, bias, training):
-        """The layer with its BatchNormalization folded in, so the fake-quant
-        sees the weights TFLite will hold: kernel x gamma / sqrt(moving var + eps).
+    def _folded_training_forward(self, inputs, kernel, bias):
+        """A training step of the layer with its BatchNormalization folded in,
+        so the fake-quant sees the weights TFLite will hold:
+        kernel x gamma / sqrt(moving var + eps).
 
-        Training normalizes with the batch's statistics without a second,
-        float convolution (Jacob et al. 2018): the op run with the
-        fake-quantized folded kernel divided by the fold scale gives the
-        unfolded output (up to the weight rounding), and BatchNormalization
-        with batch statistics runs on that; the moving statistics are updated
-        as BatchNormalization would. Inference uses the moving statistics
+        It normalizes with the batch's statistics without a second, float
+        convolution (Jacob et al. 2018): the op run with the fake-quantized
+        folded kernel divided by the fold scale gives the unfolded output (up
+        to the weight rounding), and BatchNormalization with batch statistics
+        runs on that; the moving statistics are updated as BatchNormalization
+        would. Inference (_inference_forward) uses the moving statistics
         only, which is exactly what the converter bakes into the .tflite.
         """
         bn = self.batch_norm
         gamma = tf.convert_to_tensor(bn.gamma) if bn.scale else None
         beta = tf.convert_to_tensor(bn.beta) if bn.center else None
-        moving_mean = tf.convert_to_tensor(bn.moving_mean)
-        moving_inv_std = tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
-        moving_scale = moving_inv_std if gamma is None else gamma * moving_inv_std
-        if training:
-            # The fold scale is a constant of this step: the output does not
-            # depend on it (it cancels between the fold and the unfold below),
-            # so gamma learns through the normalization alone, as in float BN.
-            moving_scale = tf.stop_gradient(moving_scale)
+        # The fold scale is a constant of this step: the output does not
+        # depend on it (it cancels between the fold and the unfold below),
+        # so gamma learns through the normalization alone, as in float BN.
+        moving_scale = tf.stop_gradient(self._fold_scale())
         folded_kernel = registry.scale_output_channels(self.layer, kernel, moving_scale)
         bias = bias if bias is not None else 0.0
-        if not training:
-            folded = self._forward(self.layer, inputs, folded_kernel,
-                                   self._weight_options(training))
-            offset = (bias - moving_mean) * moving_scale
-            return folded + (offset if beta is None else beta + offset)
         # The fold undone on the fake-quantized kernel (small) rather than on
         # the output (full size): the same values, since the op is linear.
         inverse_scale = tf.math.divide_no_nan(1.0, moving_scale)
-        options = self._weight_options(training, unfold=lambda quantized: (
+        options = self._weight_options(True, unfold=lambda quantized: (
             registry.scale_output_channels(self.layer, quantized, inverse_scale)))
         unfolded = self._forward(self.layer, inputs, folded_kernel, options)
         outputs, mean, variance = _batch_normalize(unfolded, gamma, beta, bn.epsilon)
@@ -208,6 +311,12 @@ class _QuantizeWrapperLogic:
         bn.moving_mean.assign(bn.moving_mean * momentum + mean * (1 - momentum))
         bn.moving_variance.assign(bn.moving_variance * momentum + variance * (1 - momentum))
         return outputs
+
+    def _fold_scale(self):
+        """gamma / sqrt(moving variance + epsilon): what folds into the kernel."""
+        bn = self.batch_norm
+        moving_inv_std = tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
+        return moving_inv_std * tf.convert_to_tensor(bn.gamma) if bn.scale else moving_inv_std
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -232,6 +341,53 @@ class _QuantizeWrapperLogic:
         if batch_norm is not None:
             batch_norm = deserialize(batch_norm)
         return cls(layer, batch_norm=batch_norm, **config)
+
+
+def _is_symbolic(inputs) -> bool:
+    """Keras tensors of a model being built (Keras 3 or tf_keras), not values."""
+    return any(hasattr(tensor, "_keras_history") for tensor in tf.nest.flatten(inputs))
+
+
+def _producer_of(tensor):
+    """The layer that made a symbolic tensor, looking through a folded
+    BatchNormalization (its wrapper's output is the tensor TFLite holds)."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None
+    layer = getattr(history, "operation", None) or history.layer
+    if isinstance(layer, _FoldedBatchNormalizationLogic):
+        nodes = layer._inbound_nodes  # pylint: disable=protected-access
+        return _producer_of(tf.nest.flatten(nodes[history.node_index].input_tensors)[0])
+    return layer
+
+
+def _range_producer(tensor):
+    """The wrapper whose output_scale() is this tensor's scale, or None."""
+    layer = _producer_of(tensor)
+    return layer if is_wrapper(layer) else None
+
+
+def _sources_sharing_range(tensor):
+    """Wrappers without a range of their own that produce `tensor`, directly
+    or through same-scale layers: their output takes the consumer's range."""
+    layer = _range_producer(tensor)
+    if layer is None or layer.quantize_outputs and layer.handling is not registry.Handling.SAME_SCALE:
+        return []
+    if layer.handling is registry.Handling.SAME_SCALE:
+        if layer.quantize_inputs:
+            return []
+        history = tensor._keras_history  # pylint: disable=protected-access
+        nodes = layer._inbound_nodes  # pylint: disable=protected-access
+        return _sources_sharing_range(tf.nest.flatten(nodes[history.node_index].input_tensors)[0])
+    return [layer]
+
+
+def _weak(layer):
+    return weakref.ref(layer) if layer is not None else None
+
+
+def _dereference(reference):
+    return reference() if reference is not None else None
 
 
 def _batch_normalize(values, gamma, beta, epsilon):
