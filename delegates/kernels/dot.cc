@@ -1,12 +1,14 @@
 #include "delegates/kernels/dot.h"
 
 #include <cstring>
+#include <utility>
 
 #include "delegates/cpu_features.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "delegates/kernels/dpbusd_avx512.h"
 #include "delegates/kernels/fixed_point_avx512.h"
 #endif
 
@@ -191,14 +193,33 @@ __attribute__((target("avx512f,avx512bw"))) inline int32_t RowSumAvx512(const in
   return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - int64_t{128} * n);
 }
 
+// The VNNI kernels below, lambdas included (an attribute does not reach them).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vnni")
+
 // One vpdpbusd of a weight vector and a broadcast row quad: the row is the
 // unsigned side when it carries the +128 (kOffsetRows), else the weights.
 template <bool kOffsetRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline __m512i Dpbusd(__m512i acc,
                                                                               __m512i weights,
                                                                               __m512i row) {
-  return kOffsetRows ? _mm512_dpbusd_epi32(acc, row, weights)
-                     : _mm512_dpbusd_epi32(acc, weights, row);
+  return kOffsetRows ? DpbusdInPlace(acc, row, weights) : DpbusdInPlace(acc, weights, row);
+}
+
+// f(std::integral_constant<int, i>{}) for i = 0 .. kCount - 1, unrolled as
+// the compiler first sees the code, so a register tile is indexed by
+// constants only. With loops over rows and groups (and the intrinsic
+// vpdpbusd) GCC 12 copied the 16 accumulators of an 8 x 2 tile to new
+// registers on every step (29 vmovdqa per 16 vpdpbusd) and zeroed a stack
+// copy of an 8 x 1 tile with a 512-byte rep stos per pass. perf on
+// MobileNetV2's 112x112 32->16 pointwise conv, Zen 4: 121 -> 95 us.
+template <typename F, int... kIndices>
+inline void ForEachIndexImpl(F&& f, std::integer_sequence<int, kIndices...>) {
+  (f(std::integral_constant<int, kIndices>{}), ...);
+}
+template <int kCount, typename F>
+inline void ForEachIndex(F&& f) {
+  ForEachIndexImpl(f, std::make_integer_sequence<int, kCount>{});
 }
 
 // The register tile: acc[r][k] += rows[r] . (weights of 16-channel group k)
@@ -212,33 +233,38 @@ template <int kRows, int kGroups, bool kOffsetRows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void AccumulatePacked(
     const int8_t* const rows[], const int8_t* weights, size_t group_bytes, int quads, int n,
     __m512i acc[kRows][kGroups]) {
-  for (int r = 0; r < kRows; ++r) {
-    for (int k = 0; k < kGroups; ++k) acc[r][k] = _mm512_setzero_si512();
-  }
+  ForEachIndex<kRows>([&](auto r) {
+    ForEachIndex<kGroups>([&](auto k) { acc[r][k] = _mm512_setzero_si512(); });
+  });
   // Offset rows are read in whole quads: bytes past n meet zero weights, and
   // OffsetRowsForPackedDot's scratch has room for the last row's.
   const int full_quads = kOffsetRows ? quads : n / 4;
+  // Offset rows have a quad or more (n >= 1); saying so spares the zero-trip
+  // path's stack copy of the tile.
+  if (kOffsetRows && full_quads < 1) __builtin_unreachable();
   for (int q = 0; q < full_quads; ++q) {
     __m512i w[kGroups];
-    for (int k = 0; k < kGroups; ++k) {
+    ForEachIndex<kGroups>([&](auto k) {
       w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(q) * 64);
-    }
-    for (int r = 0; r < kRows; ++r) {
+    });
+    ForEachIndex<kRows>([&](auto r) {
       int32_t bytes;
       std::memcpy(&bytes, rows[r] + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(bytes);
-      for (int k = 0; k < kGroups; ++k) acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x);
-    }
+      ForEachIndex<kGroups>(
+          [&](auto k) { acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x); });
+    });
   }
   if (!kOffsetRows && full_quads < quads) {  // the last 1-3 taps; bytes past n read as 0
     __m512i w[kGroups];
-    for (int k = 0; k < kGroups; ++k) {
+    ForEachIndex<kGroups>([&](auto k) {
       w[k] = _mm512_loadu_si512(weights + k * group_bytes + static_cast<size_t>(full_quads) * 64);
-    }
-    for (int r = 0; r < kRows; ++r) {
+    });
+    ForEachIndex<kRows>([&](auto r) {
       const __m512i x = _mm512_set1_epi32(static_cast<int32_t>(Quad(rows[r], full_quads, n)));
-      for (int k = 0; k < kGroups; ++k) acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x);
-    }
+      ForEachIndex<kGroups>(
+          [&](auto k) { acc[r][k] = Dpbusd<kOffsetRows>(acc[r][k], w[k], x); });
+    });
   }
 }
 
@@ -259,9 +285,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PackedDotPass
     const ChannelBlockX16 block =
         blocks != nullptr ? LoadChannelBlockX16(blocks[channel / 16])
                           : LoadChannelBlockX16(rescale, offsets, channel, output_depth - channel);
-    for (int r = 0; r < kRows; ++r) {
+    ForEachIndex<kRows>([&](auto r) {
       StoreRescaledX16(block, acc[r][k], out + static_cast<int64_t>(r) * out_stride + channel);
-    }
+    });
   }
 }
 
@@ -336,6 +362,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PackedSumsVnni(
     }
   }
 }
+
+#pragma GCC pop_options
 
 }  // namespace
 
