@@ -1,6 +1,7 @@
 #include "delegates/kernels/add_sub.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "delegates/cpu_features.h"
 
@@ -76,6 +77,121 @@ __attribute__((target("avx2"))) void PairLookupAvx2(const int8_t* pairs, const i
   PairLookupPortable(pairs, in1, in2, out, i, end);
 }
 #endif
+
+using FloatPath = AddSubInt8Optimized::FloatPath;
+
+// One pair on the float path, as the vector code computes it (std::fma is
+// the FMA instruction's single rounding; nearbyint rounds to nearest even,
+// as vroundscaleps does): floor(Y), unclamped, and whether Y is within the
+// window of an integer.
+int32_t FloatPathOne(const FloatPath& p, int8_t q1, int8_t q2, bool* near) {
+  float y = std::fma(static_cast<float>(q1), p.a1, p.d);
+  y = std::fma(static_cast<float>(q2), p.a2, y);
+  const float rounded = y + (y >= 0.0f ? p.c_nonnegative : p.c_negative);
+  *near = std::fabs(rounded - std::nearbyint(rounded)) < p.window;
+  return static_cast<int32_t>(std::floor(rounded));
+}
+
+double RealMultiplier(QuantizedMultiplier m) {
+  return m.significand * std::ldexp(1.0, m.shift - 31);
+}
+
+// The float path's constants, and whether it is exact for every pair.
+//
+// With m1, m2, m_out the three multipliers (as QuantizeMultiplier holds
+// them) and L the left shift, the reference's output before its zero point
+// is floor(y + 1/2 + lean) where its output rescale's Q31 product is >= 0,
+// floor(y + 1/2 - lean) where it is negative (MultiplyByQuantizedMultiplier's
+// two roundings as one floor, fixed_point_avx512.h), lean = 2^-(r+1) for a
+// right shift r >= 1, else 0, and y = (v1 +- v2) m_out with v_i the
+// inputs' integer rescales of (q_i - zp_i) 2^L by m_i. Each v_i is within
+// 1.125 of its real value (two roundings, a 31-bit significand), so y is
+// within 2.25 m_out of (q1 - zp1) a1 + (q2 - zp2) a2, a_i = 2^L m_i m_out;
+// y's sign picks the lean right wherever it matters (|y| near a half).
+// Float rounding adds at most 6 B 2^-24, B bounding every intermediate.
+// The window is twice the sum; every pair is then checked against the
+// table, so the path is taken only where it is exact.
+FloatPath MakeFloatPath(const AddSubQuantization& q, const std::vector<int8_t>& pairs) {
+  FloatPath p;
+  const double m_out = RealMultiplier(q.output_multiplier);
+  const double a1 = std::ldexp(1.0, q.left_shift) * RealMultiplier(q.input1_multiplier) * m_out;
+  const double a2 = (q.subtract ? -1.0 : 1.0) * std::ldexp(1.0, q.left_shift) *
+                    RealMultiplier(q.input2_multiplier) * m_out;
+  const int right_shift = q.output_multiplier.shift < 0 ? -q.output_multiplier.shift : 0;
+  const double lean = right_shift >= 1 ? std::ldexp(1.0, -(right_shift + 1)) : 0.0;
+  p.a1 = static_cast<float>(a1);
+  p.a2 = static_cast<float>(a2);
+  p.d = static_cast<float>(-q.input1_zero_point * a1 - q.input2_zero_point * a2);
+  p.c_nonnegative = static_cast<float>(0.5 + lean + q.output_zero_point);
+  p.c_negative = static_cast<float>(0.5 - lean + q.output_zero_point);
+  const double bound = 256.0 * (std::fabs(a1) + std::fabs(a2)) + 130.0;
+  p.window = static_cast<float>(2.0 * (2.25 * m_out + 6.0 * bound * std::ldexp(1.0, -24)) +
+                                std::ldexp(1.0, -20));
+  if (q.output_multiplier.shift > 0 || bound > std::ldexp(1.0, 22) || p.window > 1.0 / 64) {
+    return p;  // outside the derivation (or too coarse to pay): the table alone
+  }
+  for (int first = -128; first <= 127; ++first) {
+    for (int second = -128; second <= 127; ++second) {
+      bool near = false;
+      const int32_t value = FloatPathOne(p, static_cast<int8_t>(first),
+                                         static_cast<int8_t>(second), &near);
+      const int32_t clamped = std::min(std::max(value, q.output_min), q.output_max);
+      if (!near && clamped != pairs[static_cast<uint8_t>(first) * 256 +
+                                    static_cast<uint8_t>(second)]) {
+        return p;
+      }
+    }
+  }
+  p.exact = true;
+  return p;
+}
+
+using FloatPathFn = void (*)(const FloatPath& p, int32_t low, int32_t high, const int8_t* pairs,
+                             const int8_t* in1, const int8_t* in2, int8_t* out, int64_t begin,
+                             int64_t end);
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// 16 elements per step, as FloatPathOne; a step with an element inside the
+// window redoes its 16 from the table.
+__attribute__((target("avx512f,avx512bw"))) void FloatPathAvx512(
+    const FloatPath& p, int32_t low, int32_t high, const int8_t* pairs, const int8_t* in1,
+    const int8_t* in2, int8_t* out, int64_t begin, int64_t end) {
+  const __m512 a1 = _mm512_set1_ps(p.a1), a2 = _mm512_set1_ps(p.a2), d = _mm512_set1_ps(p.d);
+  const __m512 c_nonnegative = _mm512_set1_ps(p.c_nonnegative);
+  const __m512 c_negative = _mm512_set1_ps(p.c_negative);
+  const __m512 window = _mm512_set1_ps(p.window), zero = _mm512_setzero_ps();
+  const __m512i low_lanes = _mm512_set1_epi32(low), high_lanes = _mm512_set1_epi32(high);
+  int64_t i = begin;
+  for (; i + 16 <= end; i += 16) {
+    const __m512 x1 = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in1 + i))));
+    const __m512 x2 = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in2 + i))));
+    const __m512 y = _mm512_fmadd_ps(x2, a2, _mm512_fmadd_ps(x1, a1, d));
+    const __mmask16 nonnegative = _mm512_cmp_ps_mask(y, zero, _CMP_GE_OQ);
+    const __m512 rounded =
+        _mm512_add_ps(y, _mm512_mask_blend_ps(nonnegative, c_negative, c_nonnegative));
+    const __m512 nearest =
+        _mm512_roundscale_ps(rounded, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __mmask16 near =
+        _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(rounded, nearest)), window, _CMP_LT_OQ);
+    __m512i value = _mm512_cvt_roundps_epi32(rounded, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    value = _mm512_min_epi32(_mm512_max_epi32(value, low_lanes), high_lanes);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(value));
+    if (near != 0) PairLookupPortable(pairs, in1, in2, out, i, i + 16);
+  }
+  PairLookupPortable(pairs, in1, in2, out, i, end);
+}
+#endif
+
+FloatPathFn ChooseFloatPath() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (GetCpuFeatures().avx512) {
+    return &FloatPathAvx512;
+  }
+#endif
+  return nullptr;
+}
 
 PairLookupFn ChoosePairLookup() {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -200,11 +316,22 @@ AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
           AddSubOne<int8_t>(q, static_cast<int8_t>(first), static_cast<int8_t>(second));
     }
   }
+  if (ChooseFloatPath() != nullptr) float_path_ = MakeFloatPath(q, pairs_);
+}
+
+bool AddSubInt8Optimized::UsesFloatPath() const {
+  return ChooseFloatPath() != nullptr && float_path_.exact;
 }
 
 void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
                                         int8_t* output, int64_t begin, int64_t end) const {
+  static const FloatPathFn float_path = ChooseFloatPath();     // once per process
   static const PairLookupFn pair_lookup = ChoosePairLookup();  // once per process
+  if (float_path != nullptr && float_path_.exact) {
+    float_path(float_path_, quantization_.output_min, quantization_.output_max, pairs_.data(),
+               input1, input2, output, begin, end);
+    return;
+  }
   pair_lookup(pairs_.data(), input1, input2, output, begin, end);
 }
 

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "delegates/cpu_features.h"
 #include "delegates/kernels/add_sub.h"
 
 namespace tfq {
@@ -89,6 +90,51 @@ TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
     std::vector<int8_t> expected(65536), actual(65536);
     AddSubInt8Reference(q, shape, a.data(), b.data(), expected.data());
     AddSubInt8Optimized(q).Run(shape, a.data(), b.data(), actual.data());
+    ASSERT_EQ(expected, actual) << "trial " << trial;
+  }
+}
+
+// The float path (AVX-512) is taken for the quantizations models have, so
+// the tests above exercise it; without AVX-512 it never is.
+TEST(AddSubKernels, FloatPathTakenWhereTheCpuHasIt) {
+  std::mt19937 rng(11);
+  int taken = 0;
+  for (int trial = 0; trial < 100; ++trial) {
+    AddSubQuantization q = RandomInt8AddSub(&rng);
+    q.output_min = trial % 2 ? -128 : q.output_zero_point;
+    q.output_max = 127;
+    q.subtract = trial % 3 == 0;
+    taken += AddSubInt8Optimized(q).UsesFloatPath();
+  }
+  if (GetCpuFeatures().avx512) {
+    EXPECT_GE(taken, 95);
+  } else {
+    EXPECT_EQ(taken, 0);
+  }
+}
+
+// Elements within the float path's window take the table: over all pairs
+// and many quantizations, some do, and every output matches the reference.
+TEST(AddSubKernels, EveryPairOfBytesMatchesReferenceOnTheFloatPath) {
+  std::mt19937 rng(12);
+  std::vector<int8_t> a(65536), b(65536);
+  for (int i = 0; i < 65536; ++i) {
+    a[i] = static_cast<int8_t>(i >> 8);
+    b[i] = static_cast<int8_t>(i & 0xFF);
+  }
+  BroadcastShape shape;
+  ASSERT_TRUE(Broadcast({65536}, {65536}, &shape));
+  for (int trial = 0; trial < 40; ++trial) {
+    AddSubQuantization q = RandomInt8AddSub(&rng);
+    q.output_min = trial % 2 ? -128 : q.output_zero_point;
+    q.output_max = trial % 4 < 2 ? 127 : 100;
+    q.subtract = trial % 3 == 0;
+    std::vector<int8_t> expected(65536), actual(65536);
+    AddSubInt8Reference(q, shape, a.data(), b.data(), expected.data());
+    const AddSubInt8Optimized kernel(q);
+    // Cut mid-vector, as threads split the elements.
+    kernel.RunContiguous(a.data(), b.data(), actual.data(), 0, 30001);
+    kernel.RunContiguous(a.data(), b.data(), actual.data(), 30001, 65536);
     ASSERT_EQ(expected, actual) << "trial " << trial;
   }
 }
