@@ -136,6 +136,7 @@ FloatPath MakeFloatPath(const AddSubQuantization& q, const std::vector<int8_t>& 
       const int32_t value = FloatPathOne(p, static_cast<int8_t>(first),
                                          static_cast<int8_t>(second), &near);
       const int32_t clamped = std::min(std::max(value, q.output_min), q.output_max);
+      p.pairs_in_window += near;
       if (!near && clamped != pairs[static_cast<uint8_t>(first) * 256 +
                                     static_cast<uint8_t>(second)]) {
         return p;

@@ -64,8 +64,10 @@ class AddSubInt8Optimized {
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
   const AddSubQuantization& quantization() const { return quantization_; }
   // Whether contiguous operands take the float path (AVX-512 and every
-  // pair checked exact).
+  // pair checked exact), and how many of the 65536 pairs lie within its
+  // window (they take the table).
   bool UsesFloatPath() const;
+  int PairsInFloatPathWindow() const { return float_path_.pairs_in_window; }
   void Run(const BroadcastShape& shape, const int8_t* input1, const int8_t* input2,
            int8_t* output) const;
   // Operands of one shape (no broadcasting): elements [begin, end) only, so
@@ -88,6 +90,7 @@ class AddSubInt8Optimized {
   struct FloatPath {
     float a1 = 0, a2 = 0, d = 0, c_nonnegative = 0, c_negative = 0, window = 0;
     bool exact = false;
+    int pairs_in_window = 0;
   };
 
  private:

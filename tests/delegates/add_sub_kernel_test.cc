@@ -70,9 +70,10 @@ TEST(AddSubKernels, OptimizedMatchesReference) {
   }
 }
 
-// Every pair of input bytes (the optimized kernel's 64 KiB table) against
-// the reference, for ADD and SUB with random scales and zero points and a
-// narrowed clamp.
+// Every pair of input bytes against the reference, for ADD and SUB with
+// random scales and zero points and a narrowed clamp: the 64 KiB table, and
+// with AVX-512 the float path, whose elements within its window take the
+// table (whole and cut mid-vector, as threads split the elements).
 TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
   std::mt19937 rng(10);
   std::vector<int8_t> a(65536), b(65536);
@@ -82,20 +83,28 @@ TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
   }
   BroadcastShape shape;
   ASSERT_TRUE(Broadcast({65536}, {65536}, &shape));
-  for (int trial = 0; trial < 8; ++trial) {
+  int pairs_in_window = 0;
+  for (int trial = 0; trial < 40; ++trial) {
     AddSubQuantization q = RandomInt8AddSub(&rng);
     q.output_min = trial % 2 ? -128 : q.output_zero_point;
     q.output_max = trial % 4 < 2 ? 127 : 100;
     q.subtract = trial % 3 == 0;
-    std::vector<int8_t> expected(65536), actual(65536);
+    std::vector<int8_t> expected(65536), actual(65536), pieces(65536);
     AddSubInt8Reference(q, shape, a.data(), b.data(), expected.data());
-    AddSubInt8Optimized(q).Run(shape, a.data(), b.data(), actual.data());
+    const AddSubInt8Optimized kernel(q);
+    kernel.Run(shape, a.data(), b.data(), actual.data());
     ASSERT_EQ(expected, actual) << "trial " << trial;
+    kernel.RunContiguous(a.data(), b.data(), pieces.data(), 0, 30001);
+    kernel.RunContiguous(a.data(), b.data(), pieces.data(), 30001, 65536);
+    ASSERT_EQ(expected, pieces) << "trial " << trial;
+    pairs_in_window += kernel.UsesFloatPath() ? kernel.PairsInFloatPathWindow() : 0;
   }
+  // The float path's table fallback was exercised too.
+  if (GetCpuFeatures().avx512) EXPECT_GT(pairs_in_window, 0);
 }
 
 // The float path (AVX-512) is taken for the quantizations models have, so
-// the tests above exercise it; without AVX-512 it never is.
+// the test above exercises it; without AVX-512 it never is.
 TEST(AddSubKernels, FloatPathTakenWhereTheCpuHasIt) {
   std::mt19937 rng(11);
   int taken = 0;
@@ -110,32 +119,6 @@ TEST(AddSubKernels, FloatPathTakenWhereTheCpuHasIt) {
     EXPECT_GE(taken, 95);
   } else {
     EXPECT_EQ(taken, 0);
-  }
-}
-
-// Elements within the float path's window take the table: over all pairs
-// and many quantizations, some do, and every output matches the reference.
-TEST(AddSubKernels, EveryPairOfBytesMatchesReferenceOnTheFloatPath) {
-  std::mt19937 rng(12);
-  std::vector<int8_t> a(65536), b(65536);
-  for (int i = 0; i < 65536; ++i) {
-    a[i] = static_cast<int8_t>(i >> 8);
-    b[i] = static_cast<int8_t>(i & 0xFF);
-  }
-  BroadcastShape shape;
-  ASSERT_TRUE(Broadcast({65536}, {65536}, &shape));
-  for (int trial = 0; trial < 40; ++trial) {
-    AddSubQuantization q = RandomInt8AddSub(&rng);
-    q.output_min = trial % 2 ? -128 : q.output_zero_point;
-    q.output_max = trial % 4 < 2 ? 127 : 100;
-    q.subtract = trial % 3 == 0;
-    std::vector<int8_t> expected(65536), actual(65536);
-    AddSubInt8Reference(q, shape, a.data(), b.data(), expected.data());
-    const AddSubInt8Optimized kernel(q);
-    // Cut mid-vector, as threads split the elements.
-    kernel.RunContiguous(a.data(), b.data(), actual.data(), 0, 30001);
-    kernel.RunContiguous(a.data(), b.data(), actual.data(), 30001, 65536);
-    ASSERT_EQ(expected, actual) << "trial " << trial;
   }
 }
 
