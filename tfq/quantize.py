@@ -7,7 +7,7 @@ from typing import Iterable
 import keras
 import tensorflow as tf
 
-from tfq import registry, schemes, wrapper as wrappers
+from tfq import keras_graph, registry, schemes, wrapper as wrappers
 from tfq.wrapper import is_quantized, is_wrapper
 
 
@@ -58,17 +58,6 @@ def _check_model(model, flavour):
         raise ValueError(f"model {model.name!r} is not built; give it an Input or call it once")
 
 
-def _node_inputs(node) -> list:
-    """A node's input tensors as a flat list (tf_keras gives a bare tensor for one input)."""
-    return tf.nest.flatten(node.input_tensors)
-
-
-def _producer(tensor):
-    """The layer that made a symbolic tensor (Keras 3: .operation, tf_keras: .layer)."""
-    history = tensor._keras_history  # pylint: disable=protected-access
-    return getattr(history, "operation", None) or history.layer
-
-
 def _layers_fed_by_model_inputs(model) -> dict:
     """{layer name: True when its one input is a model input; for a layer of
     several inputs (a residual Add of the model input), the positions of the
@@ -77,7 +66,7 @@ def _layers_fed_by_model_inputs(model) -> dict:
     fed = {}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            tensors = _node_inputs(node)
+            tensors = keras_graph.node_inputs(node)
             positions = [i for i, tensor in enumerate(tensors) if id(tensor) in input_ids]
             if positions:
                 fed[layer.name] = True if len(tensors) == 1 else positions
@@ -89,8 +78,8 @@ def _consumers(model) -> dict:
     consumers = {}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            for tensor in _node_inputs(node):
-                consumers.setdefault(_producer(tensor).name, []).append(layer)
+            for tensor in keras_graph.node_inputs(node):
+                consumers.setdefault(keras_graph.producer(tensor).name, []).append(layer)
     return consumers
 
 
@@ -107,7 +96,7 @@ def _layers_without_own_output_range(model, consumers, folds, skip) -> set:
     - the one consumer is a ReLU/ReLU6 the converter fuses into this op.
     A folded BatchNormalization is looked through: its consumers count."""
     folded_into = {producer: bn for bn, producer in folds.items()}
-    output_producers = {_producer(t).name for t in model.outputs}
+    output_producers = {keras_graph.producer(t).name for t in model.outputs}
 
     def feeds_only_shared_ranges(name):
         following = consumers.get(name, [])

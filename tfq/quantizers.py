@@ -16,28 +16,38 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+def weight_bound(kernel, *, per_channel: bool):
+    """max |w|, per channel of the last axis or of the whole kernel: the
+    symmetric range fake_quant_weights gives it (its int8 scale is this / 127)."""
+    kernel = tf.convert_to_tensor(kernel)
+    axes = list(range(kernel.shape.rank - 1)) if per_channel else None
+    return tf.reduce_max(tf.abs(kernel), axis=axes)
+
+
 def fake_quant_weights(kernel, *, per_channel: bool):
     """Symmetric narrow-range int8 fake-quant of a kernel (per-channel over the last axis)."""
     kernel = tf.convert_to_tensor(kernel)
     # The bound is a statistic of the weights, not a path for their gradient
     # (as a range variable would be): the straight-through estimator alone.
-    if per_channel:
-        axes = list(range(kernel.shape.rank - 1))
-        bound = tf.stop_gradient(tf.reduce_max(tf.abs(kernel), axis=axes))
-        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
-            kernel, -bound, bound, num_bits=8, narrow_range=True)
-    bound = tf.stop_gradient(tf.reduce_max(tf.abs(kernel)))
-    return tf.quantization.fake_quant_with_min_max_vars(
-        kernel, -bound, bound, num_bits=8, narrow_range=True)
+    bound = tf.stop_gradient(weight_bound(kernel, per_channel=per_channel))
+    fake_quant = (tf.quantization.fake_quant_with_min_max_vars_per_channel if per_channel else
+                  tf.quantization.fake_quant_with_min_max_vars)
+    return fake_quant(kernel, -bound, bound, num_bits=8, narrow_range=True)
+
+
+def depthwise_channels(kernel):
+    """DepthwiseConv2D kernels are [h, w, in, multiplier]; TFLite's channel is
+    in * multiplier: the kernel as [h, w, in * multiplier]."""
+    kernel = tf.convert_to_tensor(kernel)
+    h, w, channels, multiplier = kernel.shape
+    return tf.reshape(kernel, [h, w, channels * multiplier])
 
 
 def fake_quant_depthwise_weights(kernel):
-    """DepthwiseConv2D kernels are [h, w, in, multiplier]; TFLite's channel is
-    in * multiplier, so quantize per channel of the flattened last two axes."""
+    """Per-channel fake-quant of a DepthwiseConv2D kernel, per TFLite channel."""
     kernel = tf.convert_to_tensor(kernel)
-    h, w, channels, multiplier = kernel.shape
-    flat = tf.reshape(kernel, [h, w, channels * multiplier])
-    return tf.reshape(fake_quant_weights(flat, per_channel=True), kernel.shape)
+    return tf.reshape(fake_quant_weights(depthwise_channels(kernel), per_channel=True),
+                      kernel.shape)
 
 
 def update_moving_range(min_var, max_var, initialized_var, batch_min, batch_max, decay: float):

@@ -218,24 +218,19 @@ def weight_scales(layer, kernel, per_channel: bool):
     """The scales of the int8 weights TFLite holds for `kernel` (the kernel a
     WEIGHTED forward takes): one per output channel, or one scalar where the
     forward quantizes per tensor (Dense, Conv2DTranspose, per_channel=False)."""
-    kernel = tf.convert_to_tensor(kernel)
     name = type(layer).__name__
     if not per_channel or name in ("Dense", "Conv2DTranspose"):
-        return tf.reduce_max(tf.abs(kernel)) / 127.0
+        return quantizers.weight_bound(kernel, per_channel=False) / 127.0
     if name == "DepthwiseConv2D":
-        return _depthwise_weight_scales(kernel)
-    return tf.reduce_max(tf.abs(kernel), axis=list(range(kernel.shape.rank - 1))) / 127.0
+        kernel = quantizers.depthwise_channels(kernel)
+    return quantizers.weight_bound(kernel, per_channel=True) / 127.0
 
 
 def separable_depthwise_weight_scales(layer):
     """Per-channel scales of a SeparableConv2D's depthwise weights (always
     per-channel, as _separable_conv2d quantizes them)."""
-    return _depthwise_weight_scales(tf.convert_to_tensor(layer.depthwise_kernel))
-
-
-def _depthwise_weight_scales(kernel):
-    """[h, w, in, multiplier] -> the scale of each of TFLite's in x multiplier channels."""
-    return tf.reshape(tf.reduce_max(tf.abs(kernel), axis=[0, 1]), [-1]) / 127.0
+    return quantizers.weight_bound(quantizers.depthwise_channels(layer.depthwise_kernel),
+                                   per_channel=True) / 127.0
 
 
 def _upsampling2d(layer, inputs):

@@ -67,7 +67,8 @@ def lean(values, input_scale, weight_scales, output_scale):
     # m = q * 2^-r, q in [0.5, 1): r = -floor(log2 m) - 1. A zero multiplier
     # (an all-zero channel) gives r = inf and no lean.
     right_shift = -tf.floor(tf.math.log(multiplier) / math.log(2.0)) - 1.0
-    half_step = tf.where(right_shift >= 1.0, tf.pow(tf.constant(2.0, tf.float64), -(right_shift + 1.0)),
+    two = tf.constant(2.0, tf.float64)
+    half_step = tf.where(right_shift >= 1.0, tf.pow(two, -(right_shift + 1.0)),
                          tf.zeros_like(right_shift))
     step = tf.cast(half_step * tf.cast(output_scale, tf.float64), values.dtype)
     return values + tf.sign(values) * step

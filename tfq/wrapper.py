@@ -13,7 +13,7 @@ import weakref
 import keras
 import tensorflow as tf
 
-from tfq import quantizers, registry, requantization, schemes, training_ops
+from tfq import keras_graph, quantizers, registry, requantization, schemes, training_ops
 
 
 class _QuantizeWrapperLogic:
@@ -143,7 +143,7 @@ class _QuantizeWrapperLogic:
         if self.fixed_range is not None:
             return self.scheme.activation_scale(*self.fixed_range)
         if self.output_range is not None:
-            return self.scheme.activation_scale(*self.output_range[:2])
+            return self._scale_of(self.output_range)
         owner = _dereference(self._range_owner)
         if owner is not None:
             return owner.output_scale()
@@ -151,11 +151,15 @@ class _QuantizeWrapperLogic:
             return self._input_scale()
         return None
 
+    def _scale_of(self, range_variables):
+        """The .tflite scale of a (min, max, initialized) range of this wrapper's."""
+        return self.scheme.activation_scale(*range_variables[:2])
+
     def _input_scale(self, position=0):
         """The scale of input `position` in the .tflite, or None if unknown."""
         if self.input_range is not None and (self.quantize_inputs is True or
                                              position in self.quantize_inputs):
-            return self.scheme.activation_scale(*self.input_range[:2])
+            return self._scale_of(self.input_range)
         producers = self._input_producers
         producer = _dereference(producers[position]) if position < len(producers) else None
         return producer.output_scale() if producer is not None else None
@@ -239,7 +243,7 @@ class _QuantizeWrapperLogic:
             if bn.center:
                 bias = bias + tf.convert_to_tensor(bn.beta)
         outputs = self._forward(self.layer, inputs, kernel, self._weight_options(training=False))
-        input_scale = (self.scheme.activation_scale(*self.intermediate_range[:2])
+        input_scale = (self._scale_of(self.intermediate_range)
                        if self.intermediate_range is not None else self._input_scale())
         if not self._rounds_as_tflite(training=False) or input_scale is None:
             # (input_scale None: fed by a float or nested layer, no integer grid known.)
@@ -252,7 +256,7 @@ class _QuantizeWrapperLogic:
             # An all-zero channel (step 0) keeps its float bias, as TFLite can hold no other.
             outputs = outputs + tf.where(bias_step > 0, tf.round(
                 tf.math.divide_no_nan(bias, bias_step)) * bias_step, bias)
-        output_scale = (self.scheme.activation_scale(*self.pre_activation_range[:2])
+        output_scale = (self._scale_of(self.pre_activation_range)
                         if self.pre_activation_range is not None else self.output_scale())
         return self._requantization_lean(outputs, input_scale, weight_scales, output_scale)
 
@@ -272,7 +276,7 @@ class _QuantizeWrapperLogic:
                     values = self._requantization_lean(
                         values, self._input_scale(),
                         registry.separable_depthwise_weight_scales(self.layer),
-                        self.scheme.activation_scale(*self.intermediate_range[:2]))
+                        self._scale_of(self.intermediate_range))
                 return self._quantize(values, "intermediate", training)
         return registry.WeightOptions(quantize=True, per_channel=self.per_channel,
                                       intermediate=intermediate, unfold=unfold)
@@ -348,22 +352,15 @@ def _is_symbolic(inputs) -> bool:
     return any(hasattr(tensor, "_keras_history") for tensor in tf.nest.flatten(inputs))
 
 
-def _producer_of(tensor):
-    """The layer that made a symbolic tensor, looking through a folded
-    BatchNormalization (its wrapper's output is the tensor TFLite holds)."""
-    history = getattr(tensor, "_keras_history", None)
-    if history is None:
-        return None
-    layer = getattr(history, "operation", None) or history.layer
-    if isinstance(layer, _FoldedBatchNormalizationLogic):
-        nodes = layer._inbound_nodes  # pylint: disable=protected-access
-        return _producer_of(tf.nest.flatten(nodes[history.node_index].input_tensors)[0])
-    return layer
-
-
 def _range_producer(tensor):
-    """The wrapper whose output_scale() is this tensor's scale, or None."""
-    layer = _producer_of(tensor)
+    """The wrapper whose output_scale() is this symbolic tensor's scale, or
+    None. A folded BatchNormalization is looked through: its wrapper's
+    output is the tensor TFLite holds."""
+    if not hasattr(tensor, "_keras_history"):
+        return None
+    layer = keras_graph.producer(tensor)
+    if isinstance(layer, _FoldedBatchNormalizationLogic):
+        return _range_producer(keras_graph.producer_first_input(tensor))
     return layer if is_wrapper(layer) else None
 
 
@@ -371,15 +368,12 @@ def _sources_sharing_range(tensor):
     """Wrappers without a range of their own that produce `tensor`, directly
     or through same-scale layers: their output takes the consumer's range."""
     layer = _range_producer(tensor)
-    if layer is None or layer.quantize_outputs and layer.handling is not registry.Handling.SAME_SCALE:
+    if layer is None:
         return []
     if layer.handling is registry.Handling.SAME_SCALE:
-        if layer.quantize_inputs:
-            return []
-        history = tensor._keras_history  # pylint: disable=protected-access
-        nodes = layer._inbound_nodes  # pylint: disable=protected-access
-        return _sources_sharing_range(tf.nest.flatten(nodes[history.node_index].input_tensors)[0])
-    return [layer]
+        return ([] if layer.quantize_inputs else
+                _sources_sharing_range(keras_graph.producer_first_input(tensor)))
+    return [] if layer.quantize_outputs else [layer]
 
 
 def _weak(layer):

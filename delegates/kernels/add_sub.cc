@@ -367,18 +367,15 @@ AddSubInt8Optimized::AddSubInt8Optimized(const AddSubQuantization& q)
           AddSubOne<int8_t>(q, static_cast<int8_t>(first), static_cast<int8_t>(second));
     }
   }
+  // The path is fixed per process (the ISA cap is), so `exact` implies it.
   if (ChooseFloatPath() != nullptr) float_path_ = MakeFloatPath(q, pairs_);
-}
-
-bool AddSubInt8Optimized::UsesFloatPath() const {
-  return ChooseFloatPath() != nullptr && float_path_.exact;
 }
 
 void AddSubInt8Optimized::RunContiguous(const int8_t* input1, const int8_t* input2,
                                         int8_t* output, int64_t begin, int64_t end) const {
   static const FloatPathFn float_path = ChooseFloatPath();     // once per process
   static const PairLookupFn pair_lookup = ChoosePairLookup();  // once per process
-  if (float_path != nullptr && float_path_.exact) {
+  if (float_path_.exact) {
     float_path(float_path_, quantization_.output_min, quantization_.output_max, pairs_.data(),
                input1, input2, output, begin, end);
     return;

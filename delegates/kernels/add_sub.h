@@ -51,22 +51,34 @@ void AddSubInt16Contiguous(const AddSubQuantization& quantization, const int16_t
 //
 // With AVX-512, or AVX2 and FMA3, contiguous operands take a float path
 // that needs no gather (the gathers were the limit: about 0.4 ns an
-// element on Zen 4, from L1 or L2 alike): the reference is floor(y + 1/2 +- lean) + zp_out
-// clamped, y the two rescaled inputs' sum times the output multiplier,
-// which is q1 a1 + q2 a2 + d up to the inputs' integer rescales (1/2^20 of
-// an output step, or so). Computed in float with two FMAs, it is exact
-// wherever y + c lies further than a window from an integer; an element
-// within it (about 1 in 10^4) takes its table entry. Whether that holds for
-// every one of the 65536 pairs is checked when the kernel is built; if any
-// pair outside the window differed, the kernel keeps the table alone.
+// element on Zen 4, from L1 or L2 alike): the reference is
+// floor(y + 1/2 +- lean) + zp_out clamped, y the two rescaled inputs' sum
+// times the output multiplier, which is q1 a1 + q2 a2 + d up to the
+// inputs' integer rescales (1/2^20 of an output step, or so). Computed in
+// float with two FMAs, it is exact wherever y + c lies further than a
+// window from an integer; an element within it (about 1 in 10^3) takes its
+// table entry. Whether that holds for every one of the 65536 pairs is
+// checked when the kernel is built; if any pair outside the window
+// differed, the kernel keeps the table alone.
 class AddSubInt8Optimized {
  public:
+  // The float path's constants: y = q1 * a1 + q2 * a2 + d (two FMAs, in
+  // that order), Y = y + (y >= 0 ? c_nonnegative : c_negative), the output
+  // floor(Y) clamped; elements with |Y - nearest integer| < window take
+  // the table. `exact`: the CPU has the path and every pair outside the
+  // window matches the table.
+  struct FloatPath {
+    float a1 = 0, a2 = 0, d = 0, c_nonnegative = 0, c_negative = 0, window = 0;
+    bool exact = false;
+    int pairs_in_window = 0;
+  };
+
   explicit AddSubInt8Optimized(const AddSubQuantization& quantization);
   const AddSubQuantization& quantization() const { return quantization_; }
   // Whether contiguous operands take the float path (AVX-512 or AVX2, and
   // every pair checked exact), and how many of the 65536 pairs lie within its
   // window (they take the table).
-  bool UsesFloatPath() const;
+  bool UsesFloatPath() const { return float_path_.exact; }
   int PairsInFloatPathWindow() const { return float_path_.pairs_in_window; }
   void Run(const BroadcastShape& shape, const int8_t* input1, const int8_t* input2,
            int8_t* output) const;
@@ -81,19 +93,6 @@ class AddSubInt8Optimized {
   // gathers read 4 bytes at each index.
   static constexpr size_t kPairTableBytes = 65536 + 3;
   std::vector<int8_t> pairs_;
-
- public:
-  // The float path's constants: y = q1 * a1 + q2 * a2 + d (two FMAs, in
-  // that order), Y = y + (y >= 0 ? c_nonnegative : c_negative), the output
-  // floor(Y) clamped; elements with |Y - nearest integer| < window take
-  // the table. `exact`: every pair outside the window matches the table.
-  struct FloatPath {
-    float a1 = 0, a2 = 0, d = 0, c_nonnegative = 0, c_negative = 0, window = 0;
-    bool exact = false;
-    int pairs_in_window = 0;
-  };
-
- private:
   FloatPath float_path_;
 };
 
