@@ -313,7 +313,7 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
                          const RowRequantizer& requantizer, const int8_t* input,
                          const int8_t* filter, const int16_t* filter16, const int32_t* bias,
                          int32_t* acc, int8_t* output, int64_t row_begin, int64_t row_end,
-                         bool vnni_rows, const ChannelBlockConstants* blocks) {
+                         const ChannelBlockConstants* blocks) {
   const int depth = g.input_depth;
   const ChannelRequantization channels = requantizer.channels();
   const int8_t* inputs[kMaxDepthwiseTaps];
@@ -338,13 +338,8 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
         requantizer.Run(acc, 0, depth, output + OutputOffset(g, b, oy, ox));
       },
       [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
-        if (vnni_rows) {
-          DepthwiseRowInt8Vnni(g, quantization.input_zero_point, channels, input, filter, bias, b,
-                               oy, fy_begin, fy_end, ox_begin, ox_end, output, blocks);
-        } else {
-          DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16,
-                                 bias, b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
-        }
+        DepthwiseRowInt8Avx512(g, quantization.input_zero_point, channels, input, filter16, bias,
+                               b, oy, fy_begin, fy_end, ox_begin, ox_end, output);
       });
 }
 
@@ -537,7 +532,7 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
                                   const RowRequantizer& requantizer, const int8_t* input,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
-                                  int64_t row_begin, int64_t row_end, bool vnni_rows,
+                                  int64_t row_begin, int64_t row_end,
                                   const std::vector<ChannelBlockAvx2>* avx2_blocks,
                                   const ChannelBlockConstants* blocks,
                                   const PackedDepthwiseAvx2* avx2_pairs) {
@@ -592,7 +587,7 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
   }
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
     DepthwiseInt8Avx512(g, quantization, requantizer, input, filter, filter16, bias, acc, output,
-                        row_begin, row_end, vnni_rows, blocks);
+                        row_begin, row_end, blocks);
     return;
   }
   ForEachDepthwisePixel(

@@ -113,8 +113,8 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // widened to int16, when DepthwiseTapsAvailable()) and at most
 // kMaxDepthwiseTaps taps, a pixel's taps are summed channel block by block
 // in registers (dot.h's DepthwiseTapsInt8), and row interiors go to
-// depthwise_avx512.h's row kernels: the VNNI one when `vnni_rows`
-// (DepthwiseRowVnniAvailable()), else the AVX-512 BW one; with `avx2_blocks`
+// depthwise_avx512.h's row kernel (AVX-512 VNNI CPUs take depthwise_vnni.h's
+// whole-row kernel instead, called by the op); with `avx2_blocks`
 // (MakeChannelBlocksAvx2(requantizer.channels(), bias), on CPUs without
 // AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead, and
 // with a non-empty `avx2_pairs` (PackDepthwiseAvx2, the same CPUs) to
@@ -130,7 +130,6 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& geometry,
                                   const int8_t* filter, const int16_t* filter16,
                                   const int32_t* bias, int32_t* acc, int8_t* output,
                                   int64_t row_begin = 0, int64_t row_end = -1,
-                                  bool vnni_rows = false,
                                   const std::vector<ChannelBlockAvx2>* avx2_blocks = nullptr,
                                   const ChannelBlockConstants* blocks = nullptr,
                                   const PackedDepthwiseAvx2* avx2_pairs = nullptr);

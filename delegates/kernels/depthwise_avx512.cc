@@ -33,8 +33,6 @@ bool DepthwiseRowInt16Available() {
 #endif
 }
 
-bool DepthwiseRowVnniAvailable() { return GetCpuFeatures().avx512_vnni; }
-
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace {
 
@@ -95,110 +93,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void DepthwiseRowInt8Avx512
       int8_t* out = row_output + static_cast<int64_t>(ox) * depth + c;
       StoreRescaledX16(blocks[0], sums[0], out);
       if (depth - c > 16) StoreRescaledX16(blocks[1], sums[1], out + 16);
-    }
-  }
-}
-
-namespace {
-
-// Four taps' vectors of 64 channels (bytes) interleaved into vpdpbusd's
-// quads: quads[k] holds channels 16L + 4k .. 16L + 4k + 3 of each 128-bit
-// lane L, each channel's 4 bytes being its 4 taps in order.
-__attribute__((target("avx512f,avx512bw"))) inline void InterleaveTaps(const __m512i taps[4],
-                                                                       __m512i quads[4]) {
-  const __m512i low01 = _mm512_unpacklo_epi8(taps[0], taps[1]);
-  const __m512i high01 = _mm512_unpackhi_epi8(taps[0], taps[1]);
-  const __m512i low23 = _mm512_unpacklo_epi8(taps[2], taps[3]);
-  const __m512i high23 = _mm512_unpackhi_epi8(taps[2], taps[3]);
-  quads[0] = _mm512_unpacklo_epi16(low01, low23);
-  quads[1] = _mm512_unpackhi_epi16(low01, low23);
-  quads[2] = _mm512_unpacklo_epi16(high01, high23);
-  quads[3] = _mm512_unpackhi_epi16(high01, high23);
-}
-
-// InterleaveTaps's sums back in channel order: blocks[L] = channels
-// 16L .. 16L + 15 (a 4 x 4 transpose of 128-bit lanes).
-__attribute__((target("avx512f"))) inline void ChannelOrder(const __m512i sums[4],
-                                                            __m512i blocks[4]) {
-  const __m512i low01 = _mm512_shuffle_i32x4(sums[0], sums[1], 0x44);
-  const __m512i high01 = _mm512_shuffle_i32x4(sums[0], sums[1], 0xEE);
-  const __m512i low23 = _mm512_shuffle_i32x4(sums[2], sums[3], 0x44);
-  const __m512i high23 = _mm512_shuffle_i32x4(sums[2], sums[3], 0xEE);
-  blocks[0] = _mm512_shuffle_i32x4(low01, low23, 0x88);
-  blocks[1] = _mm512_shuffle_i32x4(low01, low23, 0xDD);
-  blocks[2] = _mm512_shuffle_i32x4(high01, high23, 0x88);
-  blocks[3] = _mm512_shuffle_i32x4(high01, high23, 0xDD);
-}
-
-}  // namespace
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void DepthwiseRowInt8Vnni(
-    const ConvGeometry& g, int32_t input_zero_point, const ChannelRequantization& q,
-    const int8_t* input, const int8_t* filter, const int32_t* bias, int b, int oy, int fy_begin,
-    int fy_end, int ox_begin, int ox_end, int8_t* output, const ChannelBlockConstants* pre) {
-  constexpr int kMaxQuads = (kMaxDepthwiseRowTaps + 3) / 4;
-  const int depth = g.input_depth;
-  int64_t tap_offsets[kMaxDepthwiseRowTaps];
-  int64_t filter_offsets[kMaxDepthwiseRowTaps];
-  const int taps = RowTaps(g, b, oy, fy_begin, fy_end, tap_offsets, filter_offsets);
-  const int quads = (taps + 3) / 4;
-  const __m512i flip = _mm512_set1_epi8(-128);  // q + 128 as an unsigned byte
-  int8_t* row_output =
-      output + ((static_cast<int64_t>(b) * g.output_height + oy) * g.output_width) * depth;
-  for (int c = 0; c < depth; c += 64) {
-    const __mmask64 lanes =
-        depth - c >= 64 ? ~__mmask64(0) : (__mmask64(1) << (depth - c)) - 1;
-    // The row's weights, interleaved as the inputs will be (missing taps of
-    // the last quad: zero weights), and the unsigned inputs' excess
-    // (zp + 128) * sum(w) per channel, in the same order.
-    __m512i weights[kMaxQuads][4];
-    __m512i start[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                        _mm512_setzero_si512()};
-    const __m512i ones = _mm512_set1_epi8(1);
-    for (int j = 0; j < quads; ++j) {
-      __m512i tap_weights[4];
-      for (int k = 0; k < 4; ++k) {
-        const int t = 4 * j + k;
-        tap_weights[k] = t < taps ? _mm512_maskz_loadu_epi8(lanes, filter + filter_offsets[t] + c)
-                                  : _mm512_setzero_si512();
-      }
-      InterleaveTaps(tap_weights, weights[j]);
-      for (int k = 0; k < 4; ++k) start[k] = _mm512_dpbusd_epi32(start[k], ones, weights[j][k]);
-    }
-    const __m512i excess = _mm512_set1_epi32(-(input_zero_point + 128));
-    for (int k = 0; k < 4; ++k) start[k] = _mm512_mullo_epi32(start[k], excess);
-    // The bias goes in as the epilogue's offset.
-    ChannelBlockX16 blocks[4];
-    for (int h = 0; h < 4; ++h) {
-      blocks[h] = pre != nullptr && c + 16 * h < depth
-                      ? LoadChannelBlockX16(pre[(c + 16 * h) / 16])
-                      : LoadChannelBlockX16(q, bias, c + 16 * h, depth - c - 16 * h);
-    }
-    for (int ox = ox_begin; ox < ox_end; ++ox) {
-      const int64_t x_offset =
-          static_cast<int64_t>(ox * g.stride_width - g.pad_left) * depth + c;
-      __m512i sums[4] = {start[0], start[1], start[2], start[3]};
-      for (int j = 0; j < quads; ++j) {
-        __m512i tap_inputs[4], interleaved[4];
-        for (int k = 0; k < 4; ++k) {
-          const int t = 4 * j + k;
-          tap_inputs[k] = t < taps ? _mm512_xor_si512(
-                                         _mm512_maskz_loadu_epi8(lanes, input + tap_offsets[t] +
-                                                                            x_offset),
-                                         flip)
-                                   : _mm512_setzero_si512();
-        }
-        InterleaveTaps(tap_inputs, interleaved);
-        for (int k = 0; k < 4; ++k) {
-          sums[k] = _mm512_dpbusd_epi32(sums[k], interleaved[k], weights[j][k]);
-        }
-      }
-      __m512i ordered[4];
-      ChannelOrder(sums, ordered);
-      int8_t* out = row_output + static_cast<int64_t>(ox) * depth + c;
-      for (int h = 0; h < 4 && c + 16 * h < depth; ++h) {
-        StoreRescaledX16(blocks[h], ordered[h], out + 16 * h);
-      }
     }
   }
 }
@@ -271,9 +165,6 @@ void DepthwiseRowInt16Avx512(const ConvGeometry&, const Int64Rescale&, int32_t, 
 void DepthwiseRowInt8Avx512(const ConvGeometry&, int32_t, const ChannelRequantization&,
                             const int8_t*, const int16_t*, const int32_t*, int, int, int, int, int,
                             int, int8_t*) {}
-void DepthwiseRowInt8Vnni(const ConvGeometry&, int32_t, const ChannelRequantization&,
-                          const int8_t*, const int8_t*, const int32_t*, int, int, int, int, int,
-                          int, int8_t*, const ChannelBlockConstants*) {}
 void RescaleRowAvx512(const int32_t*, const ChannelBlockConstants*, int, int8_t*) {}
 #endif
 

@@ -29,21 +29,6 @@ void DepthwiseRowInt8Avx512(const ConvGeometry& geometry, int32_t input_zero_poi
                             const int16_t* filter16, const int32_t* bias, int b, int oy,
                             int fy_begin, int fy_end, int ox_begin, int ox_end, int8_t* output);
 
-// The same pixels with AVX-512 VNNI, 64 channels per block: the row's taps
-// go in quads, each tap's 64 input bytes (+128, as unsigned) interleaved
-// with the next three's so one vpdpbusd adds 4 taps x 16 channels against
-// the weights interleaved alike (once per row), and (zp + 128) * sum(w)
-// over the row's taps is taken back. `filter` is the int8 filter. Only when
-// DepthwiseRowVnniAvailable(). `blocks` (optional): MakeChannelBlocks(
-// requantization, bias), the epilogue's constants computed once instead of
-// once per row.
-bool DepthwiseRowVnniAvailable();  // CpuFeatures::avx512_vnni
-void DepthwiseRowInt8Vnni(const ConvGeometry& geometry, int32_t input_zero_point,
-                          const ChannelRequantization& requantization, const int8_t* input,
-                          const int8_t* filter, const int32_t* bias, int b, int oy, int fy_begin,
-                          int fy_end, int ox_begin, int ox_end, int8_t* output,
-                          const ChannelBlockConstants* blocks = nullptr);
-
 // out[c] = the rescale of acc[c] + the blocks' offsets, for c < depth
 // (`blocks` from MakeChannelBlocks): RowRequantizer::Run's result with the
 // per-channel constants precomputed. AVX-512 only.

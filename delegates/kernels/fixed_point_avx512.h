@@ -192,10 +192,10 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
   return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, negative, sum, sign_fix), shift);
 }
 
-// out[c] = clamp(MBQM(sums[c] + offset[c]) + zero point) for the block's
-// channels: RowRequantizer::Run's result for one row of the block.
-__attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
-    const ChannelBlockX16& block, __m512i sums, int8_t* out) {
+// MBQM(sums[c] + offset[c]) + zero point for the block's channels, not yet
+// clamped.
+__attribute__((target("avx512f,avx512bw"))) inline __m512i RescaledX16(
+    const ChannelBlockX16& block, __m512i sums) {
   __m512i value;
   if (block.single_rounding) {
     const bool fix_negative = !block.negatives_clamp_to_min;
@@ -214,6 +214,14 @@ __attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
                                          block.left_shift, block.right_shift),
         block.zero_point);
   }
+  return value;
+}
+
+// out[c] = clamp(MBQM(sums[c] + offset[c]) + zero point) for the block's
+// channels: RowRequantizer::Run's result for one row of the block.
+__attribute__((target("avx512f,avx512bw"))) inline void StoreRescaledX16(
+    const ChannelBlockX16& block, __m512i sums, int8_t* out) {
+  __m512i value = RescaledX16(block, sums);
   // The conversion saturates at 127: the upper clamp only below it.
   value = _mm512_max_epi32(value, block.low);
   if (block.clamp_high) value = _mm512_min_epi32(value, block.high);

@@ -2,6 +2,7 @@
 // bias, and int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/depthwise_avx512.h"
+#include "delegates/kernels/depthwise_vnni.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
 #include "delegates/ops/op_table.h"
@@ -37,6 +38,12 @@ class DepthwiseConv2DOp : public ConvOpBase {
       blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), plan_.bias_data(),
                                            plan_.output_depth);
     }
+    if (!plan_.int16) {  // empty without VNNI or for a filter beyond its limits
+      vnni_ = kernels::PackDepthwiseVnni(plan_.filter_data, plan_.filter_height,
+                                         plan_.filter_width, plan_.output_depth,
+                                         plan_.window.stride_width, plan_.bias_data(),
+                                         plan_.input_zero_point, requantizer_.channels());
+    }
     if (plan_.int16 && kernels::DepthwiseRowInt16Available()) {
       rescale16_ = kernels::MakeInt64Rescale(plan_.multipliers.data(), plan_.output_depth);
     }
@@ -52,6 +59,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
       return false;
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
+    use_vnni_ = depth_multiplier_ == 1 && kernels::DepthwiseVnniFits(geometry_, vnni_);
     acc_stride_ = PerThreadStride(static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
     acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * acc_stride_);
     return true;
@@ -66,9 +74,9 @@ class DepthwiseConv2DOp : public ConvOpBase {
       return rescale16_.reduced.empty() ? "portable" : "avx512";
     }
     if (depth_multiplier_ != 1) return "reference";
+    if (use_vnni_) return "avx512_vnni";
     if (filter16_.empty()) return "portable";
-    if (use_avx2_) return "avx2";
-    return vnni_rows_ ? "avx512_vnni" : "avx512";
+    return use_avx2_ ? "avx2" : "avx512";
   }
   int64_t macs() const override {
     return static_cast<int64_t>(geometry_.batches) * geometry_.output_height *
@@ -101,14 +109,18 @@ class DepthwiseConv2DOp : public ConvOpBase {
     }
     const int8_t* input = tensors->data_as<int8_t>(plan_.input);
     int8_t* output = tensors->data_as<int8_t>(plan_.output);
-    if (depth_multiplier_ == 1) {
-      // Output rows (over batch and height) split across threads.
-      const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
+    // Output rows (over batch and height) split across threads.
+    const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
+    if (use_vnni_) {
+      tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
+        kernels::DepthwiseRowsVnni(geometry_, vnni_, input, output, begin, end);
+      });
+    } else if (depth_multiplier_ == 1) {
       tensors->pool().ParallelFor(rows, 1, [&](int thread, int64_t begin, int64_t end) {
         kernels::DepthwiseConv2DInt8Optimized(
             geometry_, quantization(), requantizer_, input, plan_.filter_data,
             filter16_.empty() ? nullptr : filter16_.data(), plan_.bias_data(),
-            acc_.data() + thread * acc_stride_, output, begin, end, vnni_rows_,
+            acc_.data() + thread * acc_stride_, output, begin, end,
             use_avx2_ ? &avx2_blocks_ : nullptr, blocks_.empty() ? nullptr : blocks_.data(),
             &avx2_pairs_);
       });
@@ -123,7 +135,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
   std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
-  const bool vnni_rows_ = kernels::DepthwiseRowVnniAvailable();  // row interiors on VNNI
+  kernels::PackedDepthwiseVnni vnni_;  // int8 on AVX-512 VNNI: whole rows
+  bool use_vnni_ = false;  // and it fits the geometry
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
   bool use_avx2_ = false;  // int8 on AVX2 without AVX-512: DepthwisePixelAvx2
   kernels::PackedDepthwiseAvx2 avx2_pairs_;  // its tap-pair kernel, when the rescale allows

@@ -15,6 +15,7 @@
 
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/depthwise_avx512.h"
+#include "delegates/kernels/depthwise_vnni.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/fully_connected.h"
@@ -256,7 +257,7 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
       std::fill(actual.begin(), actual.end(), 0);
       DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
                                    filter16.data(), bias, acc.data(), actual.data(), 0, -1,
-                                   false, &blocks);
+                                   &blocks);
       ASSERT_EQ(expected, actual) << "AVX2 pixels, trial " << trial
                                   << (blocks.empty() ? " (RowRequantizer)" : "");
       // The tap-pair kernel with the zero point folded out (empty when the
@@ -267,8 +268,8 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
       ASSERT_FALSE(pairs.empty());
       std::fill(actual.begin(), actual.end(), 0);
       DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                                   nullptr, bias, acc.data(), actual.data(), 0, -1, false,
-                                   nullptr, nullptr, &pairs);
+                                   nullptr, bias, acc.data(), actual.data(), 0, -1, nullptr,
+                                   nullptr, &pairs);
       ASSERT_EQ(expected, actual) << "AVX2 tap pairs, trial " << trial;
     }
     if (DepthwiseTapsAvailable()) {  // and the AVX-512 taps path (filter -128 included)
@@ -278,77 +279,120 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                    filter.data(), filter16.data(), bias, acc.data(),
                                    actual.data());
       ASSERT_EQ(expected, actual) << "AVX-512 taps, trial " << trial;
-      if (DepthwiseRowVnniAvailable()) {  // row interiors on VNNI too
-        std::fill(actual.begin(), actual.end(), 0);
-        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
-                                     filter.data(), filter16.data(), bias, acc.data(),
-                                     actual.data(), 0, -1, /*vnni_rows=*/true);
-        ASSERT_EQ(expected, actual) << "VNNI rows, trial " << trial;
-      }
-      // Both again with the epilogue's constants precomputed (the op's way).
+      // Again with the epilogue's constants precomputed (the op's way).
       const std::vector<ChannelBlockConstants> blocks =
           MakeChannelBlocks(requantizer.channels(), bias, g.output_depth);
-      for (bool vnni_rows : {false, true}) {
-        if (vnni_rows && !DepthwiseRowVnniAvailable()) continue;
-        std::fill(actual.begin(), actual.end(), 0);
-        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
-                                     filter.data(), filter16.data(), bias, acc.data(),
-                                     actual.data(), 0, -1, vnni_rows, nullptr, blocks.data());
-        ASSERT_EQ(expected, actual) << "precomputed blocks, vnni rows " << vnni_rows
-                                    << ", trial " << trial;
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                   filter16.data(), bias, acc.data(), actual.data(), 0, -1,
+                                   nullptr, blocks.data());
+      ASSERT_EQ(expected, actual) << "precomputed blocks, trial " << trial;
+    }
+  }
+}
+
+// depthwise_vnni.h's whole-row kernel against the reference: `g` with a
+// random filter, input and requantization; the activation clamp and
+// multipliers chosen by `variant` so every epilogue runs (0: ReLU-like
+// min >= zero point, single rounding without the sign fix; 1: no clamp,
+// with it; 2: multipliers above 1, MBQM's two steps).
+void ExpectDepthwiseVnniMatches(std::mt19937* rng, const ConvGeometry& g, int variant,
+                                const std::string& label) {
+  Case c = CaseFor(rng, g);
+  if (variant == 0) {
+    c.quantization.output_min = std::max(c.quantization.output_zero_point, -100);
+    c.quantization.output_max = std::min(127, c.quantization.output_min + 90);
+  }
+  if (variant == 2) {
+    for (auto& m : c.multipliers) {
+      m = QuantizeMultiplier(std::uniform_real_distribution<double>(1.0, 3.0)(*rng));
+    }
+    for (auto& b : c.bias) b /= 400;
+  }
+  c.quantization.multipliers = c.multipliers.data();
+  const auto input = RandomInt8(
+      rng, static_cast<size_t>(g.batches) * g.input_height * g.input_width * g.input_depth);
+  const auto filter = RandomInt8(
+      rng, static_cast<size_t>(g.filter_height) * g.filter_width * g.output_depth);
+  const size_t outputs =
+      static_cast<size_t>(g.batches) * g.output_height * g.output_width * g.output_depth;
+  std::vector<int8_t> expected(outputs), actual(outputs, 0);
+  const int32_t* bias = variant == 1 ? nullptr : c.bias.data();
+  DepthwiseConv2DInt8Reference(g, 1, c.quantization, input.data(), filter.data(), bias,
+                               expected.data());
+  const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
+                                   c.quantization.output_min, c.quantization.output_max);
+  const PackedDepthwiseVnni packed =
+      PackDepthwiseVnni(filter.data(), g.filter_height, g.filter_width, g.output_depth,
+                        g.stride_width, bias, c.quantization.input_zero_point,
+                        requantizer.channels());
+  ASSERT_TRUE(DepthwiseVnniFits(g, packed)) << label;
+  // In two row ranges, as two threads would.
+  const int64_t rows = static_cast<int64_t>(g.batches) * g.output_height;
+  DepthwiseRowsVnni(g, packed, input.data(), actual.data(), 0, rows / 2);
+  DepthwiseRowsVnni(g, packed, input.data(), actual.data(), rows / 2, rows);
+  ASSERT_EQ(expected, actual) << label << ", variant " << variant;
+}
+
+TEST(ConvKernels, DepthwiseVnniMatchesReference) {
+  if (!DepthwiseVnniAvailable()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  std::mt19937 rng(14);
+  // Random small geometries (padding anywhere in the window, batches of 2,
+  // dilated rows and, here, columns).
+  for (int trial = 0; trial < 300; ++trial) {
+    ConvGeometry g = RandomConvGeometry(&rng, true);
+    g.dilation_width = std::uniform_int_distribution<int>(1, 2)(rng);
+    g.output_width = (g.input_width + 2 * g.pad_left - 1) / g.stride_width + 1;
+    if (trial % 4 == 0) g.input_depth = g.output_depth = trial % 8 == 0 ? 16 : 32;
+    ExpectDepthwiseVnniMatches(&rng, g, trial % 3, "trial " + std::to_string(trial));
+  }
+  // MobileNet-like depths (several 64-lane blocks, ragged last ones, 2 or 4
+  // pixels per vector), 3x3, 5x5 and 7x7 windows (1 and 2 row quads; width
+  // 7 on the generic path), strides 1 and 2, odd and wide rows (several
+  // scratch chunks).
+  for (int depth : {16, 32, 64, 96, 144, 200}) {
+    for (int window : {3, 5, 7}) {
+      for (int stride : {1, 2}) {
+        for (int width : {9, 121}) {
+          ConvGeometry g;
+          g.batches = 1;
+          g.input_height = 7;
+          g.input_width = width;
+          g.input_depth = g.output_depth = depth;
+          g.filter_height = g.filter_width = window;
+          g.stride_height = g.stride_width = stride;
+          g.dilation_height = g.dilation_width = 1;
+          g.pad_top = g.pad_left = window / 2;
+          g.output_height = (g.input_height - 1) / stride + 1;
+          g.output_width = (g.input_width - 1) / stride + 1;
+          for (int variant = 0; variant < 3; ++variant) {
+            ExpectDepthwiseVnniMatches(&rng, g, variant,
+                                       "depth " + std::to_string(depth) + ", window " +
+                                           std::to_string(window) + ", stride " +
+                                           std::to_string(stride) + ", width " +
+                                           std::to_string(width));
+          }
+        }
       }
     }
   }
 }
 
-// The VNNI depthwise rows at MobileNet-like depths (several 64-channel
-// blocks, ragged last ones), 3x3 and 5x5 windows (3 and 7 tap quads, fewer
-// on the border rows), strides 1 and 2.
-TEST(ConvKernels, DepthwiseVnniRowsMatchReference) {
-  if (!DepthwiseRowVnniAvailable()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  std::mt19937 rng(14);
-  for (int depth : {16, 64, 96, 144, 200}) {
-    for (int window : {3, 5}) {
-      for (int stride : {1, 2}) {
-        ConvGeometry g;
-        g.batches = 1;
-        g.input_height = 9;
-        g.input_width = 11;
-        g.input_depth = g.output_depth = depth;
-        g.filter_height = g.filter_width = window;
-        g.stride_height = g.stride_width = stride;
-        g.dilation_height = g.dilation_width = 1;
-        g.pad_top = g.pad_left = window / 2;
-        g.output_height = (g.input_height - 1) / stride + 1;
-        g.output_width = (g.input_width - 1) / stride + 1;
-        Case c = CaseFor(&rng, g);
-        c.quantization.multipliers = c.multipliers.data();
-        const auto input = RandomInt8(&rng, static_cast<size_t>(9) * 11 * depth);
-        const auto filter = RandomInt8(&rng, static_cast<size_t>(window) * window * depth);
-        const std::vector<int16_t> filter16(filter.begin(), filter.end());
-        const size_t outputs = static_cast<size_t>(g.output_height) * g.output_width * depth;
-        std::vector<int8_t> expected(outputs), actual(outputs);
-        std::vector<int32_t> acc(depth);
-        DepthwiseConv2DInt8Reference(g, 1, c.quantization, input.data(), filter.data(),
-                                     c.bias.data(), expected.data());
-        const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
-                                         c.quantization.output_min, c.quantization.output_max);
-        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                                     filter16.data(), c.bias.data(), acc.data(), actual.data(),
-                                     0, -1, /*vnni_rows=*/true);
-        ASSERT_EQ(expected, actual) << "depth " << depth << ", window " << window
-                                    << ", stride " << stride;
-        const std::vector<ChannelBlockConstants> blocks =
-            MakeChannelBlocks(requantizer.channels(), c.bias.data(), depth);
-        std::fill(actual.begin(), actual.end(), 0);
-        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                                     filter16.data(), c.bias.data(), acc.data(), actual.data(),
-                                     0, -1, /*vnni_rows=*/true, nullptr, blocks.data());
-        ASSERT_EQ(expected, actual) << "precomputed blocks, depth " << depth << ", window "
-                                    << window << ", stride " << stride;
-      }
-    }
-  }
+// The kernel's limits: a filter taller or wider than 8 is not packed, and
+// a dilated window wider than the scratch row does not fit.
+TEST(ConvKernels, DepthwiseVnniDeclinesWhatItCannotHold) {
+  if (!DepthwiseVnniAvailable()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  const std::vector<int8_t> filter(9 * 9 * 8, 1);
+  const std::vector<int32_t> significands(8, 1 << 30), shifts(8, 0), right(8, 8);
+  const ChannelRequantization q{significands.data(), shifts.data(), right.data(), 0, -128, 127};
+  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 9, 3, 8, 1, nullptr, 0, q).empty());
+  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 3, 9, 8, 1, nullptr, 0, q).empty());
+  const PackedDepthwiseVnni packed = PackDepthwiseVnni(filter.data(), 3, 3, 8, 1, nullptr, 0, q);
+  ASSERT_FALSE(packed.empty());
+  ConvGeometry g{1, 5, 200, 8, 3, 3, 5, 200, 8, 1, 1, 1, 1, 1, 1};
+  EXPECT_TRUE(DepthwiseVnniFits(g, packed));
+  g.dilation_width = 40;
+  EXPECT_FALSE(DepthwiseVnniFits(g, packed));
 }
 
 TEST(PoolingKernels, OptimizedMaxPoolMatchesReference) {
