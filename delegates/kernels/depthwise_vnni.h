@@ -17,8 +17,10 @@
 // it (packs of vectors 0, 1 and 2, 3, then of those two, give channels in
 // order), so no transpose is needed.
 //
-// Depth 16 or 32 at stride 1: one vector holds 4 or 2 adjacent pixels, so
-// the lanes are full (MobileNetV2's first depthwise layer has 32 channels).
+// A block of at most 32 or 16 channels (a depth of 32, the last 16 of 144)
+// would leave lanes idle: its vector holds 2 or 4 segments of the output
+// row side by side (a 112-pixel row: pixels 0..55 in lanes 0..31 beside
+// 56..111 in lanes 32..63), each loaded and stored through its own mask.
 #ifndef TFQ_DELEGATES_KERNELS_DEPTHWISE_VNNI_H_
 #define TFQ_DELEGATES_KERNELS_DEPTHWISE_VNNI_H_
 
@@ -38,17 +40,20 @@ struct alignas(64) Bytes64 {
 // What PackDepthwiseVnni computes once per op.
 struct PackedDepthwiseVnni {
   int filter_height = 0, filter_width = 0, depth = 0;
-  int stride_width = 1;
-  int pixels_per_vector = 1;  // 64 / depth for depth 16 or 32 at stride 1, else 1
-  int quads = 0;              // 4-row groups per column: ceil(filter_height / 4)
-  int blocks = 0;             // 64-lane vectors per pixel group
+  int quads = 0;  // 4-row groups per column: ceil(filter_height / 4)
+  // The quads have a slot to spare (filter_height % 4 != 0): at stride 1,
+  // two output rows share one interleave, the lower with its window one
+  // slot down (a second weight set).
+  bool row_pairs = false;
   int32_t input_zero_point = 0;
-  std::vector<Bytes64> weights;                  // [block][fx][quad][4], interleaved
+  struct Block {
+    int first_channel, channels;  // channels <= 64 / segments
+    int segments;                 // 1, 2 or 4 row segments side by side
+    int epilogue;  // the rescale all 4 of its constants take: see Epilogue in the .cc
+  };
+  std::vector<Block> blocks;
+  std::vector<Bytes64> weights;  // [block][set][fx][quad][4], interleaved
   std::vector<ChannelBlockConstants> constants;  // [block][4], in the sums' order
-  // Per block: the rescale all 4 of its constants take (fixed_point_avx512.h):
-  // 0 MBQM's two steps, 1 the single rounding, 2 the single rounding whose
-  // negatives all clamp to min (no sign fix).
-  std::vector<int> epilogues;
   bool empty() const { return weights.empty(); }
 };
 
@@ -63,12 +68,12 @@ bool DepthwiseVnniAvailable();  // CpuFeatures::avx512_vnni
 // and the zero point's correction). Empty without AVX-512 VNNI or for a
 // filter beyond the limits above. filter: [1][h][w][depth].
 PackedDepthwiseVnni PackDepthwiseVnni(const int8_t* filter, int filter_height, int filter_width,
-                                      int depth, int stride_width, const int32_t* bias,
+                                      int depth, const int32_t* bias,
                                       int32_t input_zero_point,
                                       const ChannelRequantization& requantization);
 
-// Whether `packed` serves geometry g: the same filter, depth and stride, and
-// a window span (with dilation) the scratch row holds.
+// Whether `packed` serves geometry g: the same filter and depth, and a
+// window span (with dilation) the scratch row holds.
 bool DepthwiseVnniFits(const ConvGeometry& g, const PackedDepthwiseVnni& packed);
 
 // Output rows [row_begin, row_end) (flattened over batch and y), every

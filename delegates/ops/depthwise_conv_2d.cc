@@ -40,8 +40,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
     }
     if (!plan_.int16) {  // empty without VNNI or for a filter beyond its limits
       vnni_ = kernels::PackDepthwiseVnni(plan_.filter_data, plan_.filter_height,
-                                         plan_.filter_width, plan_.output_depth,
-                                         plan_.window.stride_width, plan_.bias_data(),
+                                         plan_.filter_width, plan_.output_depth, plan_.bias_data(),
                                          plan_.input_zero_point, requantizer_.channels());
     }
     if (plan_.int16 && kernels::DepthwiseRowInt16Available()) {

@@ -323,8 +323,8 @@ void ExpectDepthwiseVnniMatches(std::mt19937* rng, const ConvGeometry& g, int va
   const RowRequantizer requantizer(c.multipliers, c.quantization.output_zero_point,
                                    c.quantization.output_min, c.quantization.output_max);
   const PackedDepthwiseVnni packed =
-      PackDepthwiseVnni(filter.data(), g.filter_height, g.filter_width, g.output_depth,
-                        g.stride_width, bias, c.quantization.input_zero_point,
+      PackDepthwiseVnni(filter.data(), g.filter_height, g.filter_width, g.output_depth, bias,
+                        c.quantization.input_zero_point,
                         requantizer.channels());
   ASSERT_TRUE(DepthwiseVnniFits(g, packed)) << label;
   // In two row ranges, as two threads would.
@@ -343,17 +343,17 @@ TEST(ConvKernels, DepthwiseVnniMatchesReference) {
     ConvGeometry g = RandomConvGeometry(&rng, true);
     g.dilation_width = std::uniform_int_distribution<int>(1, 2)(rng);
     g.output_width = (g.input_width + 2 * g.pad_left - 1) / g.stride_width + 1;
-    if (trial % 4 == 0) g.input_depth = g.output_depth = trial % 8 == 0 ? 16 : 32;
+    if (trial % 4 == 0) g.input_depth = g.output_depth = 64 + g.input_depth;  // 2 blocks
     ExpectDepthwiseVnniMatches(&rng, g, trial % 3, "trial " + std::to_string(trial));
   }
-  // MobileNet-like depths (several 64-lane blocks, ragged last ones, 2 or 4
-  // pixels per vector), 3x3, 5x5 and 7x7 windows (1 and 2 row quads; width
+  // MobileNet-like depths (several 64-lane blocks, ragged last ones of 1, 2
+  // and 4 row segments), 3x3, 5x5 and 7x7 windows (1 and 2 row quads; width
   // 7 on the generic path), strides 1 and 2, odd and wide rows (several
   // scratch chunks).
-  for (int depth : {16, 32, 64, 96, 144, 200}) {
+  for (int depth : {16, 32, 64, 96, 144, 200, 232}) {
     for (int window : {3, 5, 7}) {
       for (int stride : {1, 2}) {
-        for (int width : {9, 121}) {
+        for (int width : {9, 10, 121}) {
           ConvGeometry g;
           g.batches = 1;
           g.input_height = 7;
@@ -385,9 +385,9 @@ TEST(ConvKernels, DepthwiseVnniDeclinesWhatItCannotHold) {
   const std::vector<int8_t> filter(9 * 9 * 8, 1);
   const std::vector<int32_t> significands(8, 1 << 30), shifts(8, 0), right(8, 8);
   const ChannelRequantization q{significands.data(), shifts.data(), right.data(), 0, -128, 127};
-  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 9, 3, 8, 1, nullptr, 0, q).empty());
-  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 3, 9, 8, 1, nullptr, 0, q).empty());
-  const PackedDepthwiseVnni packed = PackDepthwiseVnni(filter.data(), 3, 3, 8, 1, nullptr, 0, q);
+  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 9, 3, 8, nullptr, 0, q).empty());
+  EXPECT_TRUE(PackDepthwiseVnni(filter.data(), 3, 9, 8, nullptr, 0, q).empty());
+  const PackedDepthwiseVnni packed = PackDepthwiseVnni(filter.data(), 3, 3, 8, nullptr, 0, q);
   ASSERT_FALSE(packed.empty());
   ConvGeometry g{1, 5, 200, 8, 3, 3, 5, 200, 8, 1, 1, 1, 1, 1, 1};
   EXPECT_TRUE(DepthwiseVnniFits(g, packed));
