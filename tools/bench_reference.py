@@ -29,11 +29,19 @@ def random_inputs(input_details, seed):
     return inputs
 
 
-def invoke(interpreter, inputs):
+def set_inputs(interpreter, inputs):
     for detail, value in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], value)
-    interpreter.invoke()
+
+
+def read_outputs(interpreter):
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def invoke(interpreter, inputs):
+    set_inputs(interpreter, inputs)
+    interpreter.invoke()
+    return read_outputs(interpreter)
 
 
 def _run_child(*args, timeout_s):
