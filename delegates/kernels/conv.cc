@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "delegates/kernels/depthwise_avx512.h"
+#include "delegates/kernels/depthwise_neon.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_amx.h"
 #include "delegates/kernels/dot_int16.h"
@@ -568,8 +569,8 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
         });
     return;
   }
-  if (filter16 != nullptr && avx2_blocks != nullptr &&
-      g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {
+  // One kernel call per pixel, with its in-input taps' rows and weights.
+  auto for_each_pixel_taps = [&](auto pixel) {
     const int8_t* inputs[kMaxDepthwiseTaps];
     const int16_t* filters[kMaxDepthwiseTaps];
     int taps = 0;
@@ -579,10 +580,25 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
           inputs[taps] = input + input_offset;
           filters[taps++] = filter16 + filter_offset;
         },
-        [&](int64_t output_offset) {
-          DepthwisePixelAvx2(inputs, filters, taps, quantization.input_zero_point, bias,
-                             *avx2_blocks, requantizer, depth, acc, output + output_offset);
-        });
+        [&](int64_t output_offset) { pixel(inputs, filters, taps, output + output_offset); });
+  };
+  const bool pixel_taps =
+      filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps;
+  if (pixel_taps && avx2_blocks != nullptr) {
+    for_each_pixel_taps([&](const int8_t* const* inputs, const int16_t* const* filters, int taps,
+                            int8_t* out) {
+      DepthwisePixelAvx2(inputs, filters, taps, quantization.input_zero_point, bias,
+                         *avx2_blocks, requantizer, depth, acc, out);
+    });
+    return;
+  }
+  if (pixel_taps && DepthwiseNeonAvailable()) {
+    const ChannelRequantization channels = requantizer.channels();
+    for_each_pixel_taps([&](const int8_t* const* inputs, const int16_t* const* filters, int taps,
+                            int8_t* out) {
+      DepthwisePixelNeon(inputs, filters, taps, quantization.input_zero_point, bias, channels,
+                         depth, out);
+    });
     return;
   }
   if (filter16 != nullptr && g.filter_height * g.filter_width <= kMaxDepthwiseTaps) {

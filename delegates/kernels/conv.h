@@ -119,8 +119,9 @@ void Conv2DInt8Optimized(const ConvGeometry& geometry, const ConvQuantization& q
 // AVX-512) each pixel goes to dot_avx2.h's DepthwisePixelAvx2 instead, and
 // with a non-empty `avx2_pairs` (PackDepthwiseAvx2, the same CPUs) to
 // depthwise_avx2.h's DepthwisePixelPairsAvx2 (the filter arguments then
-// unused). `blocks` (optional, AVX-512): MakeChannelBlocks(requantizer.channels(),
-// bias), the epilogue's constants computed once.
+// unused); on AArch64, `filter16` sends each pixel to depthwise_neon.h's
+// DepthwisePixelNeon. `blocks` (optional, AVX-512): MakeChannelBlocks(
+// requantizer.channels(), bias), the epilogue's constants computed once.
 // Computes output rows [row_begin, row_end) (flattened over batch and y;
 // row_end -1 = all).
 constexpr int kMaxDepthwiseTaps = 64;

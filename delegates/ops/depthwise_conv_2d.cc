@@ -2,6 +2,7 @@
 // bias, and int16x8 (int16 input/output, int8 filter, int64 or int32 bias).
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/depthwise_avx512.h"
+#include "delegates/kernels/depthwise_neon.h"
 #include "delegates/kernels/depthwise_vnni.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/ops/conv_common.h"
@@ -29,7 +30,8 @@ class DepthwiseConv2DOp : public ConvOpBase {
       }
       use_avx2_ = true;
     }
-    if (plan_.int16 || kernels::DepthwiseTapsAvailable() || avx2) {
+    if (plan_.int16 || kernels::DepthwiseTapsAvailable() || avx2 ||
+        kernels::DepthwiseNeonAvailable()) {
       const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
                           plan_.output_depth;
       filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
@@ -75,6 +77,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
     if (depth_multiplier_ != 1) return "reference";
     if (use_vnni_) return "avx512_vnni";
     if (filter16_.empty()) return "portable";
+    if (kernels::DepthwiseNeonAvailable()) return "neon";
     return use_avx2_ ? "avx2" : "avx512";
   }
   int64_t macs() const override {

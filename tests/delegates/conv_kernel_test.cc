@@ -15,6 +15,7 @@
 
 #include "delegates/kernels/conv.h"
 #include "delegates/kernels/depthwise_avx512.h"
+#include "delegates/kernels/depthwise_neon.h"
 #include "delegates/kernels/depthwise_vnni.h"
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_amx.h"
@@ -271,6 +272,13 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                    nullptr, bias, acc.data(), actual.data(), 0, -1, nullptr,
                                    nullptr, &pairs);
       ASSERT_EQ(expected, actual) << "AVX2 tap pairs, trial " << trial;
+    }
+    if (DepthwiseNeonAvailable()) {  // and the NEON pixel kernel (filter -128 included)
+      const std::vector<int16_t> filter16(filter.begin(), filter.end());
+      std::fill(actual.begin(), actual.end(), 0);
+      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
+                                   filter16.data(), bias, acc.data(), actual.data());
+      ASSERT_EQ(expected, actual) << "NEON, trial " << trial;
     }
     if (DepthwiseTapsAvailable()) {  // and the AVX-512 taps path (filter -128 included)
       const std::vector<int16_t> filter16(filter.begin(), filter.end());
