@@ -294,7 +294,7 @@ __attribute__((target("avx512f,avx512bw"))) void InterleaveColumns(
 template <int kWidth, int kQuads>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void RowsVnni(
     const ConvGeometry& g, const PackedDepthwiseVnni& p, const int8_t* input, int8_t* output,
-    int64_t row_begin, int64_t row_end) {
+    int64_t row_begin, int64_t row_end, int block_begin, int block_end) {
   const int width = kWidth > 0 ? kWidth : p.filter_width;
   const int quads = kQuads > 0 ? kQuads : p.quads;
   const int depth = p.depth;
@@ -327,9 +327,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void RowsVnni(
     }
     int8_t* row_output =
         output + (static_cast<int64_t>(b) * g.output_height + oy) * g.output_width * depth;
-    const Bytes64* block_weights = p.weights.data();
-    const ChannelBlockConstants* constants = p.constants.data();
-    for (const PackedDepthwiseVnni::Block& block : p.blocks) {
+    const Bytes64* block_weights =
+        p.weights.data() + static_cast<size_t>(block_begin) * sets * width * quads * 4;
+    const ChannelBlockConstants* constants = p.constants.data() + 4 * block_begin;
+    for (int index = block_begin; index < block_end; ++index) {
+      const PackedDepthwiseVnni::Block& block = p.blocks[index];
       const SegmentLayout layout = LayoutOf(block, g.output_width);
       const int c = block.first_channel;
       for (int set = 0; set < row_count; ++set) {
@@ -379,18 +381,20 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void RowsVnni(
 }  // namespace
 
 void DepthwiseRowsVnni(const ConvGeometry& g, const PackedDepthwiseVnni& p, const int8_t* input,
-                       int8_t* output, int64_t row_begin, int64_t row_end) {
+                       int8_t* output, int64_t row_begin, int64_t row_end, int block_begin,
+                       int block_end) {
+  if (block_end < 0) block_end = static_cast<int>(p.blocks.size());
   if (p.filter_width == 3 && p.quads == 1) {
-    RowsVnni<3, 1>(g, p, input, output, row_begin, row_end);
+    RowsVnni<3, 1>(g, p, input, output, row_begin, row_end, block_begin, block_end);
   } else if (p.filter_width == 5 && p.quads == 2) {
-    RowsVnni<5, 2>(g, p, input, output, row_begin, row_end);
+    RowsVnni<5, 2>(g, p, input, output, row_begin, row_end, block_begin, block_end);
   } else {
-    RowsVnni<0, 0>(g, p, input, output, row_begin, row_end);
+    RowsVnni<0, 0>(g, p, input, output, row_begin, row_end, block_begin, block_end);
   }
 }
 #else
 void DepthwiseRowsVnni(const ConvGeometry&, const PackedDepthwiseVnni&, const int8_t*, int8_t*,
-                       int64_t, int64_t) {}
+                       int64_t, int64_t, int, int) {}
 #endif
 
 }  // namespace kernels

@@ -77,9 +77,11 @@ PackedDepthwiseVnni PackDepthwiseVnni(const int8_t* filter, int filter_height, i
 bool DepthwiseVnniFits(const ConvGeometry& g, const PackedDepthwiseVnni& packed);
 
 // Output rows [row_begin, row_end) (flattened over batch and y), every
-// pixel of each.
+// pixel of each, in packed.blocks [block_begin, block_end) (-1: all): threads
+// split a small image's channels instead of its few rows.
 void DepthwiseRowsVnni(const ConvGeometry& g, const PackedDepthwiseVnni& packed,
-                       const int8_t* input, int8_t* output, int64_t row_begin, int64_t row_end);
+                       const int8_t* input, int8_t* output, int64_t row_begin, int64_t row_end,
+                       int block_begin = 0, int block_end = -1);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -114,6 +114,16 @@ class DepthwiseConv2DOp : public ConvOpBase {
     // Output rows (over batch and height) split across threads.
     const int64_t rows = static_cast<int64_t>(geometry_.batches) * geometry_.output_height;
     if (use_vnni_) {
+      // A small image (MobileNetV2's 7 x 7 rows) splits its channel blocks,
+      // so two threads do not share 7 rows 4 : 3.
+      const int blocks = static_cast<int>(vnni_.blocks.size());
+      if (rows < 4 * tensors->pool().num_threads() && blocks > rows) {
+        tensors->pool().ParallelFor(blocks, 1, [&](int, int64_t begin, int64_t end) {
+          kernels::DepthwiseRowsVnni(geometry_, vnni_, input, output, 0, rows,
+                                     static_cast<int>(begin), static_cast<int>(end));
+        });
+        return;
+      }
       tensors->pool().ParallelFor(rows, 1, [&](int, int64_t begin, int64_t end) {
         kernels::DepthwiseRowsVnni(geometry_, vnni_, input, output, begin, end);
       });

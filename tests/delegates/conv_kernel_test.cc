@@ -335,11 +335,16 @@ void ExpectDepthwiseVnniMatches(std::mt19937* rng, const ConvGeometry& g, int va
                         c.quantization.input_zero_point,
                         requantizer.channels());
   ASSERT_TRUE(DepthwiseVnniFits(g, packed)) << label;
-  // In two row ranges, as two threads would.
+  // In two row ranges, as two threads would, then in two block ranges.
   const int64_t rows = static_cast<int64_t>(g.batches) * g.output_height;
   DepthwiseRowsVnni(g, packed, input.data(), actual.data(), 0, rows / 2);
   DepthwiseRowsVnni(g, packed, input.data(), actual.data(), rows / 2, rows);
   ASSERT_EQ(expected, actual) << label << ", variant " << variant;
+  std::fill(actual.begin(), actual.end(), 0);
+  const int blocks = static_cast<int>(packed.blocks.size());
+  DepthwiseRowsVnni(g, packed, input.data(), actual.data(), 0, rows, 0, blocks / 2);
+  DepthwiseRowsVnni(g, packed, input.data(), actual.data(), 0, rows, blocks / 2, blocks);
+  ASSERT_EQ(expected, actual) << label << ", variant " << variant << ", block ranges";
 }
 
 TEST(ConvKernels, DepthwiseVnniMatchesReference) {
