@@ -47,19 +47,27 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-    generation_.fetch_add(1);
+    stopping_.store(true);
   }
   work_ready_.notify_all();
   for (auto& worker : workers_) worker.join();
 }
 
-void ThreadPool::RunChunks(int thread) {
+void ThreadPool::RunChunks(int thread, uint64_t generation) {
+  uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-    if (chunk >= chunks_) return;
+    const int64_t chunks = static_cast<int64_t>((state >> 16) & 0xFFFF);
+    const int64_t chunk = static_cast<int64_t>(state & 0xFFFF);
+    if (Generation(state) != generation || chunk >= chunks) return;
+    if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) continue;
+    // This chunk is claimed and not done, so the loop's fields hold.
     const int64_t begin = chunk * chunk_size_;
     function_(context_, thread, begin, std::min(count_, begin + chunk_size_));
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's blocking wait
+      work_done_.notify_all();
+    }
+    state = state_.load(std::memory_order_acquire);
   }
 }
 
@@ -72,36 +80,33 @@ void ThreadPool::Run(int64_t count, int64_t grain, ChunkFunction function, const
     return;
   }
   const int64_t wanted = std::min<int64_t>(int64_t{kChunksPerThread} * num_threads(), grains);
-  count_ = count;
   chunk_size_ = (grains + wanted - 1) / wanted * grain;
-  chunks_ = (count + chunk_size_ - 1) / chunk_size_;
+  const int64_t chunks = (count + chunk_size_ - 1) / chunk_size_;  // <= wanted, < 2^16
+  count_ = count;
   function_ = function;
   context_ = context;
-  next_chunk_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<int>(workers_.size()));
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t generation = ++generation_;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mutex_);  // pairs with the workers' blocking wait
+    state_.store(generation << 32 | static_cast<uint64_t>(chunks) << 16,
+                 std::memory_order_release);
   }
   work_ready_.notify_all();
-  RunChunks(num_threads() - 1);  // the caller is the last thread
-  SpinThenWait(mutex_, work_done_, [this] { return pending_.load() == 0; });
+  RunChunks(num_threads() - 1, generation);  // the caller is the last thread
+  SpinThenWait(mutex_, work_done_,
+               [&] { return done_.load(std::memory_order_acquire) == chunks; });
 }
 
 void ThreadPool::WorkerLoop(int thread) {
   uint64_t seen = 0;
   for (;;) {
-    SpinThenWait(mutex_, work_ready_, [&] { return generation_.load() != seen; });
-    seen = generation_.load();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_) return;
-    }
-    RunChunks(thread);
-    if (pending_.fetch_sub(1) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's blocking wait
-      work_done_.notify_one();
-    }
+    SpinThenWait(mutex_, work_ready_, [&] {
+      return stopping_.load() || Generation(state_.load(std::memory_order_acquire)) != seen;
+    });
+    if (stopping_.load()) return;
+    seen = Generation(state_.load(std::memory_order_acquire));
+    RunChunks(thread, seen);
   }
 }
 

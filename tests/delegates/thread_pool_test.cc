@@ -79,5 +79,27 @@ TEST(ThreadPool, RunsChunksOnItsThreadsAndSurvivesManyLoops) {
   EXPECT_EQ(std::set<std::thread::id>(ids.begin(), ids.end()).size(), 4u);
 }
 
+// Workers that fall asleep between loops (the pauses) and wake late, in
+// the middle of a later loop or after it: every index of every loop runs
+// exactly once, and no loop waits on a worker that has nothing left to do
+// (a loop returns once its chunks are done, which the counts check first).
+TEST(ThreadPool, LateWorkersNeverRunAChunkTwiceOrMissOne) {
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> runs(97);
+  for (int loop = 0; loop < 3000; ++loop) {
+    for (auto& r : runs) r.store(0);
+    pool.ParallelFor(static_cast<int64_t>(runs.size()), 1 + loop % 3,
+                     [&](int, int64_t begin, int64_t end) {
+                       for (int64_t i = begin; i < end; ++i) runs[static_cast<size_t>(i)]++;
+                     });
+    for (size_t i = 0; i < runs.size(); ++i) {
+      ASSERT_EQ(runs[i].load(), 1) << "loop " << loop << ", index " << i;
+    }
+    // Now and then long enough for the workers to stop spinning and block.
+    if (loop % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (loop % 7 == 3) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
 }  // namespace
 }  // namespace tfq
