@@ -17,15 +17,23 @@ QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t redu
   return result;
 }
 
+void MeanScratch::Reserve(int rank, int64_t outputs) {
+  sums.reserve(static_cast<size_t>(outputs));
+  output_strides.reserve(static_cast<size_t>(rank));
+  counter.reserve(static_cast<size_t>(rank));
+}
+
 namespace {
 
 template <typename T>
 void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
                    int32_t input_zero_point, int32_t output_zero_point,
-                   QuantizedMultiplier multiplier, const T* input, T* output) {
+                   QuantizedMultiplier multiplier, const T* input, T* output,
+                   MeanScratch* scratch) {
   const int rank = static_cast<int>(input_shape.size());
   // Output strides over the input's dimensions: 0 along the reduced ones.
-  std::vector<int64_t> output_strides(rank, 0);
+  std::vector<int64_t>& output_strides = scratch->output_strides;
+  output_strides.assign(static_cast<size_t>(rank), 0);
   int64_t outputs = 1, inputs = 1, reduced_elements = 1;
   for (int d = rank - 1; d >= 0; --d) {
     inputs *= input_shape[d];
@@ -36,7 +44,8 @@ void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>&
       outputs *= input_shape[d];
     }
   }
-  std::vector<int32_t> sums(static_cast<size_t>(outputs), 0);
+  std::vector<int32_t>& sums = scratch->sums;
+  sums.assign(static_cast<size_t>(outputs), 0);
   // The op's check bounds N so no sum can overflow.
   int first_reduced = 0, last_reduced = rank - 1;
   while (first_reduced < rank && !reduced[first_reduced]) ++first_reduced;
@@ -59,7 +68,8 @@ void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>&
       }
     }
   } else {
-    std::vector<int> counter(rank, 0);
+    std::vector<int>& counter = scratch->counter;
+    counter.assign(static_cast<size_t>(rank), 0);
     int64_t out = 0;
     for (int64_t in = 0; in < inputs; ++in) {
       sums[out] += input[in];
@@ -84,14 +94,16 @@ void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>&
 
 void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
                        int32_t input_zero_point, int32_t output_zero_point,
-                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output) {
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output,
+                       MeanScratch* scratch) {
   MeanReference(input_shape, reduced, input_zero_point, output_zero_point, multiplier, input,
-                output);
+                output, scratch);
 }
 
 void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
-                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output) {
-  MeanReference(input_shape, reduced, 0, 0, multiplier, input, output);
+                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output,
+                        MeanScratch* scratch) {
+  MeanReference(input_shape, reduced, 0, 0, multiplier, input, output, scratch);
 }
 
 }  // namespace kernels

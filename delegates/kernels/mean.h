@@ -22,13 +22,24 @@ namespace kernels {
 // The rescale for N reduced elements per output (N >= 1).
 QuantizedMultiplier MeanMultiplier(QuantizedMultiplier scale_ratio, int64_t reduced_elements);
 
+// The kernels' working arrays, kept by the op so an invoke allocates
+// nothing once Reserve has sized them.
+struct MeanScratch {
+  void Reserve(int rank, int64_t outputs);
+  std::vector<int32_t> sums;             // one per output
+  std::vector<int64_t> output_strides;   // one per input dimension
+  std::vector<int> counter;              // one per input dimension
+};
+
 // input_shape: any rank; reduced[d] says whether dimension d is averaged.
 // The output holds the kept dimensions in order.
 void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
                        int32_t input_zero_point, int32_t output_zero_point,
-                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output);
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output,
+                       MeanScratch* scratch);
 void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
-                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output);
+                        QuantizedMultiplier multiplier, const int16_t* input, int16_t* output,
+                        MeanScratch* scratch);
 
 }  // namespace kernels
 }  // namespace tfq

@@ -51,6 +51,9 @@ class MeanOp : public DelegatedOp {
              " elements with this rescale could overflow int32";
       return false;
     }
+    int64_t outputs = 1;
+    for (int size : output_shape) outputs *= size;
+    scratch_.Reserve(rank, outputs);
     tensors->set_shape(output_, output_shape);
     return true;
   }
@@ -59,12 +62,12 @@ class MeanOp : public DelegatedOp {
     if (int16_) {
       kernels::MeanInt16Reference(input_shape_, reduced_, multiplier_,
                                   tensors->data_as<int16_t>(input_),
-                                  tensors->data_as<int16_t>(output_));
+                                  tensors->data_as<int16_t>(output_), &scratch_);
       return;
     }
     kernels::MeanInt8Reference(input_shape_, reduced_, input_zero_point_, output_zero_point_,
                                multiplier_, tensors->data_as<int8_t>(input_),
-                               tensors->data_as<int8_t>(output_));
+                               tensors->data_as<int8_t>(output_), &scratch_);
   }
 
   std::vector<int> input_tensors() const override { return {input_}; }
@@ -79,6 +82,7 @@ class MeanOp : public DelegatedOp {
   kernels::QuantizedMultiplier scale_ratio_, multiplier_;
   Shape input_shape_;
   std::vector<bool> reduced_;
+  kernels::MeanScratch scratch_;  // sized at prepare: invoke allocates nothing
 };
 
 }  // namespace
