@@ -388,6 +388,17 @@ std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int fil
   return sums;
 }
 
+std::vector<int32_t> DepthwiseOffsets(const int8_t* filter, int taps, int depth,
+                                      int32_t input_zero_point, const int32_t* bias) {
+  std::vector<int32_t> offsets(depth);
+  for (int c = 0; c < depth; ++c) {
+    int32_t sum = 0;
+    for (int t = 0; t < taps; ++t) sum += filter[static_cast<int64_t>(t) * depth + c];
+    offsets[c] = (bias != nullptr ? bias[c] : 0) - input_zero_point * sum;
+  }
+  return offsets;
+}
+
 namespace {
 
 // Output pixels [pixel_begin, pixel_end) (-1: all) in blocks of kRows: each

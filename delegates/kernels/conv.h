@@ -83,6 +83,10 @@ constexpr int kConvPixelBlock = kPackedDotMaxRows;
 // filters [output_depth][filter_size].
 std::vector<int32_t> ConvOffsets(const int8_t* filter, int output_depth, int filter_size,
                                  int32_t input_zero_point, const int32_t* bias);
+// The same for depthwise filters [taps][depth]: offsets[c] = bias[c] -
+// input_zero_point * sum over taps of filter[t][c].
+std::vector<int32_t> DepthwiseOffsets(const int8_t* filter, int taps, int depth,
+                                      int32_t input_zero_point, const int32_t* bias);
 // `packed`: PackFiltersForOffsetRows of the filter when PackedDotAvailable(),
 // else empty; with it, `offsets` take the rows' offset back too:
 // ConvOffsets(..., input_zero_point + PackedDotRowOffset(), bias), and

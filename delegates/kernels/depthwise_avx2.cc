@@ -1,6 +1,7 @@
 #include "delegates/kernels/depthwise_avx2.h"
 
 #include "delegates/cpu_features.h"
+#include "delegates/kernels/conv.h"
 
 namespace tfq {
 namespace kernels {
@@ -18,16 +19,14 @@ PackedDepthwiseAvx2 PackDepthwiseAvx2(const int8_t* filter, int taps, int depth,
   packed.depth = depth;
   packed.weights.assign(static_cast<size_t>(blocks) * packed.pairs * 32, 0);
   packed.start.assign(static_cast<size_t>(blocks) * 16, 0);
+  const std::vector<int32_t> offsets = DepthwiseOffsets(filter, taps, depth, zero_point, bias);
   for (int c = 0; c < depth; ++c) {
-    int32_t sum = 0;
     for (int t = 0; t < taps; ++t) {
-      const int8_t w = filter[static_cast<int64_t>(t) * depth + c];
-      sum += w;
       const int block = c / 16, lane = c % 16, pair = t / 2;
       packed.weights[(static_cast<size_t>(block) * packed.pairs + pair) * 32 + 2 * lane + t % 2] =
-          w;
+          filter[static_cast<int64_t>(t) * depth + c];
     }
-    packed.start[c] = (bias != nullptr ? bias[c] : 0) - zero_point * sum;
+    packed.start[c] = offsets[c];
   }
   packed.zero_point_row.assign(static_cast<size_t>(blocks) * 16, static_cast<int8_t>(zero_point));
   return packed;

@@ -16,15 +16,18 @@ bool DepthwiseNeonAvailable() { return true; }
 
 namespace {
 
-// 8 channels' sums from `first`: 2 int32x4 accumulated over the taps.
-inline void AccumulateX8(const int8_t* const* inputs, const int16_t* const* filters, int taps,
-                         int8x8_t zero_point, int first, int32x4_t sums[2]) {
-  for (int t = 0; t < taps; ++t) {
-    const int16x8_t x = vsubl_s8(vld1_s8(inputs[t] + first), zero_point);
-    const int16x8_t w = vld1q_s16(filters[t] + first);
-    sums[0] = vmlal_s16(sums[0], vget_low_s16(x), vget_low_s16(w));
-    sums[1] = vmlal_s16(sums[1], vget_high_s16(x), vget_high_s16(w));
+// Channels [first, first + 8)'s sums started at their bias (0 without).
+inline void StartX8(const int32_t* bias, int first, int32x4_t sums[2]) {
+  for (int k = 0; k < 2; ++k) {
+    sums[k] = bias != nullptr ? vld1q_s32(bias + first + 4 * k) : vdupq_n_s32(0);
   }
+}
+
+// One tap's 8 inputs (the zero point taken off) times its weights, added.
+inline void MultiplyAddX8(int16x8_t x, const int16_t* weights, int32x4_t sums[2]) {
+  const int16x8_t w = vld1q_s16(weights);
+  sums[0] = vmlal_s16(sums[0], vget_low_s16(x), vget_low_s16(w));
+  sums[1] = vmlal_s16(sums[1], vget_high_s16(x), vget_high_s16(w));
 }
 
 // Channels [first, first + 8) of the pixel rescaled and stored.
@@ -51,30 +54,21 @@ void DepthwisePixelNeon(const int8_t* const* inputs, const int16_t* const* filte
   int c = 0;
   for (; c + 16 <= depth; c += 16) {  // two 8-channel halves, their loads interleaved
     int32x4_t sums[2][2];
-    for (int h = 0; h < 2; ++h) {
-      for (int k = 0; k < 2; ++k) {
-        sums[h][k] = bias != nullptr ? vld1q_s32(bias + c + 8 * h + 4 * k) : vdupq_n_s32(0);
-      }
-    }
+    for (int h = 0; h < 2; ++h) StartX8(bias, c + 8 * h, sums[h]);
     for (int t = 0; t < taps; ++t) {
-      const int8x16_t x8 = vld1q_s8(inputs[t] + c);
-      const int16x8_t x[2] = {vsubl_s8(vget_low_s8(x8), zero_point8),
-                              vsubl_s8(vget_high_s8(x8), zero_point8)};
-      for (int h = 0; h < 2; ++h) {
-        const int16x8_t w = vld1q_s16(filters[t] + c + 8 * h);
-        sums[h][0] = vmlal_s16(sums[h][0], vget_low_s16(x[h]), vget_low_s16(w));
-        sums[h][1] = vmlal_s16(sums[h][1], vget_high_s16(x[h]), vget_high_s16(w));
-      }
+      const int8x16_t x = vld1q_s8(inputs[t] + c);
+      MultiplyAddX8(vsubl_s8(vget_low_s8(x), zero_point8), filters[t] + c, sums[0]);
+      MultiplyAddX8(vsubl_s8(vget_high_s8(x), zero_point8), filters[t] + c + 8, sums[1]);
     }
     vst1q_s8(out + c, vcombine_s8(RescaleX8(sums[0], q, c, zero_point, low, high),
                                   RescaleX8(sums[1], q, c + 8, zero_point, low, high)));
   }
   for (; c + 8 <= depth; c += 8) {
     int32x4_t sums[2];
-    for (int k = 0; k < 2; ++k) {
-      sums[k] = bias != nullptr ? vld1q_s32(bias + c + 4 * k) : vdupq_n_s32(0);
+    StartX8(bias, c, sums);
+    for (int t = 0; t < taps; ++t) {
+      MultiplyAddX8(vsubl_s8(vld1_s8(inputs[t] + c), zero_point8), filters[t] + c, sums);
     }
-    AccumulateX8(inputs, filters, taps, zero_point8, c, sums);
     vst1_s8(out + c, RescaleX8(sums, q, c, zero_point, low, high));
   }
   for (; c < depth; ++c) {  // the last 0-7 channels

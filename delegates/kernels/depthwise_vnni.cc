@@ -55,12 +55,8 @@ PackedDepthwiseVnni PackDepthwiseVnni(const int8_t* filter, int filter_height, i
     p.blocks.push_back({first, channels, channels <= 16 ? 4 : channels <= 32 ? 2 : 1, 0});
   }
   // Per channel: the bias less (zp + 128) * sum(w), the unsigned inputs' excess.
-  std::vector<int32_t> offsets(depth);
-  for (int c = 0; c < depth; ++c) {
-    int32_t sum = 0;
-    for (int t = 0; t < filter_height * filter_width; ++t) sum += filter[t * depth + c];
-    offsets[c] = (bias != nullptr ? bias[c] : 0) - (input_zero_point + 128) * sum;
-  }
+  const std::vector<int32_t> offsets =
+      DepthwiseOffsets(filter, filter_height * filter_width, depth, input_zero_point + 128, bias);
   p.row_pairs = filter_height % 4 != 0;
   for (PackedDepthwiseVnni::Block& block : p.blocks) {
     // Set `shift` has window row fy in quad slot fy + shift: the lower
@@ -102,11 +98,11 @@ PackedDepthwiseVnni PackDepthwiseVnni(const int8_t* filter, int filter_height, i
                                            requantization.zero_point, requantization.min,
                                            requantization.max};
       const ChannelBlockConstants constants = MakeChannelBlocks(permuted, block_offsets, 16).at(0);
-      if (!constants.single_rounding) {
-        block.epilogue = kTwoSteps;
-      } else if (!constants.negatives_clamp_to_min && block.epilogue != kTwoSteps) {
-        block.epilogue = kSingleRounding;
-      }
+      // The block takes the most general mode any of its vectors needs.
+      const Epilogue needed = !constants.single_rounding         ? kTwoSteps
+                              : constants.negatives_clamp_to_min ? kSingleRoundingClampsNegatives
+                                                                 : kSingleRounding;
+      block.epilogue = std::min<int>(block.epilogue, needed);
       p.constants.push_back(constants);
     }
   }
@@ -149,16 +145,15 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i Rescale(
   if constexpr (kEpilogue == kTwoSteps) {
     return RescaledX16(LoadChannelBlockX16(c), sums);
   } else {
-    constexpr bool kFixNegative = kEpilogue == kSingleRounding;
-    const __m512i even = SingleRoundingX8(
-        sums, _mm512_load_si512(c.significand_even), _mm512_load_si512(c.round_even),
-        _mm512_load_si512(c.negative_below_even), _mm512_load_si512(c.sign_fix_even),
-        _mm512_load_si512(c.shift_even), kFixNegative);
-    const __m512i odd = SingleRoundingX8(
-        _mm512_srli_epi64(sums, 32), _mm512_load_si512(c.significand_odd),
-        _mm512_load_si512(c.round_odd), _mm512_load_si512(c.negative_below_odd),
-        _mm512_load_si512(c.sign_fix_odd), _mm512_load_si512(c.shift_odd), kFixNegative);
-    return _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
+    return SingleRoundedX16(
+        sums,
+        {_mm512_load_si512(c.significand_even), _mm512_load_si512(c.round_even),
+         _mm512_load_si512(c.negative_below_even), _mm512_load_si512(c.sign_fix_even),
+         _mm512_load_si512(c.shift_even)},
+        {_mm512_load_si512(c.significand_odd), _mm512_load_si512(c.round_odd),
+         _mm512_load_si512(c.negative_below_odd), _mm512_load_si512(c.sign_fix_odd),
+         _mm512_load_si512(c.shift_odd)},
+        kEpilogue == kSingleRounding);
   }
 }
 

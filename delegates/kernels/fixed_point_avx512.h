@@ -192,29 +192,44 @@ __attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundingX8(
   return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, negative, sum, sign_fix), shift);
 }
 
+// One parity's single-rounding constants (see ChannelBlockX16).
+struct SingleRoundingLanesX8 {
+  __m512i significand, round, negative_below, sign_fix, shift;
+};
+
+// The single rounding of 16 channels' sums: even dwords with the even
+// channels' constants, odd dwords with the odd ones'.
+__attribute__((target("avx512f,avx512bw"))) inline __m512i SingleRoundedX16(
+    __m512i sums, const SingleRoundingLanesX8& even_lanes, const SingleRoundingLanesX8& odd_lanes,
+    bool fix_negative) {
+  const __m512i even =
+      SingleRoundingX8(sums, even_lanes.significand, even_lanes.round, even_lanes.negative_below,
+                       even_lanes.sign_fix, even_lanes.shift, fix_negative);
+  const __m512i odd =
+      SingleRoundingX8(_mm512_srli_epi64(sums, 32), odd_lanes.significand, odd_lanes.round,
+                       odd_lanes.negative_below, odd_lanes.sign_fix, odd_lanes.shift, fix_negative);
+  // Even dwords from `even`'s low dwords, odd dwords from `odd`'s (an
+  // in-lane swap of dword pairs, cheaper than a two-source permute).
+  return _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
+}
+
 // MBQM(sums[c] + offset[c]) + zero point for the block's channels, not yet
 // clamped.
 __attribute__((target("avx512f,avx512bw"))) inline __m512i RescaledX16(
     const ChannelBlockX16& block, __m512i sums) {
-  __m512i value;
   if (block.single_rounding) {
-    const bool fix_negative = !block.negatives_clamp_to_min;
-    const __m512i even = SingleRoundingX8(sums, block.significand_even, block.round_even,
-                                          block.negative_below_even, block.sign_fix_even,
-                                          block.shift_even, fix_negative);
-    const __m512i odd = SingleRoundingX8(_mm512_srli_epi64(sums, 32), block.significand_odd,
-                                         block.round_odd, block.negative_below_odd,
-                                         block.sign_fix_odd, block.shift_odd, fix_negative);
-    // Even dwords from `even`'s low dwords, odd dwords from `odd`'s (an
-    // in-lane swap of dword pairs, cheaper than a two-source permute).
-    value = _mm512_mask_shuffle_epi32(even, __mmask16(0xAAAA), odd, _MM_PERM_CDAB);
-  } else {
-    value = _mm512_add_epi32(
-        MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset), block.significand,
-                                         block.left_shift, block.right_shift),
-        block.zero_point);
+    return SingleRoundedX16(
+        sums,
+        {block.significand_even, block.round_even, block.negative_below_even, block.sign_fix_even,
+         block.shift_even},
+        {block.significand_odd, block.round_odd, block.negative_below_odd, block.sign_fix_odd,
+         block.shift_odd},
+        !block.negatives_clamp_to_min);
   }
-  return value;
+  return _mm512_add_epi32(
+      MultiplyByQuantizedMultiplierX16(_mm512_add_epi32(sums, block.offset), block.significand,
+                                       block.left_shift, block.right_shift),
+      block.zero_point);
 }
 
 // out[c] = clamp(MBQM(sums[c] + offset[c]) + zero point) for the block's

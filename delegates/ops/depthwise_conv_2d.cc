@@ -14,39 +14,15 @@ namespace {
 class DepthwiseConv2DOp : public ConvOpBase {
  public:
   explicit DepthwiseConv2DOp(ConvPlan plan) : ConvOpBase("DEPTHWISE_CONV_2D", std::move(plan)) {
-    // Widened once: the int16 multiply-accumulate, or the int8 AVX-512 one.
-    const bool avx2 = !plan_.int16 && !kernels::DepthwiseTapsAvailable() &&
-                      kernels::PackedDotAvx2Available();
-    if (avx2) {
-      const int taps = plan_.filter_height * plan_.filter_width;
-      if (taps <= kernels::kMaxDepthwiseTaps) {  // the zero point folded out, taps in pairs
-        avx2_pairs_ = kernels::PackDepthwiseAvx2(plan_.filter_data, taps, plan_.output_depth,
-                                                 plan_.bias_data(), plan_.input_zero_point,
-                                                 requantizer_.channels());
+    if (plan_.int16) {
+      WidenFilter();
+      if (kernels::DepthwiseRowInt16Available()) {
+        rescale16_ = kernels::MakeInt64Rescale(plan_.multipliers.data(), plan_.output_depth);
       }
-      if (avx2_pairs_.empty()) {  // a rescale outside its epilogue's range
-        avx2_blocks_ = kernels::MakeChannelBlocksAvx2(requantizer_.channels(),
-                                                      plan_.bias_data(), plan_.output_depth);
-      }
-      use_avx2_ = true;
-    }
-    if (plan_.int16 || kernels::DepthwiseTapsAvailable() || avx2 ||
-        kernels::DepthwiseNeonAvailable()) {
-      const size_t taps = static_cast<size_t>(plan_.filter_height) * plan_.filter_width *
-                          plan_.output_depth;
-      filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
-    }
-    if (!plan_.int16 && kernels::DepthwiseTapsAvailable()) {
-      blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), plan_.bias_data(),
-                                           plan_.output_depth);
-    }
-    if (!plan_.int16) {  // empty without VNNI or for a filter beyond its limits
+    } else {  // empty without VNNI or for a filter beyond its limits
       vnni_ = kernels::PackDepthwiseVnni(plan_.filter_data, plan_.filter_height,
                                          plan_.filter_width, plan_.output_depth, plan_.bias_data(),
                                          plan_.input_zero_point, requantizer_.channels());
-    }
-    if (plan_.int16 && kernels::DepthwiseRowInt16Available()) {
-      rescale16_ = kernels::MakeInt64Rescale(plan_.multipliers.data(), plan_.output_depth);
     }
   }
 
@@ -61,6 +37,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
     use_vnni_ = depth_multiplier_ == 1 && kernels::DepthwiseVnniFits(geometry_, vnni_);
+    if (!plan_.int16 && depth_multiplier_ == 1 && !use_vnni_) PackInt8Fallback();
     acc_stride_ = PerThreadStride(static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
     acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * acc_stride_);
     return true;
@@ -143,12 +120,49 @@ class DepthwiseConv2DOp : public ConvOpBase {
   }
 
  private:
+  // The filter widened once to int16, for the kernels that multiply-add
+  // int16 (and the int8 AVX-512 one).
+  void WidenFilter() {
+    const size_t taps =
+        static_cast<size_t>(plan_.filter_height) * plan_.filter_width * plan_.output_depth;
+    filter16_.assign(plan_.filter_data, plan_.filter_data + taps);
+  }
+
+  // The int8 kernels' constants other than VNNI's: packed only once Prepare
+  // finds the VNNI kernel does not serve the geometry (or the CPU lacks it).
+  void PackInt8Fallback() {
+    if (packed_fallback_) return;
+    packed_fallback_ = true;
+    const bool avx2 = !kernels::DepthwiseTapsAvailable() && kernels::PackedDotAvx2Available();
+    if (avx2) {
+      const int taps = plan_.filter_height * plan_.filter_width;
+      if (taps <= kernels::kMaxDepthwiseTaps) {  // the zero point folded out, taps in pairs
+        avx2_pairs_ = kernels::PackDepthwiseAvx2(plan_.filter_data, taps, plan_.output_depth,
+                                                 plan_.bias_data(), plan_.input_zero_point,
+                                                 requantizer_.channels());
+      }
+      if (avx2_pairs_.empty()) {  // a rescale outside its epilogue's range
+        avx2_blocks_ = kernels::MakeChannelBlocksAvx2(requantizer_.channels(),
+                                                      plan_.bias_data(), plan_.output_depth);
+      }
+      use_avx2_ = true;
+    }
+    if (kernels::DepthwiseTapsAvailable() || avx2 || kernels::DepthwiseNeonAvailable()) {
+      WidenFilter();
+    }
+    if (kernels::DepthwiseTapsAvailable()) {
+      blocks_ = kernels::MakeChannelBlocks(requantizer_.channels(), plan_.bias_data(),
+                                           plan_.output_depth);
+    }
+  }
+
   int depth_multiplier_ = 1;
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
   std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
   kernels::PackedDepthwiseVnni vnni_;  // int8 on AVX-512 VNNI: whole rows
   bool use_vnni_ = false;  // and it fits the geometry
+  bool packed_fallback_ = false;  // PackInt8Fallback ran
   kernels::Int64Rescale rescale16_;  // int16x8 on AVX-512: the row kernel's rescale
   bool use_avx2_ = false;  // int8 on AVX2 without AVX-512: DepthwisePixelAvx2
   kernels::PackedDepthwiseAvx2 avx2_pairs_;  // its tap-pair kernel, when the rescale allows
