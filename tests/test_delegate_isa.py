@@ -25,6 +25,8 @@ FC_PATH = {"amx": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx2",
            "scalar": "portable"}
 ADD_PATH = {"amx": "avx512", "avx512_vnni": "avx512", "avx512": "avx512", "avx2": "avx2",
             "scalar": "portable"}
+MEAN_PATH = {"amx": "avx512", "avx512_vnni": "avx512", "avx512": "avx512", "avx2": "portable",
+             "scalar": "portable"}
 
 
 def cpu_paths():
@@ -42,6 +44,7 @@ from tests import interpreters
 from tests.test_delegate_add_sub import add_sub_model
 from tests.test_delegate_conv import conv_model
 from tests.test_delegate_fully_connected import fully_connected_model, random_int8
+from tests.test_delegate_mean import mean_model
 
 isa, seeds = sys.argv[1], int(sys.argv[2])
 results = []
@@ -65,6 +68,11 @@ for seed in range(seeds):
         "add": add_sub_model("ADD", (1, 5, 7, 29), (1, 5, 7, 29),
                              scales=tuple(rng.uniform(0.005, 0.2, 3)),
                              zero_points=tuple(int(z) for z in rng.integers(-128, 128, 3))),
+        # A global average pool: 16-channel steps, a ragged tail, batches,
+        # rescales above and below 1.
+        "mean": mean_model((1 + seed % 2, 3 + seed, 4, 16 * (seed % 3) + 7), [1, 2],
+                           keep_dims=bool(seed % 2), scales=tuple(rng.uniform(0.005, 0.2, 2)),
+                           zero_points=tuple(int(z) for z in rng.integers(-128, 128, 2))),
     }
     for name, model in models.items():
         reference = interpreters.reference(model)
@@ -91,11 +99,11 @@ def test_every_path_matches_builtin_ref_over_seeds(isa):
     assert child.returncode == 0, child.stderr[-3000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["isa"] == isa
-    assert len(report["results"]) == 42
+    assert len(report["results"]) == 48
     for result in report["results"]:
         assert result["mismatches"] == 0, result
         expected = {"conv": CONV_PATH, "pointwise": CONV_PATH, "depthwise": DEPTHWISE_PATH,
-                    "fc": FC_PATH, "add": ADD_PATH}
+                    "fc": FC_PATH, "add": ADD_PATH, "mean": MEAN_PATH}
         kind = next(k for k in expected if result["model"].startswith(k))
         [(op, path)] = result["paths"].items()
         assert path == expected[kind][isa], result

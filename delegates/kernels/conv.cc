@@ -144,7 +144,7 @@ struct PixelCursor {
 
 // `bytes` bytes from `from` to `to`, each XOR `flip` (0, or 0x80: an int8
 // made the unsigned x + 128 the packed kernel reads). Short runs (a 3x3
-// first conv's window rows are 9 bytes) go in 8- or 4-byte pieces, the last
+// first conv's window rows are 9 bytes) go in 8-, 4- or 2-byte pieces, the last
 // overlapping the one before, not through a call to memcpy.
 inline void CopyRun(const void* from, int64_t bytes, uint8_t flip, void* to) {
   auto* dst = static_cast<unsigned char*>(to);
@@ -172,8 +172,16 @@ inline void CopyRun(const void* from, int64_t bytes, uint8_t flip, void* to) {
   } else if (bytes >= 4) {
     copy4(0);
     copy4(bytes - 4);
-  } else {
-    for (int64_t i = 0; i < bytes; ++i) dst[i] = src[i] ^ flip;
+  } else if (bytes >= 2) {  // a 3x3 first conv on one channel: 3-byte runs
+    const auto flip2 = static_cast<uint16_t>(flip8);
+    uint16_t first, last;
+    std::memcpy(&first, src, 2);
+    std::memcpy(&last, src + bytes - 2, 2);
+    first ^= flip2, last ^= flip2;
+    std::memcpy(dst, &first, 2);
+    std::memcpy(dst + bytes - 2, &last, 2);
+  } else if (bytes == 1) {
+    dst[0] = src[0] ^ flip;
   }
 }
 

@@ -3,6 +3,14 @@
 #include <algorithm>
 #include <limits>
 
+#include "delegates/cpu_features.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include "delegates/kernels/fixed_point_avx512.h"
+#endif
+
 namespace tfq {
 namespace kernels {
 
@@ -24,6 +32,60 @@ void MeanScratch::Reserve(int rank, int64_t outputs) {
 }
 
 namespace {
+
+// The reduced dimensions as [outer][reduced_elements][inner] when they are
+// one contiguous block; false otherwise.
+bool ContiguousReduction(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                         int64_t* outer, int64_t* reduced_elements, int64_t* inner) {
+  const int rank = static_cast<int>(input_shape.size());
+  int first_reduced = 0, last_reduced = rank - 1;
+  while (first_reduced < rank && !reduced[first_reduced]) ++first_reduced;
+  while (last_reduced >= 0 && !reduced[last_reduced]) --last_reduced;
+  if (first_reduced > last_reduced) return false;
+  *outer = *reduced_elements = *inner = 1;
+  for (int d = 0; d < rank; ++d) {
+    if (d < first_reduced) {
+      *outer *= input_shape[d];
+    } else if (d > last_reduced) {
+      *inner *= input_shape[d];
+    } else if (reduced[d]) {
+      *reduced_elements *= input_shape[d];
+    } else {
+      return false;  // a kept dimension between reduced ones
+    }
+  }
+  return true;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// One [reduced_elements][inner] block's means, 16 channels at a time: the
+// sums stay in registers, then MultiplyByQuantizedMultiplier per lane.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void MeanBlockInt8Avx512(
+    const int8_t* block, int64_t reduced_elements, int64_t inner, int32_t input_zero_point,
+    int32_t output_zero_point, QuantizedMultiplier multiplier, int8_t* output) {
+  const __m512i centering =
+      _mm512_set1_epi32(static_cast<int32_t>(-int64_t{input_zero_point} * reduced_elements));
+  const __m512i significand = _mm512_set1_epi32(multiplier.significand);
+  const __m512i left_shift = _mm512_set1_epi32(std::max(multiplier.shift, 0));
+  const __m512i right_shift = _mm512_set1_epi32(std::max(-multiplier.shift, 0));
+  const __m512i zero_point = _mm512_set1_epi32(output_zero_point);
+  const __m512i low = _mm512_set1_epi32(-128);
+  for (int64_t i = 0; i < inner; i += 16) {
+    const __mmask16 lanes =
+        inner - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (inner - i)) - 1);
+    __m512i sums = centering;
+    for (int64_t r = 0; r < reduced_elements; ++r) {
+      const __m128i values = _mm_maskz_loadu_epi8(lanes, block + r * inner + i);
+      sums = _mm512_add_epi32(sums, _mm512_cvtepi8_epi32(values));
+    }
+    __m512i value =
+        MultiplyByQuantizedMultiplierX16(sums, significand, left_shift, right_shift);
+    // The conversion saturates at 127: only the lower clamp is needed.
+    value = _mm512_max_epi32(_mm512_add_epi32(value, zero_point), low);
+    _mm512_mask_cvtsepi32_storeu_epi8(output + i, lanes, value);
+  }
+}
+#endif
 
 template <typename T>
 void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
@@ -47,22 +109,15 @@ void MeanReference(const std::vector<int>& input_shape, const std::vector<bool>&
   std::vector<int32_t>& sums = scratch->sums;
   sums.assign(static_cast<size_t>(outputs), 0);
   // The op's check bounds N so no sum can overflow.
-  int first_reduced = 0, last_reduced = rank - 1;
-  while (first_reduced < rank && !reduced[first_reduced]) ++first_reduced;
-  while (last_reduced >= 0 && !reduced[last_reduced]) --last_reduced;
-  bool contiguous = first_reduced <= last_reduced;
-  for (int d = first_reduced; d <= last_reduced && contiguous; ++d) contiguous = reduced[d];
-  if (contiguous) {
+  int64_t outer, block_elements, inner;
+  if (ContiguousReduction(input_shape, reduced, &outer, &block_elements, &inner)) {
     // One block of reduced dimensions (a global average pool's H and W):
     // the input is [outer][reduced_elements][inner], summed a row of
     // `inner` at a time (a loop the compiler vectorizes).
-    int64_t inner = 1;
-    for (int d = last_reduced + 1; d < rank; ++d) inner *= input_shape[d];
-    const int64_t outer = outputs / inner;
     for (int64_t o = 0; o < outer; ++o) {
       int32_t* row_sums = sums.data() + o * inner;
-      const T* block = input + o * reduced_elements * inner;
-      for (int64_t r = 0; r < reduced_elements; ++r) {
+      const T* block = input + o * block_elements * inner;
+      for (int64_t r = 0; r < block_elements; ++r) {
         const T* row = block + r * inner;
         for (int64_t i = 0; i < inner; ++i) row_sums[i] += row[i];
       }
@@ -98,6 +153,31 @@ void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bo
                        MeanScratch* scratch) {
   MeanReference(input_shape, reduced, input_zero_point, output_zero_point, multiplier, input,
                 output, scratch);
+}
+
+bool MeanInt8Vectorized(const std::vector<int>& input_shape, const std::vector<bool>& reduced) {
+  int64_t outer, reduced_elements, inner;
+  return GetCpuFeatures().avx512 &&
+         ContiguousReduction(input_shape, reduced, &outer, &reduced_elements, &inner);
+}
+
+void MeanInt8Optimized(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                       int32_t input_zero_point, int32_t output_zero_point,
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output,
+                       MeanScratch* scratch) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  int64_t outer, reduced_elements, inner;
+  if (GetCpuFeatures().avx512 &&
+      ContiguousReduction(input_shape, reduced, &outer, &reduced_elements, &inner)) {
+    for (int64_t o = 0; o < outer; ++o) {
+      MeanBlockInt8Avx512(input + o * reduced_elements * inner, reduced_elements, inner,
+                          input_zero_point, output_zero_point, multiplier, output + o * inner);
+    }
+    return;
+  }
+#endif
+  MeanInt8Reference(input_shape, reduced, input_zero_point, output_zero_point, multiplier, input,
+                    output, scratch);
 }
 
 void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,

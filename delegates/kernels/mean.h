@@ -37,6 +37,16 @@ void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bo
                        int32_t input_zero_point, int32_t output_zero_point,
                        QuantizedMultiplier multiplier, const int8_t* input, int8_t* output,
                        MeanScratch* scratch);
+// MeanInt8Reference's result, bit for bit; on AVX-512 a single block of
+// reduced dimensions (a global average pool's H and W) is summed 16
+// channels at a time in registers and rescaled as it goes.
+void MeanInt8Optimized(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                       int32_t input_zero_point, int32_t output_zero_point,
+                       QuantizedMultiplier multiplier, const int8_t* input, int8_t* output,
+                       MeanScratch* scratch);
+// Whether MeanInt8Optimized takes its AVX-512 path for this shape.
+bool MeanInt8Vectorized(const std::vector<int>& input_shape, const std::vector<bool>& reduced);
+
 void MeanInt16Reference(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
                         QuantizedMultiplier multiplier, const int16_t* input, int16_t* output,
                         MeanScratch* scratch);

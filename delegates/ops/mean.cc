@@ -65,9 +65,13 @@ class MeanOp : public DelegatedOp {
                                   tensors->data_as<int16_t>(output_), &scratch_);
       return;
     }
-    kernels::MeanInt8Reference(input_shape_, reduced_, input_zero_point_, output_zero_point_,
+    kernels::MeanInt8Optimized(input_shape_, reduced_, input_zero_point_, output_zero_point_,
                                multiplier_, tensors->data_as<int8_t>(input_),
                                tensors->data_as<int8_t>(output_), &scratch_);
+  }
+
+  std::string kernel_path() const override {
+    return !int16_ && kernels::MeanInt8Vectorized(input_shape_, reduced_) ? "avx512" : "portable";
   }
 
   std::vector<int> input_tensors() const override { return {input_}; }
