@@ -226,6 +226,25 @@ const T* Im2colRow(const ConvGeometry& g, const T* input, const PixelCursor& at,
   return start;
 }
 
+// The im2col row of an output pixel whose window lies inside the input, for
+// window rows of at most 16 bytes (a first conv on 3 channels: 9): each
+// window row copied as 16 bytes (XOR `flip`), the next copy overwriting the
+// excess, so there is no branch on the run's size. The caller ensures the
+// last copy ends inside rows it writes later and that 16 bytes from each
+// window row are inside the input. Im2colRow took about 34 cycles a pixel
+// on MobileNetV2's first conv (Zen 4), two thirds of the layer's time.
+inline void Im2colShortRuns(const ConvGeometry& g, const int8_t* window, int run, uint8_t flip,
+                            int8_t* slot) {
+  const int64_t row_step =
+      static_cast<int64_t>(g.dilation_height) * g.input_width * g.input_depth;
+  for (int fy = 0; fy < g.filter_height; ++fy, window += row_step, slot += run) {
+    uint8_t bytes[16];  // one 16-byte load, XOR and store once compiled
+    std::memcpy(bytes, window, 16);
+    for (uint8_t& byte : bytes) byte ^= flip;
+    std::memcpy(slot, bytes, 16);
+  }
+}
+
 // The walk of the optimized depthwise kernels (depth multiplier 1) over
 // output rows [row_begin, row_end) (-1 = all): for each output pixel,
 // start(), then tap(input offset, filter offset) for each tap inside the
@@ -427,6 +446,11 @@ void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, uint8_t f
   const int64_t pixels = pixel_end >= 0 ? pixel_end
                                         : static_cast<int64_t>(g.batches) * g.output_height *
                                               g.output_width;
+  // int8 window rows of at most 16 bytes inside the input: Im2colShortRuns.
+  const int run = g.filter_width * g.input_depth;
+  const bool short_runs = !pointwise && g.dilation_width == 1 && run <= 16;
+  const int64_t input_bytes = static_cast<int64_t>(g.batches) * g.input_height * g.input_width *
+                              g.input_depth * static_cast<int64_t>(sizeof(T));
   for (int64_t first = pixel_begin; first < pixels; first += kRows) {
     const int count = static_cast<int>(std::min<int64_t>(kRows, pixels - first));
     const T* rows[kRows] = {};
@@ -437,8 +461,30 @@ void ForEachIm2colBlock(const ConvGeometry& g, const T* input, T fill, uint8_t f
     }
     PixelCursor at(g, first);
     for (int r = 0; r < count; ++r, at.Next()) {
-      rows[r] = Im2colRow(g, input, at, fill, flip, pointwise,
-                          patch + static_cast<int64_t>(r) * row_stride);
+      T* slot = patch + static_cast<int64_t>(r) * row_stride;
+      if constexpr (sizeof(T) == 1) {
+        // Only where the last 16-byte copy ends inside the block's rows
+        // (the rows after r, written later, overwrite what it adds).
+        if (short_runs && static_cast<int64_t>(r) * row_stride +
+                                  static_cast<int64_t>(g.filter_height - 1) * run + 16 <=
+                              static_cast<int64_t>(count) * row_stride) {
+          const int y0 = at.oy * g.stride_height - g.pad_top;
+          const int x0 = at.ox * g.stride_width - g.pad_left;
+          if (x0 >= 0 && x0 + g.filter_width <= g.input_width && y0 >= 0 &&
+              y0 + (g.filter_height - 1) * g.dilation_height < g.input_height) {
+            const T* window =
+                input + ((at.b * g.input_height + y0) * g.input_width + x0) * g.input_depth;
+            const T* last_row = window + static_cast<int64_t>(g.filter_height - 1) *
+                                             g.dilation_height * g.input_width * g.input_depth;
+            if (input_bytes - (last_row - input) >= 16) {
+              Im2colShortRuns(g, window, run, flip, slot);
+              rows[r] = slot;
+              continue;
+            }
+          }
+        }
+      }
+      rows[r] = Im2colRow(g, input, at, fill, flip, pointwise, slot);
     }
     body(rows, count, first);
   }
