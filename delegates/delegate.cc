@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
-#include <set>
+#include <utility>
 
 #include "delegates/abi_checks.h"
 #include "delegates/log.h"
@@ -46,12 +47,21 @@ class Partition {
     }
     outputs_.assign(params.output_tensors->data,
                     params.output_tensors->data + params.output_tensors->size);
-    std::set<int> produced;
-    for (const auto& op : ops_) {
-      for (int t : op->output_tensors()) produced.insert(t);
+    // Each tensor an op produces lives from its producer to its last reader.
+    std::map<int, std::pair<int, int>> lifetimes;
+    for (int i = 0; i < static_cast<int>(ops_.size()); ++i) {
+      for (int t : ops_[i]->output_tensors()) lifetimes.emplace(t, std::make_pair(i, i));
     }
-    for (int t : produced) {
-      if (std::find(outputs_.begin(), outputs_.end(), t) == outputs_.end()) tensors_.MarkOwned(t);
+    for (int i = 0; i < static_cast<int>(ops_.size()); ++i) {
+      for (int t : ops_[i]->input_tensors()) {
+        auto it = lifetimes.find(t);
+        if (it != lifetimes.end()) it->second.second = std::max(it->second.second, i);
+      }
+    }
+    for (const auto& [t, lifetime] : lifetimes) {
+      if (std::find(outputs_.begin(), outputs_.end(), t) == outputs_.end()) {
+        tensors_.MarkOwned(t, lifetime.first, lifetime.second);
+      }
     }
     return true;
   }

@@ -15,8 +15,10 @@ namespace tfq {
 
 // Shapes and data of the tensors one delegated partition touches. Tensors
 // produced and consumed inside the partition are not allocated by TFLite, so
-// the partition owns their buffers; all others live in the runtime's arena,
-// whose addresses are read at every invoke (the arena may move). Also
+// the partition owns them, in one buffer of its own where tensors that are
+// never live at once share bytes (arena_plan.h); all others live in the
+// runtime's arena, whose addresses are read at every invoke (the arena may
+// move). Also
 // carries the partition's thread pool, which ops split their loops over.
 class PartitionTensors {
  public:
@@ -40,9 +42,13 @@ class PartitionTensors {
     values_[tensor] = std::move(values);
   }
   const std::vector<int32_t>* values(int tensor);
-  void MarkOwned(int tensor) { owned_[tensor]; }
+  // A tensor the partition produces and reads itself, live from op `first`
+  // (its producer) to op `last` (its last reader), in the partition's order.
+  void MarkOwned(int tensor, int first, int last) { owned_[tensor] = OwnedTensor{first, last}; }
   bool owned(int tensor) const { return owned_.count(tensor) != 0; }
-  // Sizes the partition's own buffers from their shapes (call after shapes).
+  // Plans and allocates the partition's own tensors from their shapes and
+  // lifetimes (call after every Prepare; moves them, so ops read data() at
+  // every invoke).
   void AllocateOwned();
   void* data(int tensor);
   template <typename T>
@@ -53,7 +59,15 @@ class PartitionTensors {
   ThreadPool* pool_ = nullptr;
   std::map<int, Shape> shapes_;
   std::map<int, std::vector<int32_t>> values_;
-  std::map<int, std::vector<int64_t>> owned_;  // int64 storage: aligned to 8
+  struct OwnedTensor {
+    int first = 0, last = 0;  // its lifetime, in ops
+    size_t offset = 0;        // in arena_
+  };
+  std::map<int, OwnedTensor> owned_;
+  struct alignas(64) CacheLine {
+    unsigned char bytes[64];
+  };
+  std::vector<CacheLine> arena_;  // the owned tensors, cache-line aligned
 };
 
 class DelegatedOp {

@@ -1,5 +1,14 @@
 #include "delegates/ops/delegated_op.h"
 
+#include <algorithm>
+#include <climits>
+
+#include "delegates/arena_plan.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace tfq {
 
 const Shape& PartitionTensors::shape(int tensor) const {
@@ -9,10 +18,31 @@ const Shape& PartitionTensors::shape(int tensor) const {
 }
 
 void PartitionTensors::AllocateOwned() {
-  for (auto& [tensor, storage] : owned_) {
+  constexpr size_t kAlignment = sizeof(CacheLine);
+  std::vector<size_t> sizes;
+  std::vector<ArenaRequest> requests;
+  for (const auto& [tensor, owned] : owned_) {
     const int64_t bytes = NumElements(shape(tensor)) *
                           static_cast<int64_t>(TypeSize(context_->tensors[tensor].type));
-    storage.resize(static_cast<size_t>((bytes + 7) / 8));
+    sizes.push_back(static_cast<size_t>(std::max<int64_t>(bytes, 0)));
+#if defined(__SANITIZE_ADDRESS__)
+    // Under ASan no two tensors share bytes and each is followed by a
+    // poisoned line, so a kernel's overrun is still reported.
+    requests.push_back({sizes.back() + kAlignment, 0, INT_MAX});
+#else
+    requests.push_back({sizes.back(), owned.first, owned.last});
+#endif
+  }
+  const ArenaPlan plan = PlanArena(requests, kAlignment);
+  arena_.assign(plan.size / kAlignment + 1, CacheLine{});
+  size_t i = 0;
+  for (auto& [tensor, owned] : owned_) {
+    owned.offset = plan.offsets[i];
+#if defined(__SANITIZE_ADDRESS__)
+    ASAN_POISON_MEMORY_REGION(arena_.data()->bytes + owned.offset + sizes[i],
+                              requests[i].bytes - sizes[i]);
+#endif
+    ++i;
   }
 }
 
@@ -27,7 +57,7 @@ const std::vector<int32_t>* PartitionTensors::values(int tensor) {
 
 void* PartitionTensors::data(int tensor) {
   auto it = owned_.find(tensor);
-  if (it != owned_.end()) return it->second.data();
+  if (it != owned_.end()) return arena_.data()->bytes + it->second.offset;
   return context_->tensors[tensor].data.raw;
 }
 
