@@ -57,6 +57,14 @@ bool ContiguousReduction(const std::vector<int>& input_shape, const std::vector<
   return true;
 }
 
+// Whether MeanInt8Optimized sums in AVX-512 blocks: the CPU has it and the
+// reduced dimensions are one block, [outer][reduced_elements][inner].
+bool Avx512Blocks(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
+                  int64_t* outer, int64_t* reduced_elements, int64_t* inner) {
+  return GetCpuFeatures().avx512 &&
+         ContiguousReduction(input_shape, reduced, outer, reduced_elements, inner);
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 // One [reduced_elements][inner] block's means, 16 channels at a time: the
 // sums stay in registers, then MultiplyByQuantizedMultiplier per lane.
@@ -157,8 +165,7 @@ void MeanInt8Reference(const std::vector<int>& input_shape, const std::vector<bo
 
 bool MeanInt8Vectorized(const std::vector<int>& input_shape, const std::vector<bool>& reduced) {
   int64_t outer, reduced_elements, inner;
-  return GetCpuFeatures().avx512 &&
-         ContiguousReduction(input_shape, reduced, &outer, &reduced_elements, &inner);
+  return Avx512Blocks(input_shape, reduced, &outer, &reduced_elements, &inner);
 }
 
 void MeanInt8Optimized(const std::vector<int>& input_shape, const std::vector<bool>& reduced,
@@ -167,8 +174,7 @@ void MeanInt8Optimized(const std::vector<int>& input_shape, const std::vector<bo
                        MeanScratch* scratch) {
 #if defined(__x86_64__) && defined(__GNUC__)
   int64_t outer, reduced_elements, inner;
-  if (GetCpuFeatures().avx512 &&
-      ContiguousReduction(input_shape, reduced, &outer, &reduced_elements, &inner)) {
+  if (Avx512Blocks(input_shape, reduced, &outer, &reduced_elements, &inner)) {
     for (int64_t o = 0; o < outer; ++o) {
       MeanBlockInt8Avx512(input + o * reduced_elements * inner, reduced_elements, inner,
                           input_zero_point, output_zero_point, multiplier, output + o * inner);

@@ -159,7 +159,7 @@ class DepthwiseConv2DOp : public ConvOpBase {
   int depth_multiplier_ = 1;
   size_t acc_stride_ = 0;
   std::vector<int32_t> acc_;  // one output pixel's channels, per thread
-  std::vector<int16_t> filter16_;  // the filter widened to int16 (see the constructor)
+  std::vector<int16_t> filter16_;  // the filter widened to int16 (WidenFilter)
   kernels::PackedDepthwiseVnni vnni_;  // int8 on AVX-512 VNNI: whole rows
   bool use_vnni_ = false;  // and it fits the geometry
   bool packed_fallback_ = false;  // PackInt8Fallback ran

@@ -100,7 +100,9 @@ TEST(AddSubKernels, EveryPairOfBytesMatchesReference) {
     pairs_in_window += kernel.UsesFloatPath() ? kernel.PairsInFloatPathWindow() : 0;
   }
   // The float path's table fallback was exercised too.
-  if (GetCpuFeatures().avx2) EXPECT_GT(pairs_in_window, 0);
+  if (GetCpuFeatures().avx2) {
+    EXPECT_GT(pairs_in_window, 0);
+  }
 }
 
 // The float path (AVX-512, or AVX2 with FMA3: every AVX2 CPU the tests run
