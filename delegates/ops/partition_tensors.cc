@@ -35,9 +35,11 @@ void PartitionTensors::AllocateOwned() {
   }
   const ArenaPlan plan = PlanArena(requests, kAlignment);
   arena_.assign(plan.size / kAlignment + 1, CacheLine{});
+  owned_offsets_.assign(context_->tensors_size, -1);
   size_t i = 0;
   for (auto& [tensor, owned] : owned_) {
     owned.offset = plan.offsets[i];
+    owned_offsets_[static_cast<size_t>(tensor)] = static_cast<int64_t>(owned.offset);
 #if defined(__SANITIZE_ADDRESS__)
     ASAN_POISON_MEMORY_REGION(arena_.data()->bytes + owned.offset + sizes[i],
                               requests[i].bytes - sizes[i]);
@@ -56,8 +58,9 @@ const std::vector<int32_t>* PartitionTensors::values(int tensor) {
 }
 
 void* PartitionTensors::data(int tensor) {
-  auto it = owned_.find(tensor);
-  if (it != owned_.end()) return arena_.data()->bytes + it->second.offset;
+  if (static_cast<size_t>(tensor) < owned_offsets_.size() && owned_offsets_[tensor] >= 0) {
+    return arena_.data()->bytes + owned_offsets_[tensor];
+  }
   return context_->tensors[tensor].data.raw;
 }
 
