@@ -1,6 +1,7 @@
 // Offsets of a partition's own tensors in one buffer, tensors whose
 // lifetimes do not overlap sharing bytes (as TFLite's arena planner does for
-// the tensors it allocates). One buffer the size of the largest live set,
+// the tensors it allocates). One buffer, at least the largest set live at
+// once and (greedy placement leaves gaps) at most all of them end to end,
 // instead of one per tensor: MobileNetV2's intermediates take 6.7 MB apart
 // and a few MB shared, so an invoke touches fewer cold cache lines.
 #ifndef TFQ_DELEGATES_ARENA_PLAN_H_

@@ -18,8 +18,8 @@ namespace tfq {
 // the partition owns them, in one buffer of its own where tensors that are
 // never live at once share bytes (arena_plan.h); all others live in the
 // runtime's arena, whose addresses are read at every invoke (the arena may
-// move). Also
-// carries the partition's thread pool, which ops split their loops over.
+// move). Also carries the partition's thread pool, which ops split their
+// loops over.
 class PartitionTensors {
  public:
   explicit PartitionTensors(TfLiteContext* context) : context_(context) {}
@@ -61,7 +61,6 @@ class PartitionTensors {
   std::map<int, std::vector<int32_t>> values_;
   struct OwnedTensor {
     int first = 0, last = 0;  // its lifetime, in ops
-    size_t offset = 0;        // in arena_
   };
   std::map<int, OwnedTensor> owned_;
   // Each tensor's offset in arena_ by index, -1 where not owned: what data()

@@ -37,11 +37,10 @@ void PartitionTensors::AllocateOwned() {
   arena_.assign(plan.size / kAlignment + 1, CacheLine{});
   owned_offsets_.assign(context_->tensors_size, -1);
   size_t i = 0;
-  for (auto& [tensor, owned] : owned_) {
-    owned.offset = plan.offsets[i];
-    owned_offsets_[static_cast<size_t>(tensor)] = static_cast<int64_t>(owned.offset);
+  for (const auto& [tensor, owned] : owned_) {
+    owned_offsets_[static_cast<size_t>(tensor)] = static_cast<int64_t>(plan.offsets[i]);
 #if defined(__SANITIZE_ADDRESS__)
-    ASAN_POISON_MEMORY_REGION(arena_.data()->bytes + owned.offset + sizes[i],
+    ASAN_POISON_MEMORY_REGION(arena_.data()->bytes + plan.offsets[i] + sizes[i],
                               requests[i].bytes - sizes[i]);
 #endif
     ++i;
