@@ -313,8 +313,9 @@ void ForEachDepthwiseRow(const ConvGeometry& g, int64_t row_begin, int64_t row_e
   }
 }
 
-// Calls tap(input offset, filter offset) for the taps of output pixel
-// (b, oy, ox) inside the input (window rows [fy_begin, fy_end) are).
+// Calls tap(input offset, tap index fy * filter_width + fx) for the taps of
+// output pixel (b, oy, ox) inside the input (window rows [fy_begin, fy_end)
+// are). The filter's offset is the index times the depth.
 template <typename Tap>
 void ForEachDepthwiseTap(const ConvGeometry& g, int b, int oy, int ox, int fy_begin, int fy_end,
                          Tap tap) {
@@ -325,7 +326,7 @@ void ForEachDepthwiseTap(const ConvGeometry& g, int b, int oy, int ox, int fy_be
       const int x = x0 + fx * g.dilation_width;
       if (x < 0 || x >= g.input_width) continue;
       tap(((static_cast<int64_t>(b) * g.input_height + y) * g.input_width + x) * g.input_depth,
-          (static_cast<int64_t>(fy) * g.filter_width + fx) * g.input_depth);
+          fy * g.filter_width + fx);
     }
   }
 }
@@ -351,9 +352,9 @@ void DepthwiseInt8Avx512(const ConvGeometry& g, const ConvQuantization& quantiza
       [&](int b, int oy, int ox, int fy_begin, int fy_end) {
         int taps = 0;
         ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end,
-                            [&](int64_t input_offset, int64_t filter_offset) {
+                            [&](int64_t input_offset, int tap) {
                               inputs[taps] = input + input_offset;
-                              filters[taps++] = filter16 + filter_offset;
+                              filters[taps++] = filter16 + static_cast<int64_t>(tap) * depth;
                             });
         if (blocks != nullptr) {  // the bias is the blocks' offset
           DepthwiseTapsInt8(inputs, filters, taps, quantization.input_zero_point, nullptr, depth,
@@ -606,30 +607,32 @@ void DepthwiseConv2DInt8Optimized(const ConvGeometry& g, const ConvQuantization&
   if (avx2_pairs != nullptr && !avx2_pairs->empty()) {
     // Every tap has a row: the input's, or the zero points' outside it.
     const int8_t* inputs[kMaxDepthwiseTaps + 1];
-    int64_t steps[kMaxDepthwiseTaps + 1];
     const int slots = 2 * avx2_pairs->pairs;
     const int8_t* zero_points = avx2_pairs->zero_point_row.data();
+    const int64_t step = static_cast<int64_t>(g.stride_width) * depth;
     auto gather = [&](int b, int oy, int ox, int fy_begin, int fy_end) {
       std::fill(inputs, inputs + slots, zero_points);
-      std::fill(steps, steps + slots, 0);
       ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end,
-                          [&](int64_t input_offset, int64_t filter_offset) {
-                            inputs[filter_offset / depth] = input + input_offset;
-                            steps[filter_offset / depth] =
-                                static_cast<int64_t>(g.stride_width) * depth;
-                          });
+                          [&](int64_t input_offset, int tap) { inputs[tap] = input + input_offset; });
+    };
+    auto pixel = [&](int b, int oy, int ox, int fy_begin, int fy_end) {
+      gather(b, oy, ox, fy_begin, fy_end);
+      DepthwisePixelPairsAvx2(inputs, *avx2_pairs, requantizer, acc,
+                              output + OutputOffset(g, b, oy, ox));
     };
     ForEachDepthwiseRow(
-        g, row_begin, row_end,
-        [&](int b, int oy, int ox, int fy_begin, int fy_end) {
-          gather(b, oy, ox, fy_begin, fy_end);
-          DepthwisePixelPairsAvx2(inputs, *avx2_pairs, requantizer, acc,
-                                  output + OutputOffset(g, b, oy, ox));
-        },
+        g, row_begin, row_end, pixel,
         [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {
-          // Interior columns: the same taps inside the input at every pixel.
+          // Interior columns: the same taps inside the input at every pixel
+          // (a zero-point row too short for the row: pixel by pixel).
+          const int count = ox_end - ox_begin;
+          if (static_cast<int64_t>(avx2_pairs->zero_point_row.size()) <
+              avx2_pairs->RowBytes(count, step)) {
+            for (int ox = ox_begin; ox < ox_end; ++ox) pixel(b, oy, ox, fy_begin, fy_end);
+            return;
+          }
           gather(b, oy, ox_begin, fy_begin, fy_end);
-          DepthwiseRowPairsAvx2(inputs, steps, ox_end - ox_begin, *avx2_pairs, requantizer, acc,
+          DepthwiseRowPairsAvx2(inputs, step, count, *avx2_pairs, requantizer, acc,
                                 output + OutputOffset(g, b, oy, ox_begin));
         });
     return;
@@ -723,7 +726,9 @@ void DepthwiseConv2DInt16Optimized(const ConvGeometry& g, const ConvQuantization
         g, row_begin, row_end,
         [&](int b, int oy, int ox, int fy_begin, int fy_end) {
           std::fill(acc, acc + depth, 0);
-          ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end, multiply_accumulate);
+          ForEachDepthwiseTap(g, b, oy, ox, fy_begin, fy_end, [&](int64_t input_offset, int tap) {
+            multiply_accumulate(input_offset, static_cast<int64_t>(tap) * depth);
+          });
           requantize_pixel(OutputOffset(g, b, oy, ox));
         },
         [&](int b, int oy, int fy_begin, int fy_end, int ox_begin, int ox_end) {

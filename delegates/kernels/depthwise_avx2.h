@@ -27,8 +27,21 @@ struct PackedDepthwiseAvx2 {
   std::vector<int16_t> weights;
   std::vector<int32_t> start;  // bias - zp * sum_t w_t, per channel (padded to 16)
   std::vector<RescaleBlockAvx2> rescale;
-  std::vector<int8_t> zero_point_row;  // what a tap outside the input reads
+  // What a tap outside the input reads: a row of zero points, long enough
+  // for the row kernel (FitZeroPointRow).
+  std::vector<int8_t> zero_point_row;
   bool empty() const { return rescale.empty(); }
+  // Bytes of each tap's row that DepthwiseRowPairsAvx2 reads for `count`
+  // pixels `step` bytes apart.
+  int64_t RowBytes(int count, int64_t step) const {
+    return (count - 1) * step + (depth + 15) / 16 * 16;
+  }
+  // Lengthens zero_point_row (with its zero point) to at least `bytes`.
+  void FitZeroPointRow(int64_t bytes) {
+    if (static_cast<int64_t>(zero_point_row.size()) < bytes) {
+      zero_point_row.resize(static_cast<size_t>(bytes), zero_point_row.front());
+    }
+  }
 };
 
 // Empty (use another kernel) when the CPU lacks AVX2 or the rescale is
@@ -39,14 +52,16 @@ PackedDepthwiseAvx2 PackDepthwiseAvx2(const int8_t* filter, int taps, int depth,
 
 // One output pixel: `inputs` holds 2 * packed.pairs pointers to the taps'
 // channel rows (packed.zero_point_row where a tap lies outside the input;
-// any valid row for the missing tap of an odd count). The last depth % 16
-// channels go through `requantizer` (acc: depth int32s).
+// any valid row for the missing tap of an odd count). Of the last depth %
+// 16 channels, 8 run in vectors when there are as many, the rest through
+// `requantizer` (acc: depth int32s).
 void DepthwisePixelPairsAvx2(const int8_t* const inputs[], const PackedDepthwiseAvx2& packed,
                              const RowRequantizer& requantizer, int32_t* acc, int8_t* out);
-// `count` pixels of an output row, `out` advancing by the depth and each
-// inputs[s] by steps[s] bytes from one pixel to the next (0 for the zero
-// points' row). `inputs` is updated.
-void DepthwiseRowPairsAvx2(const int8_t* inputs[], const int64_t steps[], int count,
+// `count` pixels of an output row, each tap's row read `step` bytes further
+// on from one pixel to the next (a tap outside the input reads
+// zero_point_row, which must hold RowBytes(count, step)), `out` advancing by
+// the depth: one block of 16 channels at a time along the row.
+void DepthwiseRowPairsAvx2(const int8_t* const inputs[], int64_t step, int count,
                            const PackedDepthwiseAvx2& packed, const RowRequantizer& requantizer,
                            int32_t* acc, int8_t* out);
 

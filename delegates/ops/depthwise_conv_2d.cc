@@ -37,7 +37,13 @@ class DepthwiseConv2DOp : public ConvOpBase {
     }
     depth_multiplier_ = plan_.output_depth / geometry_.input_depth;
     use_vnni_ = depth_multiplier_ == 1 && kernels::DepthwiseVnniFits(geometry_, vnni_);
-    if (!plan_.int16 && depth_multiplier_ == 1 && !use_vnni_) PackInt8Fallback();
+    if (!plan_.int16 && depth_multiplier_ == 1 && !use_vnni_) {
+      PackInt8Fallback();
+      if (!avx2_pairs_.empty()) {  // the row kernel's taps in padding read a whole row
+        avx2_pairs_.FitZeroPointRow(avx2_pairs_.RowBytes(
+            geometry_.output_width, static_cast<int64_t>(geometry_.stride_width) * plan_.output_depth));
+      }
+    }
     acc_stride_ = PerThreadStride(static_cast<size_t>(plan_.output_depth), sizeof(int32_t));
     acc_.resize(static_cast<size_t>(tensors->pool().num_threads()) * acc_stride_);
     return true;

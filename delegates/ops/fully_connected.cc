@@ -9,6 +9,7 @@
 #include "delegates/kernels/dot.h"
 #include "delegates/kernels/dot_int16.h"
 #include "delegates/kernels/fully_connected.h"
+#include "delegates/kernels/fully_connected_avx2.h"
 #include "delegates/ops/activation_range.h"
 #include "delegates/ops/op_table.h"
 
@@ -38,13 +39,19 @@ class FullyConnectedOp : public DelegatedOp {
       packed16_ = kernels::PackFiltersInt16(plan_.weight_data, plan_.output_depth,
                                             plan_.input_depth);
       acc64_.resize(4 * static_cast<size_t>(plan_.output_depth));
-    } else if (kernels::PackedSumsAvailable()) {
+      return;
+    }
+    if (!kernels::PackedSumsAvailable() && !kernels::FullyConnectedAvx2Available()) return;
+    offsets_.resize(plan_.output_depth);
+    for (int o = 0; o < plan_.output_depth; ++o) {
+      offsets_[o] = (plan_.bias_data() != nullptr ? plan_.bias_data()[o] : 0) -
+                    plan_.input_zero_point * plan_.weight_sums[o];
+    }
+    if (kernels::PackedSumsAvailable()) {
       packed_ = kernels::PackFilters(plan_.weight_data, plan_.output_depth, plan_.input_depth);
-      offsets_.resize(plan_.output_depth);
-      for (int o = 0; o < plan_.output_depth; ++o) {
-        offsets_[o] = (plan_.bias_data() != nullptr ? plan_.bias_data()[o] : 0) -
-                      plan_.input_zero_point * plan_.weight_sums[o];
-      }
+    } else {
+      packed_avx2_ = kernels::PackFullyConnectedAvx2(plan_.weight_data, plan_.output_depth,
+                                                     plan_.input_depth, offsets_.data());
     }
   }
 
@@ -74,6 +81,10 @@ class FullyConnectedOp : public DelegatedOp {
       sums_stride_ = static_cast<size_t>(kernels::kPackedSumsMaxRows) * plan_.output_depth;
       sums_.resize(static_cast<size_t>(tensors->pool().num_threads()) * sums_stride_);
     }
+    if (!packed_avx2_.empty()) {
+      rows16_.resize(static_cast<size_t>(tensors->pool().num_threads()) *
+                     packed_avx2_.RowScratch());
+    }
     return true;
   }
 
@@ -101,6 +112,16 @@ class FullyConnectedOp : public DelegatedOp {
       });
       return;
     }
+    if (!packed_avx2_.empty()) {  // threads split the blocks of 32 channels
+      tensors->pool().ParallelFor(packed_avx2_.blocks, 1,
+                                  [&](int thread, int64_t begin, int64_t end) {
+        kernels::FullyConnectedInt8Avx2(
+            shape, quantization, input, packed_avx2_,
+            rows16_.data() + static_cast<size_t>(thread) * packed_avx2_.RowScratch(), output,
+            static_cast<int>(begin), static_cast<int>(end));
+      });
+      return;
+    }
     tensors->pool().ParallelFor(plan_.output_depth, 16, [&](int, int64_t begin, int64_t end) {
       kernels::FullyConnectedInt8Optimized(shape, quantization, input, plan_.weight_data,
                                            plan_.weight_sums.data(), plan_.bias_data(), output,
@@ -113,6 +134,7 @@ class FullyConnectedOp : public DelegatedOp {
   std::string kernel_path() const override {
     if (plan_.int16) return kernels::PackedDotInt16Path();
     if (!packed_.empty()) return "avx512_vnni";
+    if (!packed_avx2_.empty()) return "avx2";
     return GetCpuFeatures().avx2 ? "avx2" : "portable";
   }
   int64_t macs() const override {
@@ -129,6 +151,10 @@ class FullyConnectedOp : public DelegatedOp {
   std::vector<int8_t> packed_;
   std::vector<int32_t> offsets_, sums_;
   size_t sums_stride_ = 0;
+  // int8 on AVX2 without VNNI: the packed weights and each thread's
+  // widened input rows.
+  kernels::PackedFullyConnectedAvx2 packed_avx2_;
+  std::vector<int16_t> rows16_;
 };
 
 }  // namespace

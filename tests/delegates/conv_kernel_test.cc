@@ -263,15 +263,24 @@ TEST(ConvKernels, OptimizedDepthwiseMatchesReference) {
                                   << (blocks.empty() ? " (RowRequantizer)" : "");
       // The tap-pair kernel with the zero point folded out (empty when the
       // rescale is outside its range: none of these multipliers are).
-      const PackedDepthwiseAvx2 pairs =
+      PackedDepthwiseAvx2 pairs =
           PackDepthwiseAvx2(filter.data(), g.filter_height * g.filter_width, g.output_depth,
                             bias, c.quantization.input_zero_point, requantizer.channels());
       ASSERT_FALSE(pairs.empty());
-      std::fill(actual.begin(), actual.end(), 0);
-      DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(), filter.data(),
-                                   nullptr, bias, acc.data(), actual.data(), 0, -1, nullptr,
-                                   nullptr, &pairs);
-      ASSERT_EQ(expected, actual) << "AVX2 tap pairs, trial " << trial;
+      // Pixel by pixel (the zero-point row as packed is too short for a
+      // row), then whole rows once the op's Prepare has lengthened it.
+      for (const bool rows : {false, true}) {
+        if (rows) {
+          pairs.FitZeroPointRow(pairs.RowBytes(
+              g.output_width, static_cast<int64_t>(g.stride_width) * g.output_depth));
+        }
+        std::fill(actual.begin(), actual.end(), 0);
+        DepthwiseConv2DInt8Optimized(g, c.quantization, requantizer, input.data(),
+                                     filter.data(), nullptr, bias, acc.data(), actual.data(), 0,
+                                     -1, nullptr, nullptr, &pairs);
+        ASSERT_EQ(expected, actual) << "AVX2 tap pairs, trial " << trial
+                                    << (rows ? ", rows" : ", pixels");
+      }
     }
     if (DepthwiseNeonAvailable()) {  // and the NEON pixel kernel (filter -128 included)
       const std::vector<int16_t> filter16(filter.begin(), filter.end());

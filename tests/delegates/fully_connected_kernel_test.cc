@@ -1,11 +1,12 @@
-// The FULLY_CONNECTED kernels (the reference, the dot-product one and, on
-// AVX-512 VNNI, the packed one, whole and split into channel ranges as
-// threads run it) against a direct transcription of the reference formula,
-// on values that stress them: extreme int8 inputs and zero points, large
-// biases, exact .5 ties of the float64 rescale (both signs), clamping, and
-// shapes at the edges of the packed kernel's 4-byte quads, 16-channel groups
-// and 4-row batches. Tolerance 0. (The Python tests compare the whole op
-// with TFLite BUILTIN_REF.)
+// The FULLY_CONNECTED kernels (the reference, the dot-product one, the
+// AVX2 one and, on AVX-512 VNNI, the packed one, whole and split into
+// channel ranges as threads run it) against a direct transcription of the
+// reference formula, on values that stress them: extreme int8 inputs and
+// zero points, large biases, exact .5 ties of the float64 rescale (both
+// signs), clamping, and shapes at the edges of the packed kernels' 4-byte
+// quads, 16- and 32-channel groups, odd depths and 2- and 4-row batches.
+// Tolerance 0. (The Python tests compare the whole op with TFLite
+// BUILTIN_REF.)
 #include "delegates/kernels/fully_connected.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "delegates/kernels/dot.h"
+#include "delegates/kernels/fully_connected_avx2.h"
 
 namespace tfq {
 namespace kernels {
@@ -103,6 +105,18 @@ TEST_P(FullyConnectedKernelTest, MatchesReferenceFormula) {
                                   weight_sums.data(), bias_data, output.data(), begin, end);
     }
     EXPECT_EQ(output, expected) << "dot products, split " << split;
+    if (FullyConnectedAvx2Available()) {  // blocks of 32 channels, split as threads do
+      const PackedFullyConnectedAvx2 packed =
+          PackFullyConnectedAvx2(weights.data(), c.output_depth, c.input_depth, offsets.data());
+      std::vector<int16_t> rows16(packed.RowScratch());
+      std::fill(output.begin(), output.end(), 0);
+      const int block_step = std::max(1, step / kFullyConnectedAvx2Block);
+      for (int begin = 0; begin < packed.blocks; begin += block_step) {
+        FullyConnectedInt8Avx2(shape, quantization, input.data(), packed, rows16.data(),
+                               output.data(), begin, std::min(packed.blocks, begin + block_step));
+      }
+      EXPECT_EQ(output, expected) << "avx2, split " << split;
+    }
     if (!PackedSumsAvailable()) continue;
     const std::vector<int8_t> packed = PackFilters(weights.data(), c.output_depth, c.input_depth);
     std::vector<int32_t> sums(static_cast<size_t>(kPackedSumsMaxRows) * c.output_depth);
