@@ -101,11 +101,11 @@ __attribute__((target("avx2"))) inline __m256i AddInPlace(__m256i acc, __m256i p
 }
 
 // kRows rows x one group of 16 channels: vpmaddwd of each broadcast pair
-// of taps with the group's two halves (each weight load serves kRows rows).
-// The sums start at `start` (16 int32s; null: zero).
+// of taps with the group's two halves (each weight load, widened, serves
+// kRows rows). The sums start at `start` (16 int32s; null: zero).
 template <int kRows>
 __attribute__((target("avx2"))) inline void AccumulateGroup(const int16_t* rows16, int stride,
-                                                            const int16_t* weights, int pairs,
+                                                            const int8_t* weights, int pairs,
                                                             const int32_t* start,
                                                             __m256i acc[kRows][2]) {
   const __m256i start_low =
@@ -119,8 +119,9 @@ __attribute__((target("avx2"))) inline void AccumulateGroup(const int16_t* rows1
     acc[r][1] = start_high;
   }
   for (int p = 0; p < pairs; ++p) {
-    const __m256i* w = reinterpret_cast<const __m256i*>(weights + static_cast<size_t>(p) * 32);
-    const __m256i w0 = _mm256_loadu_si256(w), w1 = _mm256_loadu_si256(w + 1);
+    const __m128i* w = reinterpret_cast<const __m128i*>(weights + static_cast<size_t>(p) * 32);
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w + 1));
     for (int r = 0; r < kRows; ++r) {
       int32_t pair;
       std::memcpy(&pair, rows16 + static_cast<int64_t>(r) * stride + 2 * p, 4);
@@ -228,7 +229,8 @@ std::vector<ChannelBlockAvx2> MakeChannelBlocksAvx2(const ChannelRequantization&
 PackedFiltersAvx2 PackFiltersAvx2(const int8_t* filters, int output_depth, int n,
                                   const ChannelRequantization& q, const int32_t* offsets) {
   PackedFiltersAvx2 packed;
-  packed.weights = PackFiltersInt16(filters, output_depth, n);
+  const std::vector<int16_t> wide = PackFiltersInt16(filters, output_depth, n);
+  packed.weights.assign(wide.begin(), wide.end());  // int8 values: exact
   packed.rescale = MakeRescaleBlocksAvx2(q, output_depth);
   if (!packed.rescale.empty()) {
     packed.start.assign(packed.rescale.size() * kGroup, 0);

@@ -26,7 +26,8 @@ struct alignas(32) ChannelBlockAvx2 {
 };
 
 // Filters packed once for the AVX2 kernel: dot_int16.h's PackFiltersInt16
-// layout (16 channels per group, pairs of taps as int16), and the epilogue
+// layout (16 channels per group, pairs of taps) but kept int8, widened as
+// they are loaded (half the bytes each invoke reads), and the epilogue
 // constants per 8 channels, computed from the offsets and the rescale.
 // `epilogue` stays empty when a channel's rescale is outside the single
 // rounding's range (a multiplier >= 1, a right shift > 23, |zero point| >
@@ -35,7 +36,7 @@ struct alignas(32) ChannelBlockAvx2 {
 // to whole groups, the accumulators' first value) replaces `epilogue` where
 // every channel is in its range.
 struct PackedFiltersAvx2 {
-  std::vector<int16_t> weights;
+  std::vector<int8_t> weights;
   std::vector<ChannelBlockAvx2> epilogue;
   std::vector<RescaleBlockAvx2> rescale;
   std::vector<int32_t> start;
