@@ -10,6 +10,7 @@
 #ifndef TFQ_DELEGATES_KERNELS_DEPTHWISE_AVX2_H_
 #define TFQ_DELEGATES_KERNELS_DEPTHWISE_AVX2_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
